@@ -1,0 +1,1 @@
+"""Shipped model weights (safetensors) and their cards; installed as the package `rawcolour._models`."""

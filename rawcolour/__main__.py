@@ -1,0 +1,3 @@
+from rawcolour.cli.main import run
+
+run()

@@ -1,0 +1,271 @@
+"""Self-describing safetensors checkpoints, and turning a model name or file into a ready network.
+
+A checkpoint's ``__metadata__`` (a str -> str map) carries everything needed to rebuild and feed
+the generator without the registry: architecture and config as JSON, task, the I/O spec (colour
+space, channel order, value scaling, CFA order, level normalisation) and the inference policy.
+Tensors are the generator's state dict; a training checkpoint may add the discriminator's under
+``discriminator.``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+import rawcolour
+from rawcolour.errors import CheckpointError, MissingWeightsError, OutputError, RawcolourError
+from rawcolour.nets.fold import fold_for_inference
+from rawcolour.registry import InferencePolicy, IOSpec, ModelSpec, NetSpec, get_spec, is_model, weights_path
+
+FORMAT = "rawcolour.checkpoint/1"
+DISCRIMINATOR_PREFIX = "discriminator."
+_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+
+
+@dataclass
+class LoadedModel:
+    """A network ready to run, with what the pipelines need to feed it."""
+
+    name: str
+    task: str
+    net: nn.Module | None  # None for the non-learned baselines (grey, classic)
+    io: IOSpec | None
+    policy: InferencePolicy
+    source: Path | None = None  # checkpoint file; None for baselines and fresh networks
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def sha256(self) -> str | None:
+        """Hash of the checkpoint file (for provenance in --json records)."""
+        if self.source is None:
+            return None
+        digest = hashlib.sha256()
+        with open(self.source, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------- saving
+
+
+def checkpoint_metadata(spec: ModelSpec, generator: NetSpec | None = None,
+                        training: dict[str, Any] | None = None) -> dict[str, str]:
+    """The ``__metadata__`` map for a generator of `spec` (optionally with another net config)."""
+    net = generator or spec.generator
+    if net is None or spec.io is None:
+        raise CheckpointError(f"model {spec.name!r} has no network to save")
+    meta = {
+        "format": FORMAT,
+        "rawcolour_version": rawcolour.__version__,
+        "name": spec.name,
+        "task": spec.task,
+        "arch": net.arch,
+        "config": json.dumps(net.to_dict()["config"], sort_keys=True),
+        "io": json.dumps(spec.io.to_dict(), sort_keys=True),
+        "policy": json.dumps(spec.policy.to_dict(), sort_keys=True),
+    }
+    if training:
+        meta["training"] = json.dumps(training, sort_keys=True, default=str)
+    return meta
+
+
+def save_checkpoint(path: str | Path, generator: nn.Module, metadata: dict[str, str], *,
+                    discriminator: nn.Module | None = None, discriminator_spec: NetSpec | None = None,
+                    dtype: torch.dtype | None = None) -> Path:
+    """Write the generator (and optionally the discriminator) atomically as safetensors.
+
+    `dtype` (e.g. torch.float16) converts floating tensors for a smaller file; loading converts back.
+    """
+    path = Path(path)
+    tensors = {k: _prepare(v, dtype) for k, v in _unwrap(generator).state_dict().items()}
+    meta = dict(metadata)
+    if discriminator is not None:
+        if discriminator_spec is None:
+            raise CheckpointError("saving a discriminator needs its NetSpec", path=path)
+        for k, v in _unwrap(discriminator).state_dict().items():
+            tensors[DISCRIMINATOR_PREFIX + k] = _prepare(v, dtype)
+        meta["discriminator_arch"] = discriminator_spec.arch
+        meta["discriminator_config"] = json.dumps(discriminator_spec.to_dict()["config"], sort_keys=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=meta)
+        os.replace(tmp, path)
+    except OSError as err:
+        raise OutputError(f"cannot write checkpoint ({err.strerror or err})", path=path,
+                          hint="check free space and permissions of the folder") from err
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _unwrap(net: nn.Module) -> nn.Module:
+    return getattr(net, "module", net)  # DistributedDataParallel
+
+
+def _prepare(t: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    t = t.detach().to("cpu")
+    if dtype is not None and t.is_floating_point():
+        t = t.to(dtype)
+    return t.contiguous()
+
+
+# ---------------------------------------------------------------------------------------- loading
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata of a rawcolour safetensors file; anything else raises CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError("no such checkpoint file", path=path)
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head[:2] == b"PK" or head[:1] == b"\x80":
+        raise CheckpointError("this is a PyTorch pickle/zip checkpoint, not safetensors", path=path,
+                              hint="convert it once with `rawcolour models import FILE --arch ...`")
+    if len(head) < 8:
+        raise CheckpointError("file is too short to be safetensors (empty or truncated)", path=path)
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"not a readable safetensors file ({err})", path=path,
+                              hint="the file is corrupt or truncated; download or export it again") from err
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError("safetensors file without rawcolour metadata", path=path,
+                              hint="import foreign weights with `rawcolour models import`")
+    return tensors, metadata
+
+
+def net_spec_from_metadata(metadata: dict[str, str], path: Path | None = None,
+                           prefix: str = "") -> NetSpec:
+    """Rebuild the NetSpec stored under `arch`/`config` (or `discriminator_arch`/... with prefix)."""
+    try:
+        arch = metadata[f"{prefix}arch"]
+        return NetSpec.from_dict({"arch": arch, "config": json.loads(metadata[f"{prefix}config"])})
+    except KeyError as err:
+        raise CheckpointError(f"metadata lacks {err}", path=path) from err
+    except RawcolourError as err:
+        raise CheckpointError(err.problem, path=path, hint=err.hint) from err
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"metadata config does not fit its architecture ({err})", path=path) from err
+
+
+def load_state(net: nn.Module, state: dict[str, torch.Tensor], path: Path | None = None) -> None:
+    """Load a state dict strictly, with one clear error for missing, unexpected or mis-shaped tensors."""
+    state = {_strip_wrappers(k): v for k, v in state.items()}
+    own = net.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing tensors (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected tensors (e.g. {unexpected[0]})")
+        raise CheckpointError("weights do not match the architecture: " + ", ".join(parts), path=path)
+    for k, v in own.items():
+        if tuple(state[k].shape) != tuple(v.shape):
+            raise CheckpointError(f"tensor {k} has shape {tuple(state[k].shape)}, the architecture "
+                                  f"needs {tuple(v.shape)}", path=path)
+    converted = {k: state[k].to(own[k].dtype) for k in own}
+    net.load_state_dict(converted, strict=True)
+
+
+def _strip_wrappers(key: str) -> str:
+    for prefix in _WRAPPER_PREFIXES:
+        while key.startswith(prefix):
+            key = key[len(prefix):]
+    return key
+
+
+def load_checkpoint(path: str | Path, *, for_inference: bool = True,
+                    device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild a generator from a checkpoint file alone (metadata -> architecture -> weights).
+
+    For inference, spectral norm is folded into plain weights and eval-mode batch norm into the
+    preceding convolution; the saliency decoder runs only when asked for in forward.
+    A training checkpoint's discriminator is read by `load_discriminator`.
+    """
+    path = Path(path)
+    tensors, metadata = read_checkpoint(path)
+    net_spec = net_spec_from_metadata(metadata, path)
+    net = net_spec.build()
+    gen_state = {k: v for k, v in tensors.items() if not k.startswith(DISCRIMINATOR_PREFIX)}
+    load_state(net, gen_state, path)
+    try:
+        io = IOSpec.from_dict(json.loads(metadata["io"]))
+        policy = InferencePolicy.from_dict(json.loads(metadata["policy"]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"metadata has no valid io/policy ({err})", path=path) from err
+    if for_inference:
+        net.eval()
+        fold_for_inference(net)
+    else:
+        net.train()
+    return LoadedModel(name=metadata.get("name", path.stem), task=metadata.get("task", ""), net=net.to(device),
+                       io=io, policy=policy, source=path, metadata=metadata)
+
+
+def load_discriminator(path: str | Path) -> nn.Module:
+    """The discriminator stored in a training checkpoint."""
+    path = Path(path)
+    tensors, metadata = read_checkpoint(path)
+    if "discriminator_arch" not in metadata:
+        raise CheckpointError("checkpoint holds no discriminator", path=path)
+    spec = net_spec_from_metadata(metadata, path, prefix="discriminator_")
+    net = spec.build()
+    n = len(DISCRIMINATOR_PREFIX)
+    load_state(net, {k[n:]: v for k, v in tensors.items() if k.startswith(DISCRIMINATOR_PREFIX)}, path)
+    return net
+
+
+def load_model(name_or_path: str | Path, *, device: str | torch.device = "cpu", for_inference: bool = True,
+               allow_random: bool = False) -> LoadedModel:
+    """A registry name (shipped weights, or a baseline) or a checkpoint path -> LoadedModel.
+
+    `allow_random` builds a freshly initialised network when a learned model has no weights
+    (benchmarks, tests, the start of training); otherwise that is a MissingWeightsError.
+    """
+    text = str(name_or_path)
+    if is_model(text):
+        spec = get_spec(text)
+        if not spec.learned:
+            return LoadedModel(name=spec.name, task=spec.task, net=None, io=spec.io, policy=spec.policy)
+        found = weights_path(text)
+        if found is not None:
+            loaded = load_checkpoint(found, for_inference=for_inference, device=device)
+            loaded.name = spec.name
+            return loaded
+        if not allow_random:
+            raise MissingWeightsError(
+                f"model {text!r} has no installed weights",
+                hint="train it (`rawcolour train`), import foreign weights (`rawcolour models import`), "
+                     "or pass a checkpoint file with --model")
+        net = spec.build_generator()
+        if for_inference:
+            net.eval()
+            fold_for_inference(net)
+        return LoadedModel(name=spec.name, task=spec.task, net=net.to(device), io=spec.io, policy=spec.policy)
+    path = Path(text)
+    if path.exists() or path.suffix == ".safetensors" or os.sep in text:
+        return load_checkpoint(path, for_inference=for_inference, device=device)
+    get_spec(text)  # raises UnknownModelError with suggestions
+    raise AssertionError("unreachable")

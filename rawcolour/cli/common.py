@@ -1,0 +1,47 @@
+"""What every command shares: the stderr console and turning library errors into exit codes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from rawcolour.errors import RawcolourError, UsageError
+
+# Results go to stdout, everything else (progress, messages, errors) to stderr.
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def error_line(err: BaseException) -> str:
+    """The one line a user sees for an error."""
+    return f"rawcolour: error: {err}"
+
+
+def fail(err: BaseException, code: int | None = None) -> typer.Exit:
+    """Print `err` as one line on stderr and return the Exit to raise."""
+    if code is None:
+        code = EXIT_USAGE if isinstance(err, UsageError) else EXIT_FAILED
+    err_console.print(error_line(err), markup=False)
+    return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def library_errors() -> Iterator[None]:
+    """Turn RawcolourError into one stderr line and exit 1 (2 for usage errors)."""
+    try:
+        yield
+    except RawcolourError as err:
+        raise fail(err) from None
+
+
+def print_json(obj: Any) -> None:
+    """One compact JSON record on stdout."""
+    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,500 @@
+"""Camera RAW decoding (rawpy / LibRaw), CFA-aware 4-channel packing, levels, orientation, packed PNGs.
+
+The whole project shares one packed layout: a 2x2 Bayer mosaic becomes 4 half-resolution planes in
+the order R, G_r, B, G_b (``PACKED_ORDER``; G_r is the green on the red row, G_b the green on the
+blue row), float32 in [0, 1] after per-channel black subtraction and division by (white - black).
+This is the R, G, B, G order of the RAW2RGB-GAN 4-channel PNGs.
+
+Packed pictures stay in sensor orientation; ``RawPicture.flip`` says how to turn the output
+(``apply_orientation``), exactly as LibRaw's own postprocess would.
+
+rawpy's LibRaw build uses OpenMP: calling it in a child made by ``fork`` (DataLoader workers with the
+default start method on Linux) can deadlock, and rawpy warns about it. Decode RAW files in the
+main process, or give the DataLoader ``multiprocessing_context="spawn"`` / ``"forkserver"``.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .errors import InputError, UnsupportedRawError, UsageError
+
+PACKED_ORDER = ("R", "Gr", "B", "Gb")
+BAYER_PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")
+
+# Suffixes of camera RAW formats LibRaw reads (lower case, with the dot). X3F is listed so that
+# Sigma files get LibRaw's own "unsupported" answer rather than "not a RAW file".
+RAW_EXTENSIONS: frozenset[str] = frozenset(
+    ".3fr .ari .arw .bay .cap .cr2 .cr3 .crw .cs1 .dc2 .dcr .dcs .dng .drf .eip .erf .fff .gpr "
+    ".iiq .k25 .kc2 .kdc .mdc .mef .mfw .mos .mrw .nef .nrw .orf .ori .pef .ptx .pxn .qtk .raf "
+    ".raw .rdc .rw2 .rwl .rwz .sr2 .srf .srw .sti .x3f".split()
+)
+
+# Linear sRGB (D65) -> CIE XYZ, IEC 61966-2-1.
+_SRGB_TO_XYZ = np.array(
+    [[0.4124564, 0.3575761, 0.1804375],
+     [0.2126729, 0.7151522, 0.0721750],
+     [0.0193339, 0.1191920, 0.9503041]]
+)
+
+
+@dataclass
+class RawPicture:
+    """A Bayer picture packed to (4, h, w) float32 in PACKED_ORDER, with the metadata to render it.
+
+    ``black_levels`` and ``camera_whitebalance`` are per packed channel (R, Gr, B, Gb), in raw
+    units; ``camera_whitebalance`` holds LibRaw's as-shot multipliers (a missing second green is
+    filled with the first). ``color_matrix`` is LibRaw's camera RGB -> sRGB matrix read from the
+    file (DNG ColorMatrix and some makers' embedded data), ``rgb_xyz_matrix`` the XYZ -> camera
+    matrix from LibRaw's camera table; each is None when LibRaw has none.
+    """
+
+    packed: np.ndarray
+    cfa: str = "RGGB"
+    black_levels: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    white_level: float = 1.0
+    flip: int = 0
+    camera_whitebalance: tuple[float, ...] | None = None
+    rgb_xyz_matrix: np.ndarray | None = None
+    camera: str = ""
+    path: Path | None = None
+    color_matrix: np.ndarray | None = None
+
+    @property
+    def height(self) -> int:
+        """Height of the packed planes (half the mosaic height)."""
+        return int(self.packed.shape[1])
+
+    @property
+    def width(self) -> int:
+        """Width of the packed planes (half the mosaic width)."""
+        return int(self.packed.shape[2])
+
+
+# --------------------------------------------------------------------------- packing
+
+
+def _check_cfa(cfa: str) -> str:
+    cfa_up = str(cfa).upper()
+    if cfa_up not in BAYER_PATTERNS:
+        raise UsageError(
+            f"unknown Bayer pattern {cfa!r}",
+            hint=f"use one of {', '.join(BAYER_PATTERNS)} (colours at (0,0), (0,1), (1,0), (1,1))",
+        )
+    return cfa_up
+
+
+def _cfa_offsets(cfa: str) -> list[tuple[int, int]]:
+    """(row, col) of R, Gr, B, Gb inside the 2x2 cell of a Bayer pattern."""
+    cfa = _check_cfa(cfa)
+    pos = [(i // 2, i % 2) for i in range(4)]
+    r = pos[cfa.index("R")]
+    b = pos[cfa.index("B")]
+    # In a Bayer cell R and B sit on a diagonal, so each green shares a row with exactly one of them.
+    return [r, (r[0], 1 - r[1]), b, (b[0], 1 - b[1])]
+
+
+def pack_bayer(mosaic: np.ndarray, cfa: str) -> np.ndarray:
+    """Pack an (H, W) Bayer mosaic into (4, H//2, W//2) planes in PACKED_ORDER (odd edges dropped)."""
+    mosaic = np.asarray(mosaic)
+    if mosaic.ndim != 2:
+        raise UsageError(f"a Bayer mosaic must be 2-D (H, W), got shape {mosaic.shape}")
+    h, w = mosaic.shape[0] // 2, mosaic.shape[1] // 2
+    out = np.empty((4, h, w), dtype=mosaic.dtype)
+    for k, (dy, dx) in enumerate(_cfa_offsets(cfa)):
+        out[k] = mosaic[dy : 2 * h : 2, dx : 2 * w : 2]
+    return out
+
+
+def unpack_bayer(packed: np.ndarray, cfa: str) -> np.ndarray:
+    """Inverse of pack_bayer: (4, h, w) planes in PACKED_ORDER -> (2h, 2w) mosaic with layout ``cfa``."""
+    packed = np.asarray(packed)
+    if packed.ndim != 3 or packed.shape[0] != 4:
+        raise UsageError(f"packed Bayer planes must have shape (4, h, w), got {packed.shape}")
+    _, h, w = packed.shape
+    out = np.empty((2 * h, 2 * w), dtype=packed.dtype)
+    for k, (dy, dx) in enumerate(_cfa_offsets(cfa)):
+        out[dy::2, dx::2] = packed[k]
+    return out
+
+
+def _normalise_packed(planes: np.ndarray, black: tuple[float, ...], white: float) -> np.ndarray:
+    """(4, h, w) raw values -> float32 [0, 1] with each channel's own black level."""
+    out = planes.astype(np.float32, copy=True)
+    for k in range(4):
+        np.subtract(out[k], np.float32(black[k]), out=out[k])
+        np.multiply(out[k], np.float32(1.0 / (white - black[k])), out=out[k])
+    np.clip(out, 0.0, 1.0, out=out)
+    return out
+
+
+# --------------------------------------------------------------------------- orientation
+
+
+def apply_orientation(image: np.ndarray, flip: int) -> np.ndarray:
+    """Turn an (H, W[, C]) output picture as the camera intended, like LibRaw's postprocess does.
+
+    ``flip`` is LibRaw's ``sizes.flip``: bit 2 swaps rows and columns, bit 1 mirrors rows, bit 0
+    mirrors columns (mirrors first), so 3 = 180 degrees, 5 = 90 degrees CCW, 6 = 90 degrees CW.
+    """
+    flip = int(flip)
+    if not 0 <= flip <= 7:
+        raise UsageError(f"orientation flip must be 0..7 (LibRaw sizes.flip), got {flip}")
+    out = np.asarray(image)
+    if out.ndim not in (2, 3):
+        raise UsageError(f"apply_orientation wants an (H, W[, C]) picture, got shape {out.shape}")
+    if flip & 2:
+        out = out[::-1]
+    if flip & 1:
+        out = out[:, ::-1]
+    if flip & 4:
+        out = out.swapaxes(0, 1)
+    return np.ascontiguousarray(out)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def is_raw_path(path: str | Path) -> bool:
+    """True when the file name has a camera RAW suffix (case-insensitive)."""
+    return Path(path).suffix.lower() in RAW_EXTENSIONS
+
+
+def _check_file(path: str | Path) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise InputError("file not found", path=p)
+    if p.is_dir():
+        raise InputError("is a folder, not a file", path=p, hint="pass the files inside it (or use --recursive)")
+    try:
+        size = p.stat().st_size
+    except OSError as err:
+        raise InputError(f"cannot read the file ({err.strerror})", path=p) from err
+    if not os.access(p, os.R_OK):
+        raise InputError("permission denied: the file cannot be read", path=p)
+    if size == 0:
+        raise InputError("empty file (0 bytes)", path=p, hint="the copy or download was probably interrupted")
+    return p
+
+
+def _libraw_text(err: Exception) -> str:
+    arg = err.args[0] if err.args else ""
+    text = arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
+    return " ".join(text.split())
+
+
+def _map_libraw_error(err: Exception, path: Path) -> InputError:
+    import rawpy
+
+    detail = _libraw_text(err)
+    if isinstance(err, rawpy.LibRawFileUnsupportedError):
+        return InputError(
+            "not a camera RAW file LibRaw can read (unknown format, or not a RAW at all)",
+            path=path,
+            hint="check the file type; ordinary images (JPEG, PNG, TIFF) are not RAW input",
+        )
+    if isinstance(err, rawpy.LibRawIOError):
+        return InputError(
+            "truncated or unreadable RAW file (LibRaw I/O error)",
+            path=path,
+            hint="copy the file again from the camera card",
+        )
+    if isinstance(err, rawpy.LibRawDataError):
+        return InputError(
+            "corrupt or truncated RAW data (LibRaw data error)",
+            path=path,
+            hint="copy the file again from the camera card",
+        )
+    if isinstance(err, rawpy.LibRawTooBigError):
+        return InputError("image too large for LibRaw", path=path)
+    if isinstance(err, rawpy.LibRawUnsufficientMemoryError):
+        return InputError("not enough memory to decode this RAW file", path=path, hint="close other programs")
+    return InputError(f"LibRaw could not decode the file ({type(err).__name__}: {detail})", path=path)
+
+
+# LibRaw's own data-error callback also writes "<file>: data corrupted at N" or "Unexpected end of
+# file" to the process's stderr (C level); rawpy offers no way to silence it.
+@contextmanager
+def _open_raw(path: str | Path) -> Iterator[tuple["object", Path]]:
+    """Open with rawpy, turning every LibRaw failure into one InputError naming the file."""
+    import rawpy
+
+    p = _check_file(path)
+    try:
+        with rawpy.imread(str(p)) as raw:
+            yield raw, p
+    except rawpy.LibRawError as err:
+        raise _map_libraw_error(err, p) from err
+
+
+def _bayer_layout(raw, path: Path) -> tuple[str, list[int]]:
+    """Validate a 2x2 RGB Bayer sensor; return its visible pattern and the colour index per packed channel."""
+    _refuse_non_bayer(raw, path)
+    colors = np.asarray(raw.raw_colors_visible[:4, :4])
+    desc = raw.color_desc.decode("ascii", "replace")
+    cell = colors[:2, :2]
+    tiled = np.tile(cell, (2, 2))[: colors.shape[0], : colors.shape[1]]
+    letters = "".join(desc[int(c)] if int(c) < len(desc) else "?" for c in cell.ravel())
+    if not np.array_equal(colors, tiled) or letters not in BAYER_PATTERNS:
+        raise UnsupportedRawError(
+            f"colour filter pattern {letters} (LibRaw colours {desc}) is not a 2x2 RGB Bayer mosaic",
+            path=path,
+            hint="only RGGB, BGGR, GRBG and GBRG sensors can be used",
+        )
+    channel_index = [int(cell[dy, dx]) for dy, dx in _cfa_offsets(letters)]
+    return letters, channel_index
+
+
+def _refuse_non_bayer(raw, path: Path) -> None:
+    import rawpy
+
+    hint = "raw2rgb needs the sensor's 2x2 Bayer mosaic; develop this file with its maker's software instead"
+    if raw.raw_type != rawpy.RawType.Flat or raw.raw_image.ndim != 2:
+        raise UnsupportedRawError(
+            "already demosaiced RAW (linear DNG, Foveon or sRAW): it has no colour filter array",
+            path=path,
+            hint="use the camera's original RAW file, or open this one as an ordinary image",
+        )
+    if raw.num_colors == 1:
+        raise UnsupportedRawError("monochrome sensor: there are no colours to develop", path=path, hint=hint)
+    try:
+        pattern = raw.raw_pattern
+    except NotImplementedError:
+        pattern = None
+    if pattern is None:
+        raise UnsupportedRawError("LibRaw reports no colour filter pattern", path=path, hint=hint)
+    if pattern.shape == (6, 6):
+        raise UnsupportedRawError(
+            "Fujifilm X-Trans sensor (6x6 colour pattern) is not a 2x2 Bayer mosaic", path=path, hint=hint
+        )
+    if pattern.shape != (2, 2):
+        raise UnsupportedRawError(
+            f"{pattern.shape[0]}x{pattern.shape[1]} colour filter pattern is not a 2x2 Bayer mosaic",
+            path=path,
+            hint=hint,
+        )
+
+
+def _tiff_camera(path: Path) -> str:
+    """Best-effort 'Make Model' from the first TIFF IFD (DNG, NEF, CR2, ARW, PEF, ORF, RW2, ...)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+        if head[:2] == b"II":
+            end = "<"
+        elif head[:2] == b"MM":
+            end = ">"
+        else:
+            return ""
+        (ifd,) = struct.unpack_from(end + "I", head, 4)
+        (count,) = struct.unpack_from(end + "H", head, ifd)
+        found: dict[int, str] = {}
+        for i in range(min(count, 512)):
+            tag, typ, n, value = struct.unpack_from(end + "HHI4s", head, ifd + 2 + 12 * i)
+            if tag in (271, 272) and typ == 2:
+                data = value[:n] if n <= 4 else head[struct.unpack(end + "I", value)[0] :][:n]
+                found[tag] = data.split(b"\0")[0].decode("latin-1").strip()
+        make, model = found.get(271, ""), found.get(272, "")
+        if make and model.lower().startswith(make.split()[0].lower()):
+            return model
+        return " ".join(s for s in (make, model) if s)
+    except (OSError, struct.error, IndexError, ValueError):
+        return ""
+
+
+def _as_matrix(m: np.ndarray) -> np.ndarray | None:
+    m = np.asarray(m, dtype=np.float64)[:3, :3]
+    return None if not np.any(m) or not np.all(np.isfinite(m)) else m.copy()
+
+
+def read_raw(path: str | Path) -> RawPicture:
+    """Decode a 2x2 Bayer camera RAW into a packed RawPicture; refuse everything else with one clear error."""
+    with _open_raw(path) as (raw, p):
+        flip = int(raw.sizes.flip)  # read before any postprocess: LibRaw overwrites it there
+        cfa, chan = _bayer_layout(raw, p)
+        visible = raw.raw_image_visible
+        h, w = (visible.shape[0] // 2) * 2, (visible.shape[1] // 2) * 2
+        if h < 2 or w < 2:
+            raise InputError(f"image too small ({visible.shape[1]}x{visible.shape[0]})", path=p)
+        # pack_bayer copies out of LibRaw's buffer, which dies with the file.
+        planes = pack_bayer(visible[:h, :w], cfa)
+        # Indexed by colour index, not position. rawpy already folds LibRaw's common black and a
+        # 2x2 BlackLevel pattern (cblack[6..]) into these four; larger black patterns are not exposed.
+        black_pc = raw.black_level_per_channel
+        black = tuple(float(black_pc[c]) for c in chan)
+        white = float(raw.white_level)
+        wb_raw = [float(v) for v in raw.camera_whitebalance]
+        xyz = _as_matrix(raw.rgb_xyz_matrix)
+        cmat = _as_matrix(raw.color_matrix)
+    if white <= max(black):
+        raise InputError(f"white level {white:g} is not above the black level {max(black):g}", path=p)
+    wb: tuple[float, ...] | None = None
+    if all(v > 0 for v in wb_raw[:3]):
+        wb_full = wb_raw[:3] + [wb_raw[3] if wb_raw[3] > 0 else wb_raw[1]]
+        wb = tuple(wb_full[c] for c in chan)
+    return RawPicture(
+        packed=_normalise_packed(planes, black, white),
+        cfa=cfa,
+        black_levels=black,  # type: ignore[arg-type]
+        white_level=white,
+        flip=flip,
+        camera_whitebalance=wb,
+        rgb_xyz_matrix=xyz,
+        camera=_tiff_camera(p),
+        path=p,
+        color_matrix=cmat,
+    )
+
+
+# --------------------------------------------------------------------------- packed PNG datasets
+
+
+def _read_png(path: str | Path) -> tuple[np.ndarray, str, Path]:
+    from PIL import Image, UnidentifiedImageError
+
+    p = _check_file(path)
+    try:
+        with Image.open(p) as im:
+            mode = im.mode
+            arr = np.asarray(im)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise InputError(f"cannot decode the image ({err})", path=p, hint="the file is corrupt or not a PNG") from err
+    return arr, mode, p
+
+
+def read_zurich_png(path: str | Path, cfa: str = "RGGB", black: float = 0.0, white: float = 1020.0) -> RawPicture:
+    """Zurich RAW-to-RGB: a 1-channel 16-bit PNG Bayer mosaic (10-bit data, PyNET scales by 4*255 = 1020)."""
+    cfa = _check_cfa(cfa)
+    if not white > black:
+        raise UsageError(f"white level {white:g} must be above the black level {black:g}")
+    arr, mode, p = _read_png(path)
+    if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
+        raise InputError(
+            f"expected a one-channel integer Bayer PNG, got mode {mode} with shape {arr.shape}",
+            path=p,
+            hint="4-channel RGBA packed PNGs are the RAW2RGB-GAN format",
+        )
+    if arr.shape[0] < 2 or arr.shape[1] < 2:
+        raise InputError(f"image too small ({arr.shape[1]}x{arr.shape[0]})", path=p)
+    planes = pack_bayer(arr, cfa)
+    levels = (float(black),) * 4
+    return RawPicture(
+        packed=_normalise_packed(planes, levels, float(white)),
+        cfa=cfa,
+        black_levels=levels,  # type: ignore[arg-type]
+        white_level=float(white),
+        path=p,
+    )
+
+
+def read_rawgan_png(path: str | Path) -> RawPicture:
+    """RAW2RGB-GAN: a packed 4-channel 8-bit RGBA PNG (R, G, B, G); packed = x / 256.
+
+    Dividing by 256 (not 255) makes the models' input 2*packed - 1 equal the dataset's
+    (x - 128) / 128 exactly.
+    """
+    arr, mode, p = _read_png(path)
+    with open(p, "rb") as f:
+        head = f.read(25)
+    # Pillow silently narrows 16-bit RGBA PNGs to 8 bits; the IHDR bit depth (byte 24) tells.
+    deep = head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] != 8
+    if deep or mode != "RGBA" or arr.ndim != 3 or arr.shape[2] != 4 or arr.dtype != np.uint8:
+        raise InputError(
+            f"expected a 4-channel 8-bit RGBA PNG (R, G, B, G), got mode {mode}"
+            f"{' (16-bit)' if deep else ''} with shape {arr.shape}",
+            path=p,
+        )
+    packed = np.ascontiguousarray(arr.transpose(2, 0, 1)).astype(np.float32) / np.float32(256.0)
+    return RawPicture(
+        packed=packed,
+        cfa="RGGB",
+        black_levels=(0.0, 0.0, 0.0, 0.0),
+        white_level=256.0,
+        path=p,
+    )
+
+
+# --------------------------------------------------------------------------- classic baselines
+
+
+def classic_render(path: str | Path, *, bit_depth: int = 16) -> np.ndarray:
+    """The ``classic`` baseline: LibRaw demosaic (AHD), camera white balance, camera matrix -> sRGB,
+    sRGB tone curve, LibRaw's default auto-brightness, orientation applied; (H, W, 3) uint16 or uint8.
+
+    When the file has no as-shot white balance, LibRaw's daylight multipliers are used, or its
+    automatic (grey-world) estimate when those are missing too. Files read_raw refuses are refused.
+    """
+    import rawpy
+
+    if bit_depth not in (8, 16):
+        raise UsageError(f"bit depth must be 8 or 16, got {bit_depth}")
+    with _open_raw(path) as (raw, p):
+        _bayer_layout(raw, p)
+        cam_wb = raw.camera_whitebalance
+        daylight = raw.daylight_whitebalance
+        has_cam = all(v > 0 for v in cam_wb[:3])
+        has_daylight = all(v > 0 for v in daylight[:3])
+        # postprocess hands back its own buffer, which outlives the RawPy object: no copy needed.
+        return raw.postprocess(
+            demosaic_algorithm=rawpy.DemosaicAlgorithm.AHD,
+            use_camera_wb=has_cam,
+            use_auto_wb=not has_cam and not has_daylight,
+            output_color=rawpy.ColorSpace.sRGB,
+            gamma=(2.4, 12.92),  # LibRaw's (power, toe slope) form of the sRGB curve
+            output_bps=bit_depth,
+        )
+
+
+def _camera_to_srgb(raw: RawPicture) -> np.ndarray | None:
+    """3x3 camera RGB -> linear sRGB, rows summing to 1 (white stays white), or None if unknown."""
+    if raw.rgb_xyz_matrix is not None:
+        cam_from_srgb = np.asarray(raw.rgb_xyz_matrix, dtype=np.float64)[:3, :3] @ _SRGB_TO_XYZ
+        sums = cam_from_srgb.sum(axis=1, keepdims=True)
+        if np.all(np.abs(sums) > 1e-8):
+            try:
+                return np.linalg.inv(cam_from_srgb / sums)
+            except np.linalg.LinAlgError:
+                pass
+    if raw.color_matrix is not None:
+        return np.asarray(raw.color_matrix, dtype=np.float64)[:3, :3]
+    return None
+
+
+def _srgb_encode(x: np.ndarray) -> np.ndarray:
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(np.maximum(x, 0.0031308), 1 / 2.4) - 0.055)
+
+
+def classic_render_packed(raw: RawPicture) -> np.ndarray:
+    """A classic pipeline on a packed picture, at packed resolution: (3, h, w) float32 in [0, 1].
+
+    Each packed pixel is one RGB pixel (R, mean of the two greens, B), so nothing is demosaiced.
+    Then: white balance from ``camera_whitebalance`` (green = 1) or, without it, grey world;
+    clip to [0, 1] (so saturated highlights stay white); camera RGB -> linear sRGB with the camera
+    matrix (from ``rgb_xyz_matrix``, else ``color_matrix``, else identity); clip; sRGB curve.
+    No brightening: a dark exposure stays dark.
+    """
+    p = np.asarray(raw.packed, dtype=np.float32)
+    if p.ndim != 3 or p.shape[0] != 4:
+        raise UsageError(f"packed planes must have shape (4, h, w), got {p.shape}")
+    rgb = np.stack([p[0], 0.5 * (p[1] + p[3]), p[2]]).astype(np.float64)
+    wb = raw.camera_whitebalance
+    if wb is not None and len(wb) >= 3 and all(v > 0 for v in wb[:3]):
+        g = 0.5 * (wb[1] + wb[3]) if len(wb) >= 4 and wb[3] > 0 else wb[1]
+        gains = np.array([wb[0] / g, 1.0, wb[2] / g])
+    else:
+        means = rgb.reshape(3, -1).mean(axis=1)
+        gains = np.where(means > 1e-6, means[1] / np.maximum(means, 1e-6), 1.0)
+    rgb *= gains[:, None, None]
+    np.clip(rgb, 0.0, 1.0, out=rgb)
+    m = _camera_to_srgb(raw)
+    if m is not None:
+        rgb = np.einsum("ij,jhw->ihw", m, rgb)
+        np.clip(rgb, 0.0, 1.0, out=rgb)
+    return _srgb_encode(rgb).astype(np.float32)

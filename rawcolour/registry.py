@@ -1,0 +1,439 @@
+"""The one table of models: name -> task, networks, training recipe, inference policy, I/O spec.
+
+Every other part of rawcolour (CLI, training, eval, checkpoints) asks this table; nothing else
+decides what a model name means.
+
+>>> spec = get_spec("sgan-tiny")
+>>> spec.task, spec.policy.size_multiple
+('raw2rgb', 8)
+>>> sorted(list_models("colorgan-*"))[:2]
+['colorgan-bn-sn', 'colorgan-bn-sn-md']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from rawcolour.errors import UnknownModelError
+from rawcolour.nets import build_net, config_from_dict, config_to_dict, count_parameters
+from rawcolour.nets.patchgan import (
+    COLORGAN_RELEASED_CODE_DISC,
+    COLORGAN_TINY_DISC,
+    SGAN_TINY_DISC,
+    PatchGANConfig,
+    SGANDiscriminatorConfig,
+)
+from rawcolour.nets.unet import COLORGAN_RELEASED_CODE, COLORGAN_TINY, ColorGANConfig, Pix2PixUNetConfig
+from rawcolour.nets.uresnet import SGAN_TINY, SGANGeneratorConfig
+
+Task = Literal["colourise", "raw2rgb"]
+TASKS: tuple[str, ...] = ("colourise", "raw2rgb")
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """An architecture name from `rawcolour.nets.ARCHITECTURES` and its config dataclass."""
+
+    arch: str
+    config: Any
+
+    def build(self) -> nn.Module:
+        return build_net(self.arch, self.config)
+
+    def to_dict(self) -> dict:
+        return {"arch": self.arch, "config": config_to_dict(self.config)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "NetSpec":
+        return cls(d["arch"], config_from_dict(d["arch"], d["config"]))
+
+
+@dataclass(frozen=True)
+class IOSpec:
+    """What the network eats and returns; stored in every checkpoint (weights cannot tell it)."""
+
+    input_space: str  # "lab-L" | "raw-packed"
+    input_channels: tuple[str, ...]  # channel order of the network input
+    input_scaling: str  # how file values become network values, as a formula
+    output_space: str  # "lab-ab" | "srgb"
+    output_channels: tuple[str, ...]
+    output_scaling: str
+    cfa_order: tuple[str, ...] | None = None  # raw: packed plane order
+    level_normalisation: str | None = None  # raw: black/white handling before scaling
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "IOSpec":
+        tuples = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**tuples)
+
+
+COLOURISE_IO = IOSpec(
+    input_space="lab-L",
+    input_channels=("L",),
+    input_scaling="L/50 - 1 (CIE Lab D65, L in [0,100])",
+    output_space="lab-ab",
+    output_channels=("a", "b"),
+    output_scaling="ab = 110 * y (tanh output y in [-1,1])",
+)
+RAW2RGB_IO = IOSpec(
+    input_space="raw-packed",
+    input_channels=("R", "Gr", "B", "Gb"),
+    input_scaling="2 * v - 1, v = packed level in [0,1]",
+    output_space="srgb",
+    output_channels=("R", "G", "B"),
+    output_scaling="rgb = (y + 1) / 2 (tanh output y in [-1,1]), sRGB-encoded",
+    cfa_order=("R", "Gr", "B", "Gb"),
+    level_normalisation="v = clip((x - black[c]) / (white - black[c]), 0, 1) per CFA colour",
+)
+
+
+@dataclass(frozen=True)
+class InferencePolicy:
+    """How a whole picture goes through the network."""
+
+    size_multiple: int  # input sides are reflect-padded up to a multiple of this
+    tiling: Literal["supported", "discouraged", "none"]  # raw2rgb tiles; colourisers predict at render size
+    render_size: int | None = None  # colourise: short side the chroma is predicted at
+    default_overlap: int = 32  # pixels of context on each tile side (network-input pixels)
+    min_size: int = 1  # smallest side the network accepts (reflection padding needs room)
+    supports_half: bool = True
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "InferencePolicy":
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One training stage: which losses are on, their weights, learning rates, length."""
+
+    name: str
+    epochs: int
+    lr_g: float
+    lr_d: float | None = None  # None: no discriminator in this stage
+    lambda_l1: float = 1.0
+    lambda_gan: float = 0.0
+    lambda_attention: float = 0.0
+    lambda_perceptual: float = 0.0
+    lr_halve_every: int | None = None  # epochs; None: constant
+    lr_linear_decay_epochs: int = 0  # pix2pix: linear decay to 0 over the last N epochs
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Training defaults of a model; every value is overridable from `rawcolour train`."""
+
+    stages: tuple[Stage, ...]
+    gan_loss: Literal["vanilla", "nonsaturating", "lsgan"] = "lsgan"
+    betas: tuple[float, float] = (0.5, 0.999)
+    batch_size: int = 16
+    crop_size: int = 256  # network-input pixels
+    init_std: float = 0.02
+    augment: tuple[str, ...] = ("flip",)
+
+    def stage(self, name: str) -> Stage:
+        for s in self.stages:
+            if s.name == name:
+                return s
+        raise UnknownModelError(f"no training stage {name!r}", hint=f"stages: {[s.name for s in self.stages]}")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registry entry."""
+
+    name: str
+    task: Task
+    description: str
+    generator: NetSpec | None  # None for non-learned baselines (grey, classic)
+    discriminator: NetSpec | None = None
+    recipe: Recipe | None = None
+    policy: InferencePolicy = InferencePolicy(size_multiple=1, tiling="none")
+    io: IOSpec | None = None
+    weights: str | None = None  # file name of shipped weights (in the models folder)
+    paper: str = ""
+
+    @property
+    def learned(self) -> bool:
+        return self.generator is not None
+
+    def build_generator(self) -> nn.Module:
+        if self.generator is None:
+            raise UnknownModelError(f"{self.name!r} is a baseline without a network")
+        return self.generator.build()
+
+    def build_discriminator(self) -> nn.Module:
+        if self.discriminator is None:
+            raise UnknownModelError(f"{self.name!r} has no discriminator")
+        return self.discriminator.build()
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add a model; a name may be registered once."""
+    if spec.name in _REGISTRY:
+        raise ValueError(f"model name {spec.name!r} is registered twice")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def list_models(pattern: str = "*", task: str | None = None) -> list[str]:
+    """Registry names matching a glob pattern (and task), in registration order."""
+    return [n for n, s in _REGISTRY.items() if fnmatch.fnmatch(n, pattern) and (task is None or s.task == task)]
+
+
+def is_model(name: str) -> bool:
+    return name in _REGISTRY
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The registry entry for `name`; unknown names raise with the closest suggestions."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else "see `rawcolour models list`"
+        raise UnknownModelError(f"unknown model {name!r}", hint=hint) from None
+
+
+def create_model(name: str, **overrides: Any) -> nn.Module:
+    """A freshly initialised generator for `name`; `overrides` replace config fields.
+
+    >>> net = create_model("sgan-tiny", saliency_decoder=False)
+    >>> net(torch.zeros(1, 4, 16, 16)).shape
+    torch.Size([1, 3, 16, 16])
+    """
+    spec = get_spec(name)
+    if spec.generator is None:
+        raise UnknownModelError(f"{name!r} is a baseline without a network")
+    config = dataclasses.replace(spec.generator.config, **overrides) if overrides else spec.generator.config
+    return build_net(spec.generator.arch, config)
+
+
+def parameter_count(net_spec: NetSpec) -> int:
+    """Parameters of a network, counted without allocating its weights (meta device).
+
+    Spectral norm adds buffers, not parameters, and its set-up power iteration is slow even on the
+    meta device, so it is switched off for counting.
+    """
+    config = net_spec.config
+    if getattr(config, "spectral_norm", False):
+        config = dataclasses.replace(config, spectral_norm=False)
+    with torch.device("meta"):
+        return count_parameters(build_net(net_spec.arch, config))
+
+
+# ---------------------------------------------------------------------------------- shipped weights
+
+
+def models_dirs() -> list[Path]:
+    """Folders searched for shipped weights: $RAWCOLOUR_MODELS (if set), then the installed package's."""
+    dirs = []
+    if os.environ.get("RAWCOLOUR_MODELS"):
+        dirs.append(Path(os.environ["RAWCOLOUR_MODELS"]))
+    try:
+        dirs.append(Path(str(resources.files("rawcolour._models"))))
+    except ModuleNotFoundError:  # running from a source tree without the mapping
+        pass
+    dirs.append(Path(__file__).resolve().parent.parent / "models")
+    return dirs
+
+
+def weights_path(name: str) -> Path | None:
+    """Installed weights for a registry name, or None."""
+    spec = get_spec(name)
+    if not spec.weights:
+        return None
+    for d in models_dirs():
+        if (d / spec.weights).is_file():
+            return d / spec.weights
+    return None
+
+
+def weights_status(name: str) -> str:
+    spec = get_spec(name)
+    if not spec.learned:
+        return "not needed"
+    if spec.weights is None:
+        return "none (train or import)"
+    return "installed" if weights_path(name) else f"missing ({spec.weights})"
+
+
+# ---------------------------------------------------------------------------------- the table
+
+PAPER_COLOURISE = "Colourisation GAN (BN/IN/IBN, SN, multi-scale D); seeds/colourisation_gan_paper.txt"
+PAPER_RAW2RGB = "Saliency-map-aided GAN for RAW to RGB; seeds/raw2rgb_saliency_gan_paper.txt"
+
+# 7 stride-2 blocks: sides are multiples of 128, and at least 256 so the bottleneck is 2x2
+# (instance norm needs more than one pixel).
+COLOURISE_POLICY = InferencePolicy(size_multiple=128, tiling="discouraged", render_size=256, min_size=256)
+
+
+def _colorgan_recipe(gan_loss: str = "nonsaturating") -> Recipe:
+    # The paper text uses a non-saturating GAN loss + 100 L1; its released code uses LSGAN.
+    return Recipe(
+        stages=(Stage("main", epochs=200, lr_g=2e-4, lr_d=2e-4, lambda_l1=100.0, lambda_gan=1.0),),
+        gan_loss=gan_loss,  # type: ignore[arg-type]
+        batch_size=16,
+        crop_size=256,
+        augment=(),
+    )
+
+
+def _ibn(n: int, shallow: int) -> tuple[str, ...]:
+    return tuple("ibn" if i < shallow else "batch" for i in range(n))
+
+
+def _colorgan(name: str, desc: str, enc: tuple[str, ...], dec: tuple[str, ...], disc: tuple[str, ...],
+              sn: bool, scales: int, base: ColorGANConfig = ColorGANConfig(),
+              base_disc: PatchGANConfig = PatchGANConfig(in_channels=3), **kw: Any) -> ModelSpec:
+    return register(ModelSpec(
+        name=name,
+        task="colourise",
+        description=desc,
+        generator=NetSpec("colorgan_unet", dataclasses.replace(
+            base, encoder_norms=enc, decoder_norms=dec, spectral_norm=sn)),
+        discriminator=NetSpec("patchgan", dataclasses.replace(
+            base_disc, norms=disc, spectral_norm=sn, num_scales=scales)),
+        recipe=_colorgan_recipe(),
+        policy=COLOURISE_POLICY,
+        io=COLOURISE_IO,
+        paper=PAPER_COLOURISE,
+        **kw,
+    ))
+
+
+# Generator norms, per block. Encoder block 1 and discriminator block 1 have no norm (paper: "input layers").
+_E, _D = 7, 6
+_ENC = {
+    "batch": ("none",) + ("batch",) * (_E - 1),
+    "instance": ("none",) + ("instance",) * (_E - 1),
+    # IBN-Net-a reading of the paper: IBN in the shallow levels (first 3), BN deeper; the
+    # decoder mirrors it (its last 2 blocks are the shallow levels).
+    "ibn": ("none",) + _ibn(_E - 1, 2),
+}
+_DEC = {
+    "batch": ("batch",) * _D,
+    "instance": ("instance",) * _D,
+    "ibn": tuple(reversed(_ibn(_D, 2))),
+}
+_DISC = {
+    "batch": ("none", "batch", "batch", "batch"),
+    "instance": ("none", "instance", "instance", "instance"),
+    "ibn": ("none", "ibn", "batch", "batch"),
+}
+
+register(ModelSpec(
+    name="pix2pix",
+    task="colourise",
+    description="pix2pix baseline: unet_256 BN + dropout, basic PatchGAN (BN row of Table I)",
+    generator=NetSpec("pix2pix_unet", Pix2PixUNetConfig(in_channels=1, out_channels=2)),
+    discriminator=NetSpec("patchgan", PatchGANConfig(in_channels=3, norm="batch")),
+    # pix2pix's "vanilla" GAN is BCE-with-logits where G is trained towards "real": the
+    # non-saturating form. Linear lr decay over the second 100 epochs.
+    recipe=Recipe(
+        stages=(Stage("main", epochs=200, lr_g=2e-4, lr_d=2e-4, lambda_l1=100.0, lambda_gan=1.0,
+                      lr_linear_decay_epochs=100),),
+        gan_loss="nonsaturating", batch_size=1, crop_size=256, augment=("resize286", "crop", "flip")),
+    policy=InferencePolicy(size_multiple=256, tiling="discouraged", render_size=256),
+    io=COLOURISE_IO,
+    paper="pix2pix (Isola et al. 2017), baseline of " + PAPER_COLOURISE,
+))
+_colorgan("colorgan-in", "Table I: IN (instance norm), no SN", _ENC["instance"], _DEC["instance"],
+          _DISC["instance"], sn=False, scales=1)
+_colorgan("colorgan-in-sn", "Table I: IN + SN", _ENC["instance"], _DEC["instance"], _DISC["instance"],
+          sn=True, scales=1)
+_colorgan("colorgan-bn-sn", "Table I: BN + SN", _ENC["batch"], _DEC["batch"], _DISC["batch"], sn=True, scales=1)
+_colorgan("colorgan-bn-sn-md", "Table I: BN + SN + multi-scale D (3 scales)", _ENC["batch"], _DEC["batch"],
+          _DISC["batch"], sn=True, scales=3)
+_colorgan("colorgan-ibn-sn-md", "Table I: IBN + SN + MD, paper-text reading (IBN-Net-a in shallow levels)",
+          _ENC["ibn"], _DEC["ibn"], _DISC["ibn"], sn=True, scales=3)
+_colorgan("colorgan-ibn-sn-md-code", "Table I IBN + SN + MD as the released code builds it (BN; C,H,W "
+          "instance norm in the last decoder block and D block 2; TF 'same' padding)",
+          COLORGAN_RELEASED_CODE.encoder_norms, COLORGAN_RELEASED_CODE.decoder_norms,
+          COLORGAN_RELEASED_CODE_DISC.norms, sn=True, scales=3,
+          base=COLORGAN_RELEASED_CODE, base_disc=COLORGAN_RELEASED_CODE_DISC)
+_colorgan("colorgan-tiny", "IBN + SN + MD at small widths, trained on a CPU; shipped weights",
+          ("none",) + _ibn(_E - 1, 2), tuple(reversed(_ibn(_D, 2))), _DISC["ibn"], sn=True, scales=3,
+          base=COLORGAN_TINY, base_disc=COLORGAN_TINY_DISC, weights="colorgan-tiny.safetensors")
+register(ModelSpec(
+    name="grey",
+    task="colourise",
+    description="baseline without learning: zero ab (the input's luminance, no colour)",
+    generator=None,
+    policy=InferencePolicy(size_multiple=1, tiling="none"),
+    io=COLOURISE_IO,
+))
+
+_SGAN_STAGES = (
+    Stage("1", epochs=10, lr_g=2e-4, lambda_l1=1.0, lambda_attention=0.5),
+    Stage("2", epochs=30, lr_g=1e-4, lr_d=4e-4, lambda_l1=1.0, lambda_attention=0.5, lambda_gan=0.01,
+          lambda_perceptual=1.0, lr_halve_every=10),
+)
+_SGAN_RECIPE = Recipe(stages=_SGAN_STAGES, gan_loss="lsgan", batch_size=8, crop_size=224,
+                      augment=("rot90", "flip"))
+# Reflection padding in the 1/8-resolution ResBlocks needs at least 2 pixels there: sides >= 16.
+RAW2RGB_POLICY = InferencePolicy(size_multiple=8, tiling="supported", default_overlap=32, min_size=16)
+
+register(ModelSpec(
+    name="sgan",
+    task="raw2rgb",
+    description="saliency-map-aided GAN: U-Net + 4 ResBlocks + saliency decoder, SN PatchGAN, LSGAN",
+    generator=NetSpec("sgan_generator", SGANGeneratorConfig()),
+    discriminator=NetSpec("sgan_discriminator", SGANDiscriminatorConfig()),
+    recipe=_SGAN_RECIPE,
+    policy=RAW2RGB_POLICY,
+    io=RAW2RGB_IO,
+    paper=PAPER_RAW2RGB,
+))
+register(ModelSpec(
+    name="sgan-tiny",
+    task="raw2rgb",
+    description="the saliency GAN at small widths, trained on a CPU; shipped weights",
+    generator=NetSpec("sgan_generator", SGAN_TINY),
+    discriminator=NetSpec("sgan_discriminator", SGAN_TINY_DISC),
+    recipe=dataclasses.replace(_SGAN_RECIPE, batch_size=8, crop_size=128),
+    policy=RAW2RGB_POLICY,
+    io=RAW2RGB_IO,
+    weights="sgan-tiny.safetensors",
+    paper=PAPER_RAW2RGB,
+))
+register(ModelSpec(
+    name="pix2pix-raw",
+    task="raw2rgb",
+    description="pix2pix U-Net baseline for RAW: 4 -> 3 channels (7 downs), basic PatchGAN",
+    generator=NetSpec("pix2pix_unet", Pix2PixUNetConfig(in_channels=4, out_channels=3, num_downs=7)),
+    discriminator=NetSpec("patchgan", PatchGANConfig(in_channels=7, norm="batch")),
+    recipe=Recipe(stages=(Stage("main", epochs=40, lr_g=2e-4, lr_d=2e-4, lambda_l1=100.0, lambda_gan=1.0),),
+                  gan_loss="nonsaturating", batch_size=8, crop_size=256, augment=("rot90", "flip")),
+    policy=InferencePolicy(size_multiple=128, tiling="supported", default_overlap=64),
+    io=RAW2RGB_IO,
+    paper="pix2pix baseline of " + PAPER_RAW2RGB,
+))
+register(ModelSpec(
+    name="classic",
+    task="raw2rgb",
+    description="baseline without learning: LibRaw demosaic + camera white balance + colour matrix + sRGB curve",
+    generator=None,
+    policy=InferencePolicy(size_multiple=1, tiling="none"),
+    io=RAW2RGB_IO,
+))

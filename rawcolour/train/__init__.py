@@ -1,0 +1,1 @@
+"""Training both papers' models: datasets, losses, stages, the loop."""

@@ -1,0 +1,31 @@
+"""The project's own files agree with each other: README test command, CI script, package list."""
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    command = ci.strip().splitlines()[-1]
+    assert command == "python -m pytest -q"
+    assert command in readme
+    assert "pip install --quiet torch==2.13.0" in ci and "pip install torch==2.13.0" in readme
+
+
+def test_every_subpackage_is_installed():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    listed = set(config["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "rawcolour").rglob("__init__.py")}
+    assert found <= listed, f"add to pyproject packages: {sorted(found - listed)}"
+    assert "rawcolour._models" in listed
+
+
+def test_no_test_reads_the_shared_sample_data():
+    for path in (ROOT / "tests").glob("*.py"):
+        if path.name == Path(__file__).name:
+            continue
+        assert not re.search(r"\.\./shared|/work/shared", path.read_text()), path.name
