@@ -27,7 +27,6 @@ from rawcolour.errors import UnknownModelError
 from rawcolour.nets import build_net, config_from_dict, config_to_dict, count_parameters
 from rawcolour.nets.patchgan import (
     COLORGAN_RELEASED_CODE_DISC,
-    COLORGAN_TINY_DISC,
     SGAN_TINY_DISC,
     PatchGANConfig,
     SGANDiscriminatorConfig,
@@ -374,7 +373,7 @@ _colorgan("colorgan-ibn-sn-md-code", "Table I IBN + SN + MD as the released code
           base=COLORGAN_RELEASED_CODE, base_disc=COLORGAN_RELEASED_CODE_DISC)
 _colorgan("colorgan-tiny", "IBN + SN + MD at small widths, trained on a CPU; shipped weights",
           ("none",) + _ibn(_E - 1, 2), tuple(reversed(_ibn(_D, 2))), _DISC["ibn"], sn=True, scales=3,
-          base=COLORGAN_TINY, base_disc=COLORGAN_TINY_DISC, weights="colorgan-tiny.safetensors")
+          base=COLORGAN_TINY, base_disc=PatchGANConfig(in_channels=3, ndf=16), weights="colorgan-tiny.safetensors")
 register(ModelSpec(
     name="grey",
     task="colourise",
