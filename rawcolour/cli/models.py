@@ -1,16 +1,18 @@
-"""`rawcolour models`: list, show (and import/export) the registry's models."""
+"""`rawcolour models`: list and show the registry's models, import foreign checkpoints, export to ONNX."""
 
 from __future__ import annotations
 
+from enum import Enum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from rawcolour import registry
-from rawcolour.cli.common import library_errors, print_json
+from rawcolour.cli.common import err_console, library_errors, print_json
 
-app = typer.Typer(help="List and inspect models; import foreign checkpoints.", no_args_is_help=True)
+app = typer.Typer(help="List and inspect models; import foreign checkpoints; export to ONNX.", no_args_is_help=True)
 
 
 def model_summary(name: str) -> dict:
@@ -76,3 +78,63 @@ def show_command(
     from rich.pretty import Pretty
 
     Console().print(Pretty(record, expand_all=False))
+
+
+class ForeignArch(str, Enum):
+    """Layouts `models import` understands (see rawcolour.interop)."""
+
+    pix2pix = "pix2pix"
+    sgan = "sgan"
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="A reference checkpoint: pix2pix latest_net_G.pth, or a "
+                                              "RAW2RGB-GAN generator (state dict or pickled module).")],
+    arch: Annotated[ForeignArch, typer.Option("--arch", help="pix2pix: junyanz unet_256 colouriser (L -> ab); "
+                                                             "sgan: zhaoyuzhi RAW2RGB-GAN generator.")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Where to write the safetensors "
+                                                "checkpoint (default: FILE's stem + .safetensors beside it).")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Model name stored in the checkpoint "
+                                             "(default: the matching registry name).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Convert a reference implementation's generator weights into a rawcolour checkpoint.
+
+    Nothing in the file is executed; pickles asking for more than tensors and module layouts are refused.
+    """
+    from rawcolour.interop import import_checkpoint
+
+    with library_errors():
+        result = import_checkpoint(file, arch.value, output, name=name, force=force)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    typer.echo(f"{result.output}  ({result.name}: {result.parameters:,} parameters, from a "
+               f"{result.source_format.replace('_', ' ')})")
+    for note in result.notes:
+        err_console.print(f"note: {note}", markup=False)
+
+
+@app.command("export")
+def export_command(
+    model: Annotated[str, typer.Argument(help="A registry name with installed weights, or a checkpoint file.")],
+    onnx: Annotated[Path, typer.Option("--onnx", help="The .onnx file to write (dynamic batch, height, width).")],
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
+    check: Annotated[bool, typer.Option("--check/--no-check", help="Compare onnxruntime with PyTorch on a "
+                                        "test input (within 1e-4) before writing.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Export a generator's folded inference network (no saliency decoder) to ONNX."""
+    from rawcolour.export import export_onnx
+
+    with library_errors():
+        result = export_onnx(model, onnx, force=force, check=check)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    checked = (f", onnxruntime max|diff| {result.max_abs_diff:.2g} on {'x'.join(map(str, result.checked_shape))}"
+               if result.checked_shape else "")
+    typer.echo(f"{result.path}  ({result.name}: input '{result.input_name}' (B, C, H, W), H and W multiples of "
+               f"{result.size_multiple}, at least {result.min_side}{checked})")

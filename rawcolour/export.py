@@ -1,0 +1,206 @@
+"""Export a generator to ONNX with dynamic batch, height and width.
+
+The exported graph is the folded inference network (spectral norm and eval-mode batch norm baked
+into the convolutions, no saliency decoder): input ``input`` (B, C_in, H, W) in the model's input
+scaling, output ``output`` (B, C_out, H, W) in [-1, 1]. H and W may be any multiple of the model's
+size multiple (at least its minimum side); the graph does no padding, colour conversion or tiling,
+so a caller feeds it exactly what rawcolour's pipelines feed the PyTorch net. The I/O spec and
+inference policy travel in the ONNX file's metadata_props as JSON, like a checkpoint's metadata.
+
+Uses PyTorch's torch.export-based ONNX exporter (``torch.onnx.export(dynamo=True)``), which needs
+the ``onnxscript`` package; the result is checked against onnxruntime on an input of a different
+shape from the one traced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import rawcolour
+from rawcolour.checkpoint import LoadedModel, load_model
+from rawcolour.errors import OutputError, RawcolourError, UsageError
+from rawcolour.nets.fold import fold_for_inference
+
+INPUT_NAME, OUTPUT_NAME = "input", "output"
+DEFAULT_TOLERANCE = 1e-4
+
+
+@dataclass
+class ExportResult:
+    """What `export_onnx` wrote and how well onnxruntime agreed with PyTorch."""
+
+    path: Path
+    name: str
+    task: str
+    input_name: str
+    output_name: str
+    size_multiple: int  # H and W must be multiples of this
+    min_side: int
+    opset: int | None
+    checked_shape: tuple[int, ...] | None  # the input shape onnxruntime was compared on
+    max_abs_diff: float | None  # None when the check was skipped
+    seconds: float
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["path"] = str(self.path)
+        return d
+
+
+def inference_module(net: nn.Module) -> nn.Module:
+    """A folded eval-mode copy of `net` without the saliency decoder (what inference runs)."""
+    net = copy.deepcopy(net).cpu().float()
+    if getattr(net, "saliency", None) is not None:
+        net.saliency = None  # only the training loss uses it
+    fold_for_inference(net)
+    return net.eval()
+
+
+def _size_rule(loaded: LoadedModel, net: nn.Module) -> tuple[int, int]:
+    """(multiple, smallest side) for H and W: the stricter of the policy and the network."""
+    cfg = getattr(net, "config", None)
+    multiple = max(loaded.policy.size_multiple, getattr(cfg, "size_multiple", 1))
+    return multiple, max(loaded.policy.min_size, multiple)
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """The exporter logs and warns a lot (missing torchvision ops, deprecations): keep the CLI clean."""
+    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._export", "torch.fx",
+                                               "torch._dynamo", "torch.utils._pytree", "onnxscript")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _need(module: str, why: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise RawcolourError(f"{why} needs the {module!r} package, which is not installed",
+                             hint="pip install 'rawcolour[onnx]'")
+
+
+def export_onnx(model: str | Path | LoadedModel, output: str | Path, *, force: bool = False, check: bool = True,
+                tolerance: float = DEFAULT_TOLERANCE) -> ExportResult:
+    """Write `model` (a registry name with weights, a checkpoint file, or a LoadedModel) as ONNX.
+
+    H and W are dynamic (multiples of the model's size multiple), and so is the batch. With `check`,
+    onnxruntime must reproduce PyTorch within `tolerance` on an input shaped unlike the traced one,
+    or nothing is written.
+    """
+    start = time.perf_counter()
+    out = Path(output)
+    if out.exists() and not force:
+        raise OutputError("output exists", path=out, hint="pass --force to replace it, or choose another --onnx")
+    _need("onnxscript", "ONNX export")
+    _need("onnx", "ONNX export")
+    if check:
+        _need("onnxruntime", "checking the exported graph")
+    loaded = model if isinstance(model, LoadedModel) else load_model(model, for_inference=True, device="cpu")
+    if loaded.net is None:
+        raise UsageError(f"{loaded.name!r} is a baseline without a network; there is nothing to export",
+                         hint="export a learned model (see `rawcolour models list`)")
+    net = inference_module(loaded.net)
+    multiple, min_side = _size_rule(loaded, net)
+    in_channels = net.config.in_channels
+    blocks = math.ceil(min_side / multiple)
+    a = max(2, blocks)  # traced sides: multiple*a x multiple*(a+1), batch 2 (sizes 0/1 would be specialised)
+    example = torch.randn(2, in_channels, multiple * a, multiple * (a + 1))
+    dim = torch.export.Dim
+    batch = dim("batch", min=1)
+    h, w = dim("h_blocks", min=blocks), dim("w_blocks", min=blocks)
+    dynamic = ({0: batch, 2: multiple * h, 3: multiple * w},)
+
+    meta = {
+        "rawcolour_version": rawcolour.__version__,
+        "name": loaded.name,
+        "task": loaded.task,
+        "io": json.dumps(loaded.io.to_dict() if loaded.io else None, sort_keys=True),
+        "policy": json.dumps(loaded.policy.to_dict(), sort_keys=True),
+        "size_multiple": str(multiple),
+        "min_side": str(min_side),
+    }
+    if loaded.source is not None:
+        meta["source_checkpoint"] = loaded.source.name
+        meta["source_sha256"] = loaded.sha256 or ""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    try:
+        with _quiet_exporter(), torch.no_grad():
+            try:
+                program = torch.onnx.export(net, (example,), None, dynamo=True, input_names=[INPUT_NAME],
+                                            output_names=[OUTPUT_NAME], dynamic_shapes=dynamic, verbose=False,
+                                            external_data=False)
+            except Exception as err:  # the exporter raises many types; report one line
+                first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+                raise RawcolourError(f"ONNX export failed ({type(err).__name__}: {first})") from err
+            program.model.metadata_props.update(meta)
+            program.model.doc_string = (f"rawcolour {loaded.name} ({loaded.task}): {INPUT_NAME} "
+                                        f"(B, {in_channels}, H, W), H and W multiples of {multiple}, "
+                                        f"at least {min_side}")
+            program.save(tmp, external_data=False)
+        opset = _opset(tmp)
+        checked, diff = None, None
+        if check:
+            x = torch.rand(1, in_channels, multiple * (a + 1), multiple * a) * 2 - 1
+            diff = _max_diff_vs_onnxruntime(net, tmp, x)
+            checked = tuple(x.shape)
+            if not diff <= tolerance:
+                raise RawcolourError(f"the exported graph differs from PyTorch by {diff:.3g} (more than {tolerance:g}) "
+                                     f"on a {'x'.join(map(str, checked))} input; nothing written", path=out)
+        os.replace(tmp, out)
+    except OSError as err:
+        raise OutputError(f"cannot write the ONNX file ({err.strerror or err})", path=out) from err
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return ExportResult(path=out, name=loaded.name, task=loaded.task, input_name=INPUT_NAME, output_name=OUTPUT_NAME,
+                        size_multiple=multiple, min_side=min_side, opset=opset, checked_shape=checked,
+                        max_abs_diff=diff, seconds=round(time.perf_counter() - start, 2))
+
+
+def _opset(path: str | Path) -> int | None:
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+
+
+def _max_diff_vs_onnxruntime(net: nn.Module, onnx_path: str | Path, x: torch.Tensor) -> float:
+    """Largest |PyTorch - onnxruntime| over one input."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        expected = net(x).numpy()
+    got = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
+    if got.shape != expected.shape:
+        return float("inf")
+    return float(np.abs(got - expected).max())
+
+
+__all__ = ["DEFAULT_TOLERANCE", "ExportResult", "export_onnx", "inference_module"]
