@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -20,11 +19,12 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 import rawcolour
-from rawcolour.errors import CheckpointError, MissingWeightsError, OutputError, RawcolourError
+from rawcolour.errors import CheckpointError, MissingWeightsError, RawcolourError
+from rawcolour.fileio import atomic_write_bytes
 from rawcolour.nets.fold import fold_for_inference
 from rawcolour.registry import InferencePolicy, IOSpec, ModelSpec, NetSpec, get_spec, is_model, weights_path
 
@@ -99,18 +99,7 @@ def save_checkpoint(path: str | Path, generator: nn.Module, metadata: dict[str, 
         meta["discriminator_arch"] = discriminator_spec.arch
         meta["discriminator_config"] = json.dumps(discriminator_spec.to_dict()["config"], sort_keys=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=meta)
-        os.replace(tmp, path)
-    except OSError as err:
-        raise OutputError(f"cannot write checkpoint ({err.strerror or err})", path=path,
-                          hint="check free space and permissions of the folder") from err
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write_bytes(path, save(tensors, metadata=meta), what="checkpoint")
 
 
 def _unwrap(net: nn.Module) -> nn.Module:
@@ -133,8 +122,10 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     if not path.is_file():
         raise CheckpointError("no such checkpoint file", path=path)
     with open(path, "rb") as f:
-        head = f.read(8)
-    if head[:2] == b"PK" or head[:1] == b"\x80":
+        head = f.read(9)
+    # safetensors: 8-byte header length, then the JSON header's "{". Only without that look for a
+    # zip ("PK\x03\x04") or pickle (0x80, protocol) signature: a header length can start with 0x80.
+    if head[8:9] != b"{" and (head[:4] == b"PK\x03\x04" or (head[:1] == b"\x80" and head[1:2] in b"\x02\x03\x04\x05")):
         raise CheckpointError("this is a PyTorch pickle/zip checkpoint, not safetensors", path=path,
                               hint="convert it once with `rawcolour models import FILE --arch ...`")
     if len(head) < 8:

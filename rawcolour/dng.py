@@ -5,15 +5,14 @@ pidng is a test/extra dependency and is imported only when a DNG is written.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from .errors import OutputError, RawcolourError, UsageError
+from .errors import RawcolourError, UsageError
+from .fileio import atomic_write_bytes
 from .raw import PACKED_ORDER, _cfa_offsets, _check_cfa
 
 # CIE XYZ (D65) -> linear sRGB: the default ColorMatrix1, i.e. "the camera's RGB is linear sRGB",
@@ -135,17 +134,7 @@ def write_bayer_dng(
     buf = writer.convert(np.ascontiguousarray(data))
 
     out = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".dng", dir=out.parent if str(out.parent) else ".")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(bytes(buf))
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as err:
-        raise OutputError(f"cannot write the DNG ({err.strerror or err})", path=out) from err
+    atomic_write_bytes(out, bytes(buf), what="DNG")
     return out
 
 

@@ -38,12 +38,10 @@ Notes:
 
 from __future__ import annotations
 
-import errno
 import io
 import json
 import os
 import re
-import secrets
 import struct
 import warnings
 import zlib
@@ -60,6 +58,7 @@ from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
 
 from rawcolour import __version__
 from rawcolour.errors import InputError, OutputError, UsageError
+from rawcolour.fileio import atomic_write_bytes
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -662,58 +661,6 @@ def _encode_jpeg(arr: np.ndarray, exif: bytes | None, icc: bytes | None, text: s
     return out.getvalue()
 
 
-def _output_error(path: Path, exc: OSError) -> OutputError:
-    reasons = {
-        errno.ENOSPC: ("the disk is full", "free some space or write elsewhere with -o"),
-        errno.EDQUOT: ("the disk quota is exceeded", "free some space or write elsewhere with -o"),
-        errno.EACCES: ("permission denied", "choose a folder you can write to (-o)"),
-        errno.EPERM: ("permission denied", "choose a folder you can write to (-o)"),
-        errno.EROFS: ("the file system is read-only", "choose a writable folder (-o)"),
-        errno.ENOENT: ("the folder does not exist", "create it first"),
-        errno.EISDIR: ("it is a folder", "give a file name"),
-        errno.ENAMETOOLONG: ("the file name is too long", "choose a shorter name"),
-    }
-    problem, hint = reasons.get(exc.errno, (exc.strerror or str(exc), "check the folder and free space"))
-    return OutputError(f"cannot write the image: {problem}; nothing was written", path=path, hint=hint)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` all or nothing: a temporary file in the same folder, fsync, rename."""
-    if path.is_dir():
-        raise _output_error(path, IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR)))
-    folder = path.parent
-    if not folder.is_dir():
-        raise _output_error(path, FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)))
-    tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    try:
-        # 0o666 minus the umask, like any new file (mkstemp would make it 0600)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    except OSError as exc:
-        raise _output_error(path, exc) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise _output_error(path, exc) from None
-        raise
-    try:  # make the rename itself durable; not possible everywhere (Windows, some file systems)
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
-
-
 def write_image(
     path: str | Path,
     pixels: np.ndarray,
@@ -731,7 +678,7 @@ def write_image(
     data = encode_image(
         pixels, fmt, bit_depth=bit_depth, exif=exif, icc_profile=icc_profile, provenance=provenance, quality=quality
     )
-    _atomic_write(path, data)
+    atomic_write_bytes(path, data, what="image")
     return path
 
 

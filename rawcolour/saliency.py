@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from rawcolour.fileio import atomic_write_bytes
 from rawcolour.errors import InputError, OutputError, UsageError
 
 __all__ = [
@@ -138,21 +138,6 @@ def _read_image_file(path: Path, flags: int) -> np.ndarray:
     return img
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename it over: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 class SaliencyCache:
     """On-disk cache of :func:`compute_saliency` maps, one 8-bit PNG per picture.
 
@@ -236,7 +221,7 @@ class SaliencyCache:
             raise OutputError("cannot encode the saliency map as PNG", path=path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write_bytes(path, buf.tobytes())
+            atomic_write_bytes(path, buf.tobytes(), what="saliency map")
         except OSError as e:
             raise OutputError(
                 f"cannot write to the saliency cache ({e.strerror or e})",
