@@ -1,0 +1,293 @@
+"""The eval report: one HTML page with the table, a grid of pictures and plots, beside its files.
+
+Layout of a report folder (every file referenced relatively from index.html, so the folder can
+be moved or zipped)::
+
+    index.html
+    results.json                 the EvalResult summary (rows, settings, per-picture figures)
+    images/NN_<picture>_input.png, NN_<picture>_<model>.png, NN_<picture>_truth.png
+    plots/ab_histograms.png      colourise: log-scale a and b histograms, real vs each model (Fig. 4)
+    plots/training_curves.png    with a training run: every numeric series of its log.jsonl
+
+Pictures and plots are written with :func:`rawcolour.images.write_image` (PNG, atomic); plots are
+drawn with matplotlib's Agg canvas (no display, no global pyplot state). Sample pictures are
+shown at full size up to ``PREVIEW_MAX_SIDE`` (1024) pixels on the long side, area-downscaled
+beyond it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rawcolour import metrics
+from rawcolour.errors import InputError, OutputError
+from rawcolour.fileio import atomic_write_bytes
+from rawcolour.images import write_image
+
+__all__ = ["plot_ab_histograms", "plot_training_curves", "read_training_log", "write_report"]
+
+TRAINING_LOG = "log.jsonl"
+PREVIEW_MAX_SIDE = 1024  # long side of the sample pictures in the report (Kodak's 768 stays as is)
+
+
+def _slug(text: str) -> str:
+    """A file-name-safe version of a model or picture name."""
+    s = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")
+    return s or "x"
+
+
+# ------------------------------------------------------------------------------------ plots
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _figure_pixels(fig: Any) -> np.ndarray:
+    """Render a figure to an (H, W, 3) uint8 array."""
+    fig.canvas.draw()
+    return np.ascontiguousarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
+
+
+def plot_ab_histograms(histograms: dict[str, tuple[np.ndarray, np.ndarray]],
+                       edges: np.ndarray = metrics.AB_BIN_EDGES, real: str = "ground truth") -> np.ndarray:
+    """Fig. 4 of the colourisation paper: normalised a and b histograms, log scale, real vs each model."""
+    fig = _figure(11, 4)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    for i, channel in enumerate("ab"):
+        ax = fig.add_subplot(1, 2, i + 1)
+        for name, pair in histograms.items():
+            counts = np.asarray(pair[i], np.float64)
+            total = counts.sum()
+            if total <= 0:
+                continue
+            p = counts / total
+            p = np.where(p > 0, p, np.nan)  # empty bins leave gaps on a log axis
+            style = {"color": "black", "linewidth": 2.2, "zorder": 3} if name == real else {"linewidth": 1.3}
+            ax.plot(centres, p, label=name, **style)
+        ax.set_yscale("log")
+        ax.set_xlabel(f"{channel} (CIE Lab)")
+        ax.set_ylabel("fraction of pixels")
+        ax.set_xlim(edges[0], edges[-1])
+        ax.grid(True, alpha=0.3)
+        ax.set_title(f"{channel} values over the dataset")
+        if i == 1:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _figure_pixels(fig)
+
+
+def read_training_log(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The records of ``RUN/log.jsonl`` (one JSON object per line); unreadable lines are skipped."""
+    path = Path(run_dir)
+    if path.is_dir():
+        path = path / TRAINING_LOG
+    if not path.is_file():
+        raise InputError(f"no training log ({TRAINING_LOG})", path=path,
+                         hint="--run takes the folder `rawcolour train --out` wrote")
+    records = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut off by an interrupted run
+            if isinstance(rec, dict):
+                records.append(rec)
+    return records
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _series(records: Sequence[dict[str, Any]], x_key: str) -> dict[str, tuple[list[float], list[float]]]:
+    """Numeric series of a training log: name -> (x, y). Records with a "kind" (step, val ...) name
+    their series "kind: key", so a training loss and a validation figure of the same key stay apart."""
+    out: dict[str, tuple[list[float], list[float]]] = {}
+    for j, rec in enumerate(records):
+        kind = rec.get("kind")
+        x = rec.get(x_key)
+        x = x if _is_number(x) else j
+        for k, v in rec.items():
+            if k in (x_key, "epoch") or not _is_number(v):
+                continue
+            name = f"{kind}: {k}" if isinstance(kind, str) and kind else k
+            xs, ys = out.setdefault(name, ([], []))
+            xs.append(x)
+            ys.append(v)
+    curves = {k: v for k, v in out.items() if len(v[0]) >= 2}  # one point is not a curve (e.g. start/end records)
+    return curves or out
+
+
+def plot_training_curves(records: Sequence[dict[str, Any]], x_key: str = "step") -> np.ndarray | None:
+    """One small plot per numeric series of a training log (against `x_key`, else the record index); None if none."""
+    series = _series(records, x_key)
+    if not series:
+        return None
+    cols = min(4, len(series))
+    rows = math.ceil(len(series) / cols)
+    fig = _figure(3.6 * cols, 2.6 * rows)
+    x_label = x_key if any(_is_number(r.get(x_key)) for r in records) else "record"
+    for i, (name, (xs, ys)) in enumerate(series.items()):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ax.plot(xs, ys, marker="." if len(xs) < 40 else None, linewidth=1.2)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel(x_label, fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return _figure_pixels(fig)
+
+
+# ------------------------------------------------------------------------------------- HTML
+
+
+def _fmt(value: Any, fmt: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "inf" if value > 0 else "nan"
+    return fmt.format(value)
+
+
+def _table_html(result: Any) -> str:
+    cols = result.columns
+    head = "".join(f"<th>{html.escape(h)}</th>" for _, h, _, _ in cols)
+    body = []
+    rows = list(result.rows)
+    if result.reference:
+        rows.append({"weights": "", **result.reference})
+    for r in rows:
+        cells = "".join(f"<td>{_fmt(r.get(k), f)}</td>" for k, _, f, _ in cols)
+        name, weights = html.escape(str(r.get("model", ""))), html.escape(str(r.get("weights", "")))
+        body.append(f"<tr><th>{name}</th><td class=l>{weights}</td><td>{r.get('images', '')}</td>{cells}</tr>")
+    better = ", ".join(f"{h}: {b}" for _, h, _, b in cols)
+    return (f"<table><tr><th>model</th><th>weights</th><th>images</th>{head}</tr>{''.join(body)}</table>"
+            f"<p class=note>Better: {html.escape(better)}.</p>")
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1600px}
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
+th{background:#f3f3f3}tr th:first-child{text-align:left}
+.grid{display:grid;gap:6px;align-items:start}.grid figure{margin:0}.grid img{width:100%;height:auto;display:block}
+figcaption{font-size:12px;color:#555;overflow-wrap:anywhere}.note{font-size:13px;color:#555}
+img.plot{max-width:100%;height:auto}td.l{text-align:left}
+"""
+
+
+def _preview(pixels: np.ndarray, max_side: int) -> np.ndarray:
+    """Area-downscale so the long side is at most `max_side` (a report of 24 MP pictures stays small)."""
+    h, w = pixels.shape[:2]
+    if max(h, w) <= max_side:
+        return pixels
+    import cv2
+
+    f = max_side / max(h, w)
+    return cv2.resize(pixels, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+
+
+def write_report(result: Any, out_dir: str | Path, *, run_dir: str | Path | None = None,
+                 command: str | None = None, max_side: int = PREVIEW_MAX_SIDE) -> Path:
+    """Write the report folder for an :class:`rawcolour.evaluation.EvalResult`; returns index.html's path.
+
+    Sample pictures larger than `max_side` on their long side are shown area-downscaled to it
+    (metrics are always computed at full size).
+    """
+    out = Path(out_dir)
+    try:
+        (out / "images").mkdir(parents=True, exist_ok=True)
+        (out / "plots").mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"cannot create the report folder ({err.strerror or err})", path=out) from err
+    parts: list[str] = []
+    title = f"rawcolour eval {result.task}: {Path(result.data).name or result.data}"
+    parts.append(f"<h1>{html.escape(title)}</h1>")
+    if command:
+        parts.append(f"<p class=note><code>{html.escape(command)}</code></p>")
+    parts.append(f"<p class=note>Data: {html.escape(result.data)}; {result.settings.get('images', 0)} pictures"
+                 + (f", {len(result.skipped)} skipped" if result.skipped else "")
+                 + (f", {len(result.failed)} failures" if result.failed else "") + ".</p>")
+    parts.append("<h2>Metrics</h2>" + _table_html(result))
+    if result.notes:
+        parts.append("<p class=note>Notes: " + html.escape("; ".join(result.notes)) + "</p>")
+
+    settings = "".join(f"<tr><th>{html.escape(str(k))}</th><td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+                       for k, v in result.settings.items() if v is not None)
+    parts.append(f"<details><summary>Settings</summary><table>{settings}</table></details>")
+
+    if result.samples:
+        labels = [r["model"] for r in result.rows]
+        ncols = len(labels) + 2
+        cells = ["<div class=grid style='grid-template-columns:repeat(%d,1fr)'>" % ncols]
+        for i, s in enumerate(result.samples):
+            stem = f"{i:02d}_{_slug(Path(s.name).stem)}"
+            items = [("input", s.input, "input")]
+            items += [(label, s.outputs.get(label), label) for label in labels]
+            items.append(("truth", s.truth, "ground truth"))
+            for key, pixels, caption in items:
+                if pixels is None:
+                    cells.append(f"<figure><figcaption>{html.escape(caption)}: failed</figcaption></figure>")
+                    continue
+                rel = f"images/{stem}_{_slug(key)}.png"
+                write_image(out / rel, _preview(pixels, max_side))
+                cells.append(f"<figure><img src='{html.escape(rel)}' alt='{html.escape(caption)}' loading=lazy>"
+                             f"<figcaption>{html.escape(s.name)}: {html.escape(caption)}</figcaption></figure>")
+        cells.append("</div>")
+        parts.append("<h2>Samples</h2><p class=note>input / " + html.escape(" / ".join(labels))
+                     + " / ground truth</p>" + "".join(cells))
+
+    if result.histograms:
+        rel = "plots/ab_histograms.png"
+        write_image(out / rel, plot_ab_histograms(result.histograms))
+        overlaps = ", ".join(
+            f"{r['model']}: a {_fmt(r.get('overlap_a'), '{:.3f}')}, b {_fmt(r.get('overlap_b'), '{:.3f}')}"
+            for r in result.rows)
+        parts.append("<h2>a and b histograms (real vs generated)</h2>"
+                     f"<img class=plot src='{rel}' alt='a and b histograms'>"
+                     f"<p class=note>Histogram overlap with the ground truth: {html.escape(overlaps)}.</p>")
+
+    if run_dir is not None:
+        records = read_training_log(run_dir)
+        pixels = plot_training_curves(records)
+        parts.append(f"<h2>Training curves</h2><p class=note>{html.escape(str(run_dir))}: {len(records)} records</p>")
+        if pixels is not None:
+            rel = "plots/training_curves.png"
+            write_image(out / rel, pixels)
+            parts.append(f"<img class=plot src='{rel}' alt='training curves'>")
+        else:
+            parts.append("<p class=note>The log has no numeric series.</p>")
+
+    if result.skipped or result.failed:
+        lines = [f"<li>{html.escape(d['image'])}: skipped ({html.escape(d['reason'])})</li>" for d in result.skipped]
+        lines += [f"<li>{html.escape(d['image'])} {html.escape(d.get('model', ''))}: {html.escape(d['error'])}</li>"
+                  for d in result.failed]
+        parts.append("<details><summary>Skipped and failed</summary><ul>" + "".join(lines) + "</ul></details>")
+
+    _write_text(out / "results.json", json.dumps(result.to_dict(), indent=1, default=str))
+    page = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+            f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>\n")
+    index = out / "index.html"
+    _write_text(index, page)
+    return index
+
+
+def _write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), what="report file")
