@@ -1,0 +1,444 @@
+"""Whole pictures through a model: decode dispatch, colourisation and RAW development.
+
+Used by the CLI, eval and tests, so every caller gets the same scaling, tiling, precision and
+orientation handling.
+
+- ``colourise_image``: by default the chroma (ab) is predicted at the model's render size (short
+  side ``render_size`` rounded to the size multiple), upsampled bilinearly and merged with the
+  input's own full-resolution L, so the output has the input's size and luminance. ``tile=N``
+  predicts at native resolution through the tiler instead.
+- ``raw_to_rgb``: the packed picture goes through the tiler (``rawcolour.tiling``): only tiles go
+  to the device, blended with raised-cosine weights, instance-norm statistics frozen per picture.
+  Learned models output RGB at the packed resolution; ``classic`` renders camera files at full
+  resolution with LibRaw.
+- Precision: fp16/bf16 outputs are checked for NaN/inf and the picture is redone in fp32 when
+  any appear (``Result.notes`` says so). Everything runs under ``torch.inference_mode`` on an
+  inference copy of the net (``rawcolour.device.prepare_net``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .checkpoint import LoadedModel
+from .colour import l_to_model, lab_to_rgb, model_to_ab, rgb_to_grey_l
+from .device import (
+    default_channels_last,
+    precision_name,
+    prepare_net,
+    resolve_device,
+    resolve_precision,
+)
+from .errors import InputError, UsageError
+from .images import DEFAULT_MAX_PIXELS, Picture, read_image
+from .raw import (
+    RawPicture,
+    apply_orientation,
+    classic_render,
+    classic_render_packed,
+    is_raw_path,
+    read_rawgan_png,
+    read_raw,
+    read_zurich_png,
+)
+from .tiling import STATS_MODES, NonFiniteOutput, TiledResult, padded_size, run_tiled
+
+RAW_FORMATS = ("auto", "camera", "zurich", "rawgan")
+# Rows per strip when merging L and ab: bounds the float temporaries of the Lab -> RGB step.
+_MERGE_PIXELS = 1 << 20
+
+
+@dataclass
+class InferenceOptions:
+    """How a picture goes through a model (the CLI's --device, --precision, --tile, ...)."""
+
+    device: str = "auto"  # auto|cpu|cuda|cuda:N|mps
+    precision: str = "fp32"  # fp32|fp16|bf16 (automatic fp32 retry on non-finite output)
+    tile: int | str = "auto"  # raw2rgb: "auto" | N network-input (packed) pixels | 0 untiled; colourise: 0 = render-size mode (default), N = native-resolution tiles
+    overlap: int | None = None  # None: model policy default
+    render_size: int | None = None  # colourise: short side the chroma is predicted at (None: policy render_size)
+    tile_batch: int = 4  # tiles per device call (at most; "auto" may use fewer)
+    tile_stats: str = "auto"  # where frozen instance-norm statistics come from when tiling (tiling.STATS_MODES)
+    channels_last: bool | None = None  # NHWC activations; None: the measured default of the device type
+
+
+@dataclass
+class Result:
+    """One converted picture."""
+
+    rgb: np.ndarray  # (H, W, 3) float32 in [0,1], upright (orientation applied)
+    tile: int | None  # tile size actually used (None = whole picture at once)
+    seconds: float
+    notes: list[str] = field(default_factory=list)  # e.g. "fp16 gave non-finite values; reran in fp32"
+    device: str = ""  # where the network ran ("" for baselines without one)
+    precision: str = ""  # fp32 | fp16 | bf16 actually used for the output
+
+
+__all__ = [
+    "InferenceOptions",
+    "RAW_FORMATS",
+    "Result",
+    "colourise_image",
+    "load_input",
+    "raw_to_rgb",
+    "render_shape",
+    "resolve_device",
+]
+
+
+# ------------------------------------------------------------------------------------------- input
+
+
+def load_input(task: str, path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, raw_format: str = "auto",
+               cfa: str = "RGGB", black: float = 0.0, white: float = 1020.0) -> Picture | RawPicture:
+    """Decode one input file for `task`: an ordinary image (colourise) or, for raw2rgb, a camera
+    RAW (LibRaw), a Zurich 1-channel 16-bit Bayer PNG or a RAW2RGB-GAN 4-channel 8-bit packed PNG.
+
+    ``raw_format='auto'`` decides by the suffix (camera RAW suffixes) and the PNG header (grey
+    16-bit: zurich; RGBA 8-bit: rawgan). ``max_pixels`` bounds ordinary images and PNG mosaics
+    before decoding; camera RAW files are bounded by LibRaw's own limits.
+    """
+    path = Path(path)
+    if task == "colourise":
+        return read_image(path, max_pixels=max_pixels)
+    if task != "raw2rgb":
+        raise UsageError(f"unknown task {task!r}", hint="use colourise or raw2rgb")
+    fmt = str(raw_format).lower()
+    if fmt not in RAW_FORMATS:
+        raise UsageError(f"unknown RAW format {raw_format!r}", hint=f"use one of {', '.join(RAW_FORMATS)}")
+    if fmt == "auto":
+        if is_raw_path(path):
+            fmt = "camera"
+        elif path.suffix.lower() == ".png":
+            fmt = _png_raw_layout(path)
+        else:
+            raise InputError(
+                "not a RAW input: raw2rgb reads camera RAW files (.dng, .nef, .cr2, ...), Zurich 1-channel "
+                "16-bit Bayer PNGs and RAW2RGB-GAN 4-channel packed PNGs", path=path,
+                hint="for an ordinary picture use `rawcolour colourise`; name the format with --raw-format")
+    if fmt == "camera":
+        return read_raw(path)
+    _check_png_pixels(path, max_pixels)
+    if fmt == "zurich":
+        return read_zurich_png(path, cfa=cfa, black=black, white=white)
+    return read_rawgan_png(path)
+
+
+def _png_header(path: Path) -> tuple[int, int, int, int] | None:
+    """(width, height, bit depth, colour type) from a PNG's IHDR, or None if it is not a PNG."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(26)
+    except FileNotFoundError:
+        raise InputError("file not found", path=path) from None
+    except OSError as err:
+        raise InputError(f"cannot read the file ({err.strerror or err})", path=path) from None
+    if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big"), head[24], head[25]
+
+
+def _png_raw_layout(path: Path) -> str:
+    header = _png_header(path)
+    if header is None:
+        if path.exists() and path.stat().st_size == 0:
+            raise InputError("empty file (0 bytes)", path=path)
+        raise InputError("not a PNG file (corrupt, or another format with a .png name)", path=path)
+    _w, _h, depth, colour = header
+    if colour == 0 and depth == 16:
+        return "zurich"
+    if colour == 6 and depth == 8:
+        return "rawgan"
+    kinds = {0: "grey", 2: "RGB", 3: "palette", 4: "grey+alpha", 6: "RGBA"}
+    raise InputError(
+        f"a {depth}-bit {kinds.get(colour, 'unknown')} PNG is neither a Zurich Bayer PNG (1-channel 16-bit) "
+        "nor a RAW2RGB-GAN packed PNG (RGBA 8-bit)", path=path,
+        hint="ordinary pictures go to `rawcolour colourise`; name the format with --raw-format")
+
+
+def _check_png_pixels(path: Path, max_pixels: int) -> None:
+    header = _png_header(path)
+    if header is not None and header[0] * header[1] > max_pixels:
+        raise InputError(f"image is {header[0]}x{header[1]} = {header[0] * header[1] / 1e6:.1f} megapixels, "
+                         f"more than the limit of {max_pixels / 1e6:.1f}", path=path,
+                         hint="if you trust the file, raise the limit with --max-pixels")
+
+
+# ------------------------------------------------------------------------------------------- running
+
+
+def _check_task(model: LoadedModel, task: str) -> None:
+    if model.task and model.task != task:
+        raise UsageError(f"model {model.name!r} is a {model.task} model, not a {task} one",
+                         hint=f"pick a {task} model (`rawcolour models list`)")
+
+
+def _tile_option(tile: int | str | None) -> int | str | None:
+    """'auto' | N | 0 | None, also from strings such as '512'."""
+    if tile is None:
+        return None
+    if isinstance(tile, str):
+        text = tile.strip().lower()
+        if text == "auto":
+            return "auto"
+        if text.isdigit():
+            return int(text)
+        raise UsageError(f"tile must be 'auto', 0 or a number of pixels, got {tile!r}")
+    if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < 0:
+        raise UsageError(f"tile must be 'auto', 0 or a number of pixels, got {tile!r}")
+    return int(tile)
+
+
+@dataclass
+class _Run:
+    device: torch.device
+    dtype: torch.dtype
+    channels_last: bool
+    notes: list[str]
+
+
+def _run_with_fp32_retry(model: LoadedModel, options: InferenceOptions,
+                         fn: Callable[[torch.nn.Module, _Run, bool], TiledResult]) -> tuple[TiledResult, _Run]:
+    """Run fn on the inference copy of the net in the requested precision; redo in fp32 on NaN/inf."""
+    device = resolve_device(options.device)
+    dtype, notes = resolve_precision(options.precision, device)
+    if options.tile_stats not in STATS_MODES:
+        raise UsageError(f"unknown tile statistics source {options.tile_stats!r}",
+                         hint=f"use one of {', '.join(STATS_MODES)}")
+    if dtype is not torch.float32 and not model.policy.supports_half:
+        notes.append(f"{model.name} does not support {precision_name(dtype)}; ran in fp32")
+        dtype = torch.float32
+    cl = default_channels_last(device) if options.channels_last is None else bool(options.channels_last)
+    run = _Run(device, dtype, cl, notes)
+    net = prepare_net(model.net, device, dtype, channels_last=cl)
+    if dtype is torch.float32:
+        return fn(net, run, False), run
+    try:
+        return fn(net, run, True), run
+    except NonFiniteOutput:
+        notes.append(f"{precision_name(dtype)} gave non-finite values; reran in fp32")
+        run.dtype = torch.float32
+        return fn(prepare_net(model.net, device, torch.float32, channels_last=cl), run, False), run
+
+
+def _finish(rgb: np.ndarray, tile: int | None, start: float, notes: list[str], run: _Run | None) -> Result:
+    return Result(rgb=rgb, tile=tile, seconds=time.perf_counter() - start, notes=notes,
+                  device=str(run.device) if run else "", precision=precision_name(run.dtype) if run else "")
+
+
+# ------------------------------------------------------------------------------------------- raw2rgb
+
+
+def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
+               options: InferenceOptions | None = None) -> Result:
+    """Develop a packed RAW picture (or a file) to upright sRGB (H, W, 3) float32 in [0, 1].
+
+    Learned models: packed (4, h, w) -> 2v - 1 -> net (tiled, see InferenceOptions.tile) ->
+    (y + 1) / 2 at packed resolution -> orientation. ``classic``: LibRaw's full-resolution render
+    for camera files, ``classic_render_packed`` (packed resolution) for packed inputs.
+    """
+    start = time.perf_counter()
+    options = options or InferenceOptions()
+    _check_task(model, "raw2rgb")
+    if isinstance(raw, (str, Path)):
+        path = Path(raw)
+        if model.net is None and is_raw_path(path):
+            return _finish(_classic_camera(path), None, start, [], None)
+        raw = load_input("raw2rgb", path)
+    if not isinstance(raw, RawPicture):
+        raise UsageError(f"raw_to_rgb needs a RawPicture or a file path, got {type(raw).__name__}")
+    if model.net is None:
+        if raw.path is not None and is_raw_path(raw.path) and Path(raw.path).is_file():
+            return _finish(_classic_camera(Path(raw.path)), None, start, [], None)
+        rgb = classic_render_packed(raw).transpose(1, 2, 0)
+        return _finish(apply_orientation(rgb, raw.flip), None, start, [], None)
+
+    packed = np.asarray(raw.packed)
+    if packed.ndim != 3 or packed.shape[0] != 4:
+        raise InputError(f"packed RAW must have shape (4, h, w), got {packed.shape}", path=raw.path)
+    x = torch.from_numpy(np.ascontiguousarray(packed, dtype=np.float32))  # (4, h, w), no copy when float32
+    policy = model.policy
+    overlap = policy.default_overlap if options.overlap is None else int(options.overlap)
+    tile = _tile_option(options.tile)
+    if policy.tiling == "none" and tile not in (None, 0):
+        tile = None
+
+    def fn(net: torch.nn.Module, run: _Run, check: bool) -> TiledResult:
+        return run_tiled(net, x, out_channels=3, tile=tile or None, overlap=overlap,
+                         size_multiple=policy.size_multiple, min_size=policy.min_size, batch=options.tile_batch,
+                         device=run.device, dtype=run.dtype, channels_last=run.channels_last,
+                         preprocess=_raw_in, postprocess=_rgb_out, stats=options.tile_stats, check_finite=check)
+
+    res, run = _run_with_fp32_retry(model, options, fn)
+    rgb = res.output
+    np.clip(rgb, 0.0, 1.0, out=rgb)
+    notes = run.notes + res.notes
+    if res.stats is not None and res.tile is not None:
+        notes.append(f"tiles {res.tile}, norm statistics: {res.stats}")
+    return _finish(apply_orientation(rgb, raw.flip), res.tile, start, notes, run)
+
+
+def _raw_in(packed: torch.Tensor) -> torch.Tensor:
+    return packed * 2.0 - 1.0  # packed level v in [0, 1] -> network range 2v - 1
+
+
+def _rgb_out(y: torch.Tensor) -> torch.Tensor:
+    return (y + 1.0) * 0.5  # tanh output -> sRGB in [0, 1] (clipped after blending)
+
+
+def _classic_camera(path: Path) -> np.ndarray:
+    pixels = classic_render(path, bit_depth=16)
+    return pixels.astype(np.float32) / np.float32(65535.0)
+
+
+# ------------------------------------------------------------------------------------------- colourise
+
+
+def render_shape(height: int, width: int, render_size: int, multiple: int, min_size: int = 1) -> tuple[int, int]:
+    """(h, w) the chroma is predicted at: short side ``render_size`` rounded to the size multiple
+    (at least one multiple and the minimum side), long side scaled alike and rounded."""
+    if render_size < 1:
+        raise UsageError(f"render size must be positive, got {render_size}")
+    smallest = padded_size(max(1, min_size), multiple)
+    short = max(smallest, int(round(render_size / multiple)) * multiple)
+    scale = short / min(height, width)
+    h = max(smallest, int(round(height * scale / multiple)) * multiple)
+    w = max(smallest, int(round(width * scale / multiple)) * multiple)
+    return h, w
+
+
+def _as_pixels(picture: Picture | np.ndarray) -> np.ndarray:
+    pixels = picture.pixels if isinstance(picture, Picture) else np.asarray(picture)
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[..., 0]
+    if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] != 3):
+        raise InputError(f"a picture must be (H, W) grey or (H, W, 3) RGB, got shape {pixels.shape}",
+                         path=getattr(picture, "path", None))
+    if pixels.dtype not in (np.uint8, np.uint16) and not np.issubdtype(pixels.dtype, np.floating):
+        raise InputError(f"pixels must be uint8, uint16 or float in [0, 1], got {pixels.dtype}",
+                         path=getattr(picture, "path", None))
+    return pixels
+
+
+def _to_unit_float(pixels: np.ndarray) -> np.ndarray:
+    if pixels.dtype == np.uint8:
+        return pixels.astype(np.float32) / np.float32(255.0)
+    if pixels.dtype == np.uint16:
+        return pixels.astype(np.float32) / np.float32(65535.0)
+    return np.clip(pixels.astype(np.float32, copy=False), 0.0, 1.0)
+
+
+def _lightness(pixels: np.ndarray) -> torch.Tensor:
+    """(H, W[, 3]) pixels -> CIE L (0..100) as a (1, 1, H, W) float32 tensor."""
+    rgb = torch.from_numpy(np.ascontiguousarray(_to_unit_float(pixels)))
+    rgb = rgb[None, None] if rgb.dim() == 2 else rgb.permute(2, 0, 1)[None]
+    return rgb_to_grey_l(rgb)
+
+
+def colourise_image(model: LoadedModel, picture: Picture | np.ndarray,
+                    options: InferenceOptions | None = None) -> Result:
+    """Colourise a grey (or colour: only its L is used) picture; output (H, W, 3) float32 in [0, 1].
+
+    The output keeps the input's size and its CIE L channel (up to gamut clipping): only a and b
+    come from the model. ``options.tile`` 0 or "auto": ab predicted at the render size and
+    upsampled bilinearly; N: ab predicted at native resolution in N x N tiles.
+    """
+    start = time.perf_counter()
+    options = options or InferenceOptions()
+    _check_task(model, "colourise")
+    pixels = _as_pixels(picture)
+    height, width = pixels.shape[:2]
+    policy = model.policy
+    tile = _tile_option(options.tile)
+    if model.net is None:  # `grey`: the luminance alone
+        return _finish(_merge(pixels, None, None), None, start, [], None)
+
+    if tile in (None, 0, "auto"):
+        render = options.render_size or policy.render_size or 256
+        hr, wr = render_shape(height, width, int(render), policy.size_multiple, policy.min_size)
+        small = pixels if (hr, wr) == (height, width) else _area_resize(pixels, hr, wr)
+        l_small = l_to_model(_lightness(small))[0]  # (1, hr, wr)
+
+        def fn(net: torch.nn.Module, run: _Run, check: bool) -> TiledResult:
+            return run_tiled(net, l_small, out_channels=2, tile=None, size_multiple=policy.size_multiple,
+                             min_size=policy.min_size, device=run.device, dtype=run.dtype,
+                             channels_last=run.channels_last, check_finite=check)
+
+        res, run = _run_with_fp32_retry(model, options, fn)
+        ab_small = model_to_ab(torch.from_numpy(res.output))  # (hr, wr, 2)
+        rgb = _merge(pixels, ab_small.permute(2, 0, 1).contiguous(), None)
+        return _finish(rgb, None, start, run.notes + res.notes, run)
+
+    # native resolution in tiles
+    l_model = torch.empty((1, height, width), dtype=torch.float32)
+    for r0, r1 in _strips(height, width):
+        l_model[0, r0:r1] = l_to_model(_lightness(pixels[r0:r1]))[0, 0]
+    overlap = policy.default_overlap if options.overlap is None else int(options.overlap)
+    notes: list[str] = []
+    if policy.tiling != "supported":
+        notes.append("native-resolution tiles see only local context: colours can differ from tile to tile "
+                     "(the default render-size mode sees the whole picture)")
+
+    def fn_tiled(net: torch.nn.Module, run: _Run, check: bool) -> TiledResult:
+        return run_tiled(net, l_model, out_channels=2, tile=tile, overlap=overlap, size_multiple=policy.size_multiple,
+                         min_size=policy.min_size, batch=options.tile_batch, device=run.device, dtype=run.dtype,
+                         channels_last=run.channels_last, stats=options.tile_stats, check_finite=check)
+
+    res, run = _run_with_fp32_retry(model, options, fn_tiled)
+    del l_model
+    ab = res.output  # (H, W, 2) model units
+    ab *= np.float32(110.0)  # model_to_ab, in place
+    rgb = _merge(pixels, None, ab)
+    return _finish(rgb, res.tile, start, run.notes + notes + res.notes, run)
+
+
+def _area_resize(pixels: np.ndarray, h: int, w: int) -> np.ndarray:
+    import cv2
+
+    interp = cv2.INTER_AREA if h <= pixels.shape[0] and w <= pixels.shape[1] else cv2.INTER_LINEAR
+    return cv2.resize(pixels, (w, h), interpolation=interp)
+
+
+def _strips(height: int, width: int) -> list[tuple[int, int]]:
+    rows = max(1, _MERGE_PIXELS // max(1, width))
+    return [(r, min(height, r + rows)) for r in range(0, height, rows)]
+
+
+def _linear_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear resampling taps as F.interpolate(align_corners=False): (i0, i1, frac) per output index."""
+    src = (np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5
+    src = np.clip(src, 0.0, n_in - 1)
+    i0 = np.floor(src).astype(np.int64)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    return i0, i1, (src - i0).astype(np.float32)
+
+
+def _merge(pixels: np.ndarray, ab_small: torch.Tensor | None, ab_full: np.ndarray | None) -> np.ndarray:
+    """The input's L with ab (low-res (2, hr, wr) upsampled bilinearly, full-res (H, W, 2), or zero)
+    -> sRGB (H, W, 3) float32, in row strips so no full-size float temporaries pile up."""
+    height, width = pixels.shape[:2]
+    out = np.empty((height, width, 3), dtype=np.float32)
+    wide = None
+    if ab_small is not None:
+        c0, c1, cf = _linear_taps(ab_small.shape[2], width)
+        cf_t = torch.from_numpy(cf)
+        wide = ab_small[:, :, c0] * (1 - cf_t) + ab_small[:, :, c1] * cf_t  # (2, hr, W)
+        r0_, r1_, rf = _linear_taps(ab_small.shape[1], height)
+    for r0, r1 in _strips(height, width):
+        light = _lightness(pixels[r0:r1])  # (1, 1, h, W)
+        if wide is not None:
+            g = torch.from_numpy(rf[r0:r1]).view(1, -1, 1)
+            ab = wide[:, r0_[r0:r1]] * (1 - g) + wide[:, r1_[r0:r1]] * g  # (2, h, W)
+        elif ab_full is not None:
+            ab = torch.from_numpy(ab_full[r0:r1]).permute(2, 0, 1)
+        else:
+            ab = torch.zeros((2, r1 - r0, width), dtype=torch.float32)
+        lab = torch.cat([light[0], ab], dim=0)  # (3, h, W)
+        out[r0:r1] = lab_to_rgb(lab, clip=True).permute(1, 2, 0).numpy()
+    return out

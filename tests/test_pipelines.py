@@ -1,0 +1,303 @@
+"""Whole pictures through a model: decode dispatch, colourise keeps L, raw2rgb orientation and classic,
+precision fallback, devices, and the exact inference rewrites."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+from PIL import Image
+
+from rawcolour.checkpoint import LoadedModel, load_model
+from rawcolour.colour import rgb_to_lab
+from rawcolour.device import (
+    NarrowConv2d,
+    UpsampleConv2d,
+    forget_prepared,
+    prepare_net,
+    resolve_device,
+    resolve_precision,
+)
+from rawcolour.errors import DeviceError, InputError, UsageError
+from rawcolour.images import Picture
+from rawcolour.pipelines import InferenceOptions, colourise_image, load_input, raw_to_rgb, render_shape
+from rawcolour.raw import RawPicture, apply_orientation, unpack_bayer
+from rawcolour.registry import RAW2RGB_IO, InferencePolicy, create_model
+
+pytest.importorskip("pidng")
+from rawcolour.dng import write_bayer_dng  # noqa: E402
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    """A colour photo (skimage's astronaut), cropped to an odd size."""
+    skdata = pytest.importorskip("skimage.data")
+    return np.ascontiguousarray(skdata.astronaut()[40:233, 100:371])  # 193 x 271
+
+
+@pytest.fixture(scope="module")
+def sgan_tiny() -> LoadedModel:
+    torch.manual_seed(0)
+    return load_model("sgan-tiny", allow_random=True)
+
+
+def lightness(rgb01: np.ndarray) -> np.ndarray:
+    t = torch.from_numpy(np.ascontiguousarray(rgb01, dtype=np.float32))
+    t = t[None].expand(3, *t.shape) if t.dim() == 2 else t.permute(2, 0, 1)
+    return rgb_to_lab(t)[0].numpy()
+
+
+def mosaic_from(photo: np.ndarray, white: int = 4095) -> np.ndarray:
+    """An RGGB mosaic (even sides) with a photo's colours, in 12-bit levels."""
+    h, w = photo.shape[0] // 2 * 2, photo.shape[1] // 2 * 2
+    rgb = photo[:h, :w].astype(np.float64) / 255.0
+    planes = np.stack([rgb[0::2, 0::2, 0], rgb[0::2, 1::2, 1], rgb[1::2, 1::2, 2], rgb[1::2, 0::2, 1]])
+    return np.round(unpack_bayer(planes, "RGGB") * (white - 64) + 64).astype(np.uint16)
+
+
+# ----------------------------------------------------------------------------------------- load_input
+
+
+def test_load_input_dispatches_by_format(tmp_path: Path, photo: np.ndarray) -> None:
+    mosaic = mosaic_from(photo)
+    dng = write_bayer_dng(tmp_path / "a.dng", mosaic, "RGGB", black=64, white=4095)
+    raw = load_input("raw2rgb", dng)
+    assert isinstance(raw, RawPicture) and raw.packed.shape == (4, mosaic.shape[0] // 2, mosaic.shape[1] // 2)
+
+    zurich = tmp_path / "z.png"
+    cv2.imwrite(str(zurich), (mosaic // 4).astype(np.uint16))  # 10-bit data in a 16-bit grey PNG
+    z = load_input("raw2rgb", zurich, white=1020)
+    assert z.packed.shape == raw.packed.shape and z.white_level == 1020
+
+    rgba = tmp_path / "r.png"
+    Image.fromarray(np.dstack([photo[:64, :64], photo[:64, :64, 1]]), mode="RGBA").save(rgba)
+    g = load_input("raw2rgb", rgba)
+    assert g.packed.shape == (4, 64, 64)
+
+    jpg = tmp_path / "p.jpg"
+    Image.fromarray(photo).save(jpg)
+    picture = load_input("colourise", jpg)
+    assert isinstance(picture, Picture) and picture.pixels.shape == photo.shape
+
+
+def test_load_input_refuses_what_raw2rgb_cannot_read(tmp_path: Path, photo: np.ndarray) -> None:
+    rgb_png = tmp_path / "photo.png"
+    Image.fromarray(photo).save(rgb_png)
+    with pytest.raises(InputError, match="neither a Zurich"):
+        load_input("raw2rgb", rgb_png)
+    jpg = tmp_path / "photo.jpg"
+    Image.fromarray(photo).save(jpg)
+    with pytest.raises(InputError, match="not a RAW input"):
+        load_input("raw2rgb", jpg)
+    with pytest.raises(UsageError):
+        load_input("raw2rgb", jpg, raw_format="tiff")
+    big = tmp_path / "big.png"
+    cv2.imwrite(str(big), np.zeros((64, 64), np.uint16))
+    with pytest.raises(InputError, match="megapixels"):
+        load_input("raw2rgb", big, max_pixels=1000)
+
+
+# ----------------------------------------------------------------------------------------- colourise
+
+
+def test_render_shape_rounds_to_the_size_multiple() -> None:
+    assert render_shape(512, 768, 256, 128, 256) == (256, 384)
+    assert render_shape(3000, 4000, 256, 128, 256) == (256, 384)  # 341 rounds to 384
+    assert render_shape(40, 30, 256, 128, 256) == (384, 256)
+    assert render_shape(100, 100, 64, 8) == (64, 64)
+
+
+@pytest.mark.parametrize("options", [InferenceOptions(), InferenceOptions(tile=256, tile_batch=1)],
+                         ids=["render-size", "native-tiles"])
+def test_colourise_keeps_size_and_luminance(photo: np.ndarray, options: InferenceOptions) -> None:
+    torch.manual_seed(0)
+    model = load_model("colorgan-tiny", allow_random=True)
+    # An untrained net saturates ab at +-110, out of gamut almost everywhere; a trained one is tamer.
+    model.net = nn.Sequential(model.net, Scale(0.25))
+    grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
+    result = colourise_image(model, grey, options)
+    out = result.rgb
+    assert out.shape == (*grey.shape, 3) and out.dtype == np.float32
+    assert out.min() >= 0 and out.max() <= 1
+    assert np.ptp(out - out.mean(axis=2, keepdims=True)) > 0.01  # it did add colour
+    l_in, l_out = lightness(grey / 255.0), lightness(out)
+    # Only gamut clipping may change L: where no channel was clipped, L is the input's.
+    inside = np.all((out > 1e-4) & (out < 1 - 1e-4), axis=2)
+    assert inside.mean() > 0.8
+    np.testing.assert_allclose(l_out[inside], l_in[inside], atol=0.02)
+    # written as 8 bits, L moves by quantisation only (< 1 L unit for one 8-bit step)
+    q = np.round(out * 255) / 255
+    assert np.abs(lightness(q)[inside] - l_in[inside]).max() < 1.0
+
+
+class Scale(nn.Module):
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+
+def test_grey_model_gives_the_input_luminance_and_no_colour(photo: np.ndarray) -> None:
+    model = load_model("grey")
+    result = colourise_image(model, Picture(photo, 8, None, None))
+    l_in = lightness(photo / 255.0)
+    np.testing.assert_allclose(lightness(result.rgb), l_in, atol=0.01)
+    np.testing.assert_allclose(result.rgb[..., 0], result.rgb[..., 1], atol=2e-3)
+    assert result.tile is None and result.device == ""
+
+
+def test_colourise_accepts_16_bit_grey(photo: np.ndarray) -> None:
+    model = load_model("grey")
+    grey16 = (cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(np.uint16) * 257)
+    out = colourise_image(model, grey16).rgb
+    np.testing.assert_allclose(lightness(out), lightness(grey16 / 65535.0), atol=0.01)
+
+
+# ----------------------------------------------------------------------------------------- raw2rgb
+
+
+def test_raw_to_rgb_applies_the_orientation(tmp_path: Path, photo: np.ndarray, sgan_tiny: LoadedModel) -> None:
+    mosaic = mosaic_from(photo[:120, :180])
+    upright = write_bayer_dng(tmp_path / "o1.dng", mosaic, "RGGB", black=64, white=4095, orientation=1)
+    turned = write_bayer_dng(tmp_path / "o6.dng", mosaic, "RGGB", black=64, white=4095, orientation=6)
+    a = raw_to_rgb(sgan_tiny, upright)
+    b = raw_to_rgb(sgan_tiny, turned)
+    assert a.rgb.shape == (60, 90, 3) and b.rgb.shape == (90, 60, 3)
+    np.testing.assert_array_equal(b.rgb, apply_orientation(a.rgb, 6))
+    np.testing.assert_array_equal(b.rgb, np.rot90(a.rgb, k=-1))  # 6 = 90 degrees clockwise
+    assert 0 <= b.rgb.min() and b.rgb.max() <= 1
+
+
+def test_classic_renders_camera_files_at_full_resolution(tmp_path: Path, photo: np.ndarray) -> None:
+    mosaic = mosaic_from(photo[:100, :150])
+    dng = write_bayer_dng(tmp_path / "c.dng", mosaic, "RGGB", black=64, white=4095, orientation=6)
+    classic = load_model("classic")
+    full = raw_to_rgb(classic, dng)
+    assert full.rgb.shape == (150, 100, 3) and full.rgb.dtype == np.float32  # full res, turned
+    assert 0 <= full.rgb.min() and full.rgb.max() <= 1 and full.rgb.std() > 0.01
+    also = raw_to_rgb(classic, load_input("raw2rgb", dng))
+    np.testing.assert_array_equal(also.rgb, full.rgb)
+    packed = RawPicture(packed=load_input("raw2rgb", dng).packed, flip=6)  # no file behind it
+    small = raw_to_rgb(classic, packed)
+    assert small.rgb.shape == (75, 50, 3)
+
+
+def test_tile_options(sgan_tiny: LoadedModel) -> None:
+    rng = np.random.default_rng(0)
+    raw = RawPicture(packed=rng.random((4, 70, 90), dtype=np.float32))
+    whole = raw_to_rgb(sgan_tiny, raw, InferenceOptions(tile=0))
+    assert whole.tile is None and whole.rgb.shape == (70, 90, 3)
+    auto = raw_to_rgb(sgan_tiny, raw)
+    assert auto.tile is None  # a small picture fits: one pass
+    np.testing.assert_allclose(auto.rgb, whole.rgb, atol=1e-6)
+    tiled = raw_to_rgb(sgan_tiny, raw, InferenceOptions(tile="48", overlap=8, tile_batch=1))
+    assert tiled.tile == 48 and tiled.rgb.shape == whole.rgb.shape
+    assert any("norm statistics" in n for n in tiled.notes)
+    with pytest.raises(UsageError):
+        raw_to_rgb(sgan_tiny, raw, InferenceOptions(tile="big"))
+    with pytest.raises(UsageError):
+        raw_to_rgb(sgan_tiny, raw, InferenceOptions(tile_stats="median"))
+    with pytest.raises(UsageError, match="colourise model"):
+        raw_to_rgb(load_model("grey"), raw)
+
+
+class NanInHalf(nn.Module):
+    """Fine in fp32, NaN in fp16/bf16: what overflowing activations do to a real net."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.tanh(self.conv(x))
+        return y * float("nan") if x.dtype != torch.float32 else y
+
+
+def test_half_precision_falls_back_to_fp32_on_non_finite_output() -> None:
+    model = LoadedModel(name="nan-in-half", task="raw2rgb", net=NanInHalf(), io=RAW2RGB_IO,
+                        policy=InferencePolicy(size_multiple=8, tiling="supported", min_size=8))
+    raw = RawPicture(packed=np.random.default_rng(1).random((4, 40, 52), dtype=np.float32))
+    for precision in ("fp16", "bf16"):
+        result = raw_to_rgb(model, raw, InferenceOptions(device="cpu", precision=precision))
+        assert np.isfinite(result.rgb).all()
+        assert result.precision == "fp32"
+        assert any(f"{precision} gave non-finite values; reran in fp32" in n for n in result.notes)
+    ok = raw_to_rgb(model, raw, InferenceOptions(device="cpu", precision="fp32"))
+    np.testing.assert_array_equal(ok.rgb, result.rgb)
+
+
+def test_half_precision_runs_when_finite(sgan_tiny: LoadedModel) -> None:
+    raw = RawPicture(packed=np.random.default_rng(2).random((4, 32, 40), dtype=np.float32))
+    ref = raw_to_rgb(sgan_tiny, raw).rgb
+    half = raw_to_rgb(sgan_tiny, raw, InferenceOptions(precision="bf16"))
+    assert half.precision == "bf16" and any("emulated" in n for n in half.notes)
+    assert np.abs(half.rgb - ref).mean() < 0.05
+
+
+# ----------------------------------------------------------------------------------------- devices
+
+
+def test_devices_and_precisions() -> None:
+    assert resolve_device("cpu") == CPU
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    with pytest.raises(UsageError):
+        resolve_device("gpu")
+    with pytest.raises(UsageError):
+        resolve_precision("fp8", CPU)
+    assert resolve_precision("fp32", CPU) == (torch.float32, [])
+    dtype, notes = resolve_precision("half", CPU)
+    assert dtype is torch.float16 and notes
+    if not torch.cuda.is_available():
+        with pytest.raises(DeviceError, match="cuda"):
+            resolve_device("cuda:0")
+        with pytest.raises(DeviceError):
+            raw_to_rgb(load_model("sgan-tiny", allow_random=True), RawPicture(packed=np.zeros((4, 16, 16), np.float32)),
+                       InferenceOptions(device="cuda"))
+
+
+@pytest.mark.parametrize("name,channels", [("sgan-tiny", 4), ("colorgan-tiny", 1)])
+def test_inference_copy_is_exact_and_leaves_the_net_alone(name: str, channels: int) -> None:
+    torch.manual_seed(0)
+    net = create_model(name)  # training-mode spectral norm, as training holds it
+    x = torch.randn(2, channels, 256, 256)
+    reference = copy.deepcopy(net)  # never folded: deep copies share the parametrized class
+    reference.eval()
+    with torch.no_grad():
+        expect = reference(x)
+    fast = prepare_net(net, CPU)
+    kinds = {type(m) for m in fast.modules()}
+    assert UpsampleConv2d in kinds
+    if name == "sgan-tiny":
+        assert NarrowConv2d in kinds and fast.saliency is None
+    with torch.inference_mode():
+        got = fast(x)
+        got_nhwc = prepare_net(net, CPU, channels_last=True)(x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(got, expect, atol=2e-5, rtol=0)
+    torch.testing.assert_close(got_nhwc, expect, atol=2e-5, rtol=0)
+    # the caller's net still works, is still spectral-normalised and in training mode
+    assert net.training and any("parametrizations" in n for n, _ in net.named_modules())
+    net.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), expect)
+    assert prepare_net(net, CPU) is fast  # cached
+    with torch.no_grad():
+        next(net.parameters()).add_(0.01)  # trained further: a fresh copy
+    assert prepare_net(net, CPU) is not fast
+    forget_prepared(net)
+
+
+def test_folded_reference_agrees_with_pipeline(sgan_tiny: LoadedModel) -> None:
+    """raw_to_rgb computes (net(2v - 1) + 1) / 2 of the plain folded net."""
+    raw = RawPicture(packed=np.random.default_rng(3).random((4, 48, 64), dtype=np.float32))
+    with torch.no_grad():  # load_model folded spectral norm already; the saliency branch is idle
+        expect = ((sgan_tiny.net(torch.from_numpy(raw.packed)[None] * 2 - 1) + 1) / 2)[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(raw_to_rgb(sgan_tiny, raw).rgb, np.clip(expect, 0, 1), atol=2e-5)
