@@ -36,6 +36,7 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 
 from rawcolour import images
+from rawcolour.distributed import Ranks, rank_device
 from rawcolour.errors import (
     CheckpointError,
     InputError,
@@ -849,40 +850,6 @@ class ModelConverter:
 
 
 # ============================================================================ 4. torchrun
-
-
-@dataclass(frozen=True)
-class Ranks:
-    """This process's place under torchrun (rank 0 of 1 when run alone)."""
-
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @classmethod
-    def from_env(cls, environ: Any = None) -> "Ranks":
-        env = os.environ if environ is None else environ
-        try:
-            world = int(env.get("WORLD_SIZE", "1"))
-            rank = int(env.get("RANK", "0"))
-            local = int(env.get("LOCAL_RANK", str(rank)))
-        except ValueError:
-            raise UsageError("RANK / WORLD_SIZE / LOCAL_RANK are not integers",
-                             hint="run under torchrun, or unset them") from None
-        if world < 1 or not 0 <= rank < world:
-            raise UsageError(f"RANK {rank} does not fit WORLD_SIZE {world}", hint="run under torchrun, or unset them")
-        return cls(rank, world, local)
-
-
-def rank_device(device: str, ranks: Ranks) -> str:
-    """Under torchrun, 'auto' and 'cuda' mean this rank's own GPU (LOCAL_RANK), not GPU 0 for all."""
-    if ranks.world <= 1 or device not in ("auto", "cuda"):
-        return device
-    import torch
-
-    if not torch.cuda.is_available():
-        return device
-    return f"cuda:{ranks.local_rank % torch.cuda.device_count()}"
 
 
 def share(jobs: Sequence[Job], ranks: Ranks) -> list[Job]:

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import typer
+from enum import Enum
+
 from rich.console import Console
 
 from rawcolour.errors import RawcolourError, UsageError
@@ -45,3 +47,19 @@ def print_json(obj: Any) -> None:
     """One compact JSON record on stdout."""
     sys.stdout.write(json.dumps(obj, default=str) + "\n")
     sys.stdout.flush()
+
+
+class Layout(str, Enum):
+    """Paired RAW folder layouts (see rawcolour.data.list_raw_pairs)."""
+
+    auto = "auto"
+    zurich = "zurich"
+    rawgan = "rawgan"
+
+
+class Precision(str, Enum):
+    """Inference precision; fp16/bf16 fall back to fp32 when the output is not finite."""
+
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"

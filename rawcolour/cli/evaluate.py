@@ -10,7 +10,6 @@ import csv
 import io
 import shlex
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rawcolour.cli.common import EXIT_FAILED, err_console, library_errors, print_json
+from rawcolour.cli.common import Layout, Precision, EXIT_FAILED, err_console, library_errors, print_json
 from rawcolour.errors import UsageError
 
 app = typer.Typer()
@@ -29,18 +28,6 @@ eval_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(eval_app, name="eval")
-
-
-class Layout(str, Enum):
-    auto = "auto"
-    zurich = "zurich"
-    rawgan = "rawgan"
-
-
-class Precision(str, Enum):
-    fp32 = "fp32"
-    fp16 = "fp16"
-    bf16 = "bf16"
 
 
 DataOpt = Annotated[Path, typer.Option("--data", exists=True, help="Folder of pictures (or paired RAW data).")]

@@ -17,7 +17,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from typer._click import Context  # type: ignore[no-redef]
     from typer._click.exceptions import UsageError as ClickUsageError  # type: ignore[no-redef]
 
-from rawcolour.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, err_console, error_line, library_errors, print_json
+from rawcolour.cli.common import Layout, EXIT_INTERRUPTED, EXIT_USAGE, err_console, error_line, library_errors, print_json
 
 app = typer.Typer()
 
@@ -45,12 +45,6 @@ class GanLoss(str, Enum):
     vanilla = "vanilla"
     nonsaturating = "nonsaturating"
     lsgan = "lsgan"
-
-
-class Layout(str, Enum):
-    auto = "auto"
-    zurich = "zurich"
-    rawgan = "rawgan"
 
 
 _R = "Recipe overrides (default: the model's registry recipe)"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rawcolour.fileio import atomic_write_bytes
 from rawcolour.errors import UsageError
 from rawcolour.registry import ModelSpec, Recipe, Stage, get_spec
 
@@ -276,19 +277,9 @@ def resolve(cfg: TrainConfig) -> RunPlan:
 
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write JSON so that a crash never leaves a half-written file."""
-    import os
-    import tempfile
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=True, default=str)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    text = json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n"
+    atomic_write_bytes(path, text.encode(), what="JSON file")
 
 
 __all__ = ["AUGMENTS", "GAN_LOSSES", "RunPlan", "StagePlan", "TrainConfig", "resolve", "write_json_atomic",

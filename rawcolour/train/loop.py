@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import json
-import os
 import random
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -47,6 +46,8 @@ import rawcolour
 from rawcolour.checkpoint import DISCRIMINATOR_PREFIX, checkpoint_metadata, load_state, read_checkpoint, save_checkpoint
 from rawcolour.colour import AB_SCALE, model_lab_to_rgb, model_to_rgb, rgb_to_model_lab
 from rawcolour.device import resolve_device
+from rawcolour.distributed import Ranks, rank_device
+from rawcolour.fileio import atomic_write_bytes
 from rawcolour.errors import CheckpointError, OutputError, UsageError
 from rawcolour.images import write_image
 from rawcolour.nets import init_weights
@@ -67,40 +68,21 @@ Progress = Callable[[dict[str, Any]], None]
 # ---------------------------------------------------------------------------------- device, DDP
 
 
-@dataclass(frozen=True)
-class DistInfo:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world > 1
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def pick_device(pref: str, local_rank: int = 0) -> torch.device:
+def pick_device(pref: str, ranks: Ranks = Ranks()) -> torch.device:
     """auto | cpu | cuda | cuda:N | mps -> a torch.device that exists here (rawcolour.device rules);
     under torchrun, auto/cuda mean the GPU of this process's LOCAL_RANK."""
-    text = (pref or "auto").strip().lower()
-    if text in ("auto", "cuda") and torch.cuda.is_available():
-        return torch.device("cuda", local_rank % torch.cuda.device_count())
-    return resolve_device(text)
+    return resolve_device(rank_device((pref or "auto").strip().lower(), ranks))
 
 
-def init_distributed(device_pref: str) -> tuple[DistInfo, torch.device, bool]:
+def init_distributed(device_pref: str) -> tuple[Ranks, torch.device, bool]:
     """DDP from torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK): gloo on CPU, nccl on CUDA.
 
     Returns (info, device, whether this call initialised the process group).
     """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return DistInfo(), pick_device(device_pref), False
-    info = DistInfo(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
-    device = pick_device(device_pref, info.local_rank)
+    info = Ranks.from_env()
+    if not info.enabled:
+        return info, pick_device(device_pref), False
+    device = pick_device(device_pref, info)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     created = False
@@ -116,7 +98,7 @@ class ResumableSampler(DistributedSampler):
     Yields ``(epoch, index)`` pairs: the datasets seed each sample from them (see datasets.py).
     """
 
-    def __init__(self, dataset: Any, info: DistInfo, seed: int, shuffle: bool = True):
+    def __init__(self, dataset: Any, info: Ranks, seed: int, shuffle: bool = True):
         super().__init__(dataset, num_replicas=info.world, rank=info.rank, shuffle=shuffle, seed=seed, drop_last=True)
         self.start = 0
 
@@ -166,17 +148,9 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except OSError as err:
-        raise OutputError(f"cannot write the resume state ({err.strerror or err})", path=path,
-                          hint="check free space and permissions of the run folder") from err
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(path, buffer.getvalue(), what="resume state")
 
 
 def packed_preview(raw01: torch.Tensor) -> torch.Tensor:
@@ -667,9 +641,7 @@ class Trainer:
         else:  # drop records written after the state we resume from
             log = self.out / "log.jsonl"
             keep = [r for r in read_log(log) if r.get("step", 0) <= self.step] if log.exists() else []
-            tmp = log.with_suffix(".jsonl.tmp")
-            tmp.write_text("".join(json.dumps(r, default=str) + "\n" for r in keep))
-            os.replace(tmp, log)
+            atomic_write_bytes(log, "".join(json.dumps(r, default=str) + "\n" for r in keep).encode(), what="log")
         self.log({"kind": "start", "step": self.step, "resumed": self.resume_state is not None,
                   "world_size": self.dist.world, "device": str(self.device), "data": self.data.summary,
                   "batches_per_epoch": self.batches_per_epoch})
@@ -779,5 +751,5 @@ def train(cfg: TrainConfig, *, progress: Progress | None = None) -> dict[str, An
     return Trainer(cfg, progress=progress).run()
 
 
-__all__ = ["DistInfo", "ResumableSampler", "Trainer", "init_distributed", "packed_preview", "pick_device",
+__all__ = ["Ranks", "ResumableSampler", "Trainer", "init_distributed", "packed_preview", "pick_device",
            "read_log", "train", "LAST", "SIDECAR"]
