@@ -376,7 +376,7 @@ def test_usage_errors_exit_2_before_any_work(tmp_path):
     assert tree(tmp_path / "d1") == ["x.dng"]  # nothing was written anywhere
 
 
-def test_missing_inputs_model_and_task_mismatch(tmp_path, models):
+def test_missing_inputs_model_and_task_mismatch(tmp_path, models, monkeypatch):
     a = dng(tmp_path / "a.dng")
     result = invoke("raw2rgb", str(tmp_path / "typo.dng"), "--model", str(models["sgan-tiny"]), "--json")
     assert result.exit_code == 1
@@ -386,8 +386,27 @@ def test_missing_inputs_model_and_task_mismatch(tmp_path, models):
     assert "is a colourise model" in result.stderr and not (tmp_path / "a_rgb.png").exists()
     result = invoke("raw2rgb", str(a), "--model", "sgan-tinny")
     assert result.exit_code == 1 and "did you mean sgan-tiny" in result.stderr
-    if registry.weights_path("sgan-tiny") is None:  # until shipped weights exist: one clear line
-        result = invoke("raw2rgb", str(a))
-        assert result.exit_code == 1
-        (line,) = [x for x in result.stderr.splitlines() if x.strip()]
-        assert "model 'sgan-tiny' has no installed weights" in line and "--model" in line
+    monkeypatch.setattr(registry, "models_dirs", lambda: [])  # as on a machine without the shipped weights
+    result = invoke("raw2rgb", str(a))
+    assert result.exit_code == 1
+    (line,) = [x for x in result.stderr.splitlines() if x.strip()]
+    assert "model 'sgan-tiny' has no installed weights" in line and "--model" in line
+
+
+def test_tile_stats_exact_gives_the_untiled_picture(models, world):
+    src = world / "tile-stats" / "in.dng"
+    src.parent.mkdir()
+    planes = np.random.default_rng(3).integers(200, 3800, (4, 128, 192)).astype(np.uint16)
+    write_bayer_dng(src, unpack_bayer(planes, "RGGB"), "RGGB", black=128, white=4095)  # packed 128 x 192
+    pictures = {}
+    for label, extra in {"whole": ["--tile", "0"],
+                         "exact": ["--tile", "96", "--tile-stats", "exact"]}.items():
+        out = world / "tile-stats" / f"{label}.png"
+        run = rawcolour("raw2rgb", str(src), "-o", str(out), "--model", str(models["sgan-tiny"]), "--json",
+                        "--device", "cpu", *extra)
+        assert run.returncode == 0, run.stderr.decode()
+        rec = records(run.stdout)[0]["in.dng"]
+        pictures[label] = images.read_image(out).pixels.astype(np.float64) / 65535
+    assert rec["tile"] == 96 and any("exact" in note for note in rec["notes"])
+    mse = np.mean((pictures["whole"] - pictures["exact"]) ** 2)
+    assert 10 * np.log10(1 / max(mse, 1e-20)) > 40

@@ -17,7 +17,7 @@ from skimage import data as skdata
 from skimage import metrics as skmetrics
 from typer.testing import CliRunner
 
-from rawcolour import evaluation, metrics, report
+from rawcolour import evaluation, metrics, registry, report
 from rawcolour.checkpoint import checkpoint_metadata, save_checkpoint
 from rawcolour.cli.main import app
 from rawcolour.images import write_image
@@ -29,6 +29,12 @@ runner = CliRunner()
 
 def _small(img: np.ndarray, h: int, w: int) -> np.ndarray:
     return np.asarray(Image.fromarray(img).resize((w, h), Image.BILINEAR))
+
+
+@pytest.fixture()
+def no_shipped_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a machine without the shipped weights: registry names find no weights file."""
+    monkeypatch.setattr(registry, "models_dirs", lambda: [])
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +140,7 @@ class TestColourise:
         assert rec["rows"][0]["ab_l1"] == pytest.approx(np.mean(want), abs=1.0)
         assert rec["rows"][0]["images"] == 2
 
-    def test_table_and_csv(self, photos, tmp_path):
+    def test_table_and_csv(self, photos, tmp_path, no_shipped_weights):
         out = tmp_path / "rows.csv"
         res = runner.invoke(app, ["eval", "colourise", "--data", str(photos), "--limit", "1", "-q",
                                   "--model", "colorgan-tiny", "--allow-random", "--csv", str(out)])
@@ -176,7 +182,7 @@ class TestColourise:
         assert {"plots/ab_histograms.png", "plots/training_curves.png"} <= set(srcs)
         assert json.loads((rep / "results.json").read_text())["rows"][1]["model"] == "tiny-random"
 
-    def test_errors(self, photos, tmp_path):
+    def test_errors(self, photos, tmp_path, no_shipped_weights):
         res = runner.invoke(app, ["eval", "colourise", "--data", str(photos), "--model", "sgan-tiny", "--allow-random"])
         assert res.exit_code == 2 and "raw2rgb model" in res.stderr
         res = runner.invoke(app, ["eval", "colourise", "--data", str(photos), "--model", "colorgan-tiny"])
@@ -202,7 +208,7 @@ class TestColourise:
 
 
 class TestRaw2RGB:
-    def test_synthetic_fixed_seed(self, small_photos, tmp_path):
+    def test_synthetic_fixed_seed(self, small_photos, tmp_path, no_shipped_weights):
         args = ["eval", "raw2rgb", "--data", str(small_photos), "--synthetic-raw", "--json", "-q", "--tile", "0"]
         first = _json(runner.invoke(app, args + ["--model", "sgan-tiny", "--allow-random"]))
         assert [r["model"] for r in first["rows"]] == ["classic", "sgan-tiny"]

@@ -29,3 +29,20 @@ def test_no_test_reads_the_shared_sample_data():
         if path.name == Path(__file__).name:
             continue
         assert not re.search(r"\.\./shared|/work/shared", path.read_text()), path.name
+
+
+def test_shipped_weights_resolve_by_name_and_describe_themselves():
+    from rawcolour import registry
+    from rawcolour.checkpoint import load_model, read_checkpoint
+
+    shipped = [name for name in registry.list_models() if registry.get_spec(name).weights]
+    assert {"colorgan-tiny", "sgan-tiny"} <= set(shipped)
+    for name in shipped:
+        path = registry.weights_path(name)
+        assert path is not None and path.parent == ROOT / "models", name
+        assert path.stat().st_size <= 10 * 2**20
+        assert (ROOT / "models" / f"{name}.md").is_file(), f"{name} has no model card"
+        _, metadata = read_checkpoint(path)
+        assert metadata["name"] == name and "training" in metadata  # a trained model, not an init
+        model = load_model(name)
+        assert model.name == name and model.net is not None and not model.net.training

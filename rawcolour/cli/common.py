@@ -57,6 +57,13 @@ class Layout(str, Enum):
     rawgan = "rawgan"
 
 
+class TileStats(str, Enum):
+    """Where frozen instance-norm statistics come from when a picture is tiled (rawcolour.tiling)."""
+
+    auto = "auto"  # a point-sampled whole-picture pass the size of one device call
+    exact = "exact"  # pooled over all tiles layer by layer: untiled colours, about 5x the work
+
+
 class Precision(str, Enum):
     """Inference precision; fp16/bf16 fall back to fp32 when the output is not finite."""
 

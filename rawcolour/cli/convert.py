@@ -29,6 +29,8 @@ from rawcolour.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    Precision,
+    TileStats,
     err_console,
     error_line,
     library_errors,
@@ -53,12 +55,6 @@ EPILOG = (
     "130 interrupted (Ctrl-C): no partial file is left. Under torchrun every rank converts its "
     "share and exits 1 if any rank's input failed."
 )
-
-
-class Precision(str, enum.Enum):
-    fp32 = "fp32"
-    fp16 = "fp16"
-    bf16 = "bf16"
 
 
 class OnExist(str, enum.Enum):
@@ -193,6 +189,10 @@ def raw2rgb(
         callback=_tile, help="Tile side in packed (network-input) pixels: auto picks the largest that fits "
                              "memory; 0 runs the whole picture at once.")] = "auto",
     overlap: OverlapOpt = None,
+    tile_stats: Annotated[TileStats, typer.Option(
+        "--tile-stats", help="Instance-norm statistics for tiles: auto (a reduced whole-picture pass) or exact "
+                             "(pooled over all tiles; the untiled colours at any tile size, about 5x slower).")
+    ] = TileStats.auto,
     raw_format: Annotated[RawFormat, typer.Option(
         "--raw-format", help="camera: a camera RAW file (LibRaw); zurich: 1-channel 16-bit Bayer PNG; rawgan: "
                              "4-channel 8-bit packed PNG; auto: by extension and PNG layout.")] = RawFormat.auto,
@@ -215,7 +215,7 @@ def raw2rgb(
     """Develop camera RAW files (and packed RAW PNGs) to RGB pictures. Default model: sgan-tiny."""
     if white <= black:
         raise typer.BadParameter(f"--white {white:g} must be above --black {black:g}")
-    options = _inference(device, precision, tile, overlap)
+    options = _inference(device, precision, tile, overlap) | {"tile_stats": tile_stats.value}
     load = batch.LoadSettings(max_pixels=max_pixels, raw_format=raw_format.value, cfa=cfa.value,
                               black=black, white=white)
     _convert("raw2rgb", inputs, output=output, model=model, options=options, load=load, recursive=recursive,
