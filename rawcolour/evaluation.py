@@ -220,6 +220,24 @@ def _note_run(runs: dict[str, str], notes: list[str], label: str, result: Any) -
             notes.append(text)
 
 
+def _run_model(convert: Callable[[], Any], label: str, image: str, truth8: np.ndarray, truth_name: str,
+               failed: list[dict], runs: dict[str, str], notes: list[str]) -> tuple[np.ndarray, Any] | None:
+    """Run one model on one picture: (8-bit output, result), or None with the failure recorded."""
+    try:
+        result = convert()
+    except RawcolourError as err:
+        failed.append({"image": image, "model": label, "error": str(err)})
+        return None
+    _note_run(runs, notes, label, result)
+    out8 = metrics.to_uint8(result.rgb)
+    if out8.shape != truth8.shape:
+        failed.append({"image": image, "model": label,
+                       "error": f"output is {out8.shape[1]}x{out8.shape[0]}, the {truth_name} "
+                                f"{truth8.shape[1]}x{truth8.shape[0]}"})
+        return None
+    return out8, result
+
+
 # -------------------------------------------------------------------------------- colourise
 
 
@@ -284,18 +302,11 @@ def evaluate_colourise(data: str | Path, models: Sequence[EvalModel], *, options
             h += c
         sample = Sample(name, _grey_view(lab_truth[..., 0]), {}, truth8) if len(kept) < samples else None
         for m in models:
-            try:
-                result = colourise_image(m.model, truth8, opts)
-            except RawcolourError as err:
-                failed.append({"image": name, "model": m.label, "error": str(err)})
+            ran = _run_model(lambda: colourise_image(m.model, truth8, opts), m.label, name, truth8, "photo",
+                             failed, runs, notes)
+            if ran is None:
                 continue
-            _note_run(runs, notes, m.label, result)
-            out8 = metrics.to_uint8(result.rgb)
-            if out8.shape != truth8.shape:
-                failed.append({"image": name, "model": m.label,
-                               "error": f"output is {out8.shape[1]}x{out8.shape[0]}, the photo "
-                                        f"{truth8.shape[1]}x{truth8.shape[0]}"})
-                continue
+            out8, result = ran
             lab_out = metrics.rgb_to_lab_8bit(out8)
             ab = metrics.ab_errors_lab(lab_out, lab_truth)
             rec = {
@@ -444,20 +455,13 @@ def evaluate_raw2rgb(data: str | Path, models: Sequence[EvalModel], *, options: 
         truth8 = metrics.to_uint8(target)
         sample = Sample(name, _packed_view(raw.packed), {}, truth8) if len(kept) < samples else None
         for m in models:
-            try:
-                start = time.perf_counter()
-                result = raw_to_rgb(m.model, raw, opts)
-                seconds = float(getattr(result, "seconds", time.perf_counter() - start))
-            except RawcolourError as err:
-                failed.append({"image": name, "model": m.label, "error": str(err)})
+            start = time.perf_counter()
+            ran = _run_model(lambda: raw_to_rgb(m.model, raw, opts), m.label, name, truth8, "target",
+                             failed, runs, notes)
+            if ran is None:
                 continue
-            _note_run(runs, notes, m.label, result)
-            out8 = metrics.to_uint8(result.rgb)
-            if out8.shape != truth8.shape:
-                failed.append({"image": name, "model": m.label,
-                               "error": f"output is {out8.shape[1]}x{out8.shape[0]}, the target "
-                                        f"{truth8.shape[1]}x{truth8.shape[0]}"})
-                continue
+            out8, result = ran
+            seconds = float(getattr(result, "seconds", time.perf_counter() - start))
             rec = {"psnr": metrics.psnr(out8, truth8), "ssim": metrics.ssim(out8, truth8), "seconds": seconds}
             for k, v in rec.items():
                 figures[m.label][k].append(v)

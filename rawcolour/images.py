@@ -136,12 +136,18 @@ def format_for_path(path: str | Path) -> str:
 
 
 def to_float(pixels: np.ndarray) -> np.ndarray:
-    """uint8 / uint16 pixels -> float32 in [0, 1]."""
+    """uint8 / uint16 pixels -> float32 in [0, 1]; float pixels are clipped to [0, 1].
+
+    Always a new array: the input is never modified.
+    """
     if pixels.dtype == np.uint8:
         return pixels.astype(np.float32) / np.float32(255)
     if pixels.dtype == np.uint16:
         return pixels.astype(np.float32) / np.float32(65535)
-    raise TypeError(f"pixels must be uint8 or uint16. Got {pixels.dtype}")
+    if np.issubdtype(pixels.dtype, np.floating):
+        out = pixels.astype(np.float32)  # a copy
+        return np.clip(out, 0.0, 1.0, out=out)
+    raise TypeError(f"pixels must be uint8, uint16 or float. Got {pixels.dtype}")
 
 
 def from_float(arr: np.ndarray, bit_depth: int) -> np.ndarray:

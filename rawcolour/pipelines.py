@@ -36,7 +36,7 @@ from .device import (
     resolve_precision,
 )
 from .errors import InputError, UsageError
-from .images import DEFAULT_MAX_PIXELS, Picture, read_image
+from .images import DEFAULT_MAX_PIXELS, Picture, read_image, to_float
 from .raw import (
     RawPicture,
     apply_orientation,
@@ -148,8 +148,9 @@ def _png_raw_layout(path: Path) -> str:
     header = _png_header(path)
     if header is None:
         if path.exists() and path.stat().st_size == 0:
-            raise InputError("empty file (0 bytes)", path=path)
-        raise InputError("not a PNG file (corrupt, or another format with a .png name)", path=path)
+            raise InputError("empty file (0 bytes)", path=path, hint="copy or export the file again")
+        raise InputError("not a PNG file (corrupt, or another format with a .png name)", path=path,
+                         hint="copy or export the file again, or give it the extension of its real format")
     _w, _h, depth, colour = header
     if colour == 0 and depth == 16:
         return "zurich"
@@ -326,17 +327,9 @@ def _as_pixels(picture: Picture | np.ndarray) -> np.ndarray:
     return pixels
 
 
-def _to_unit_float(pixels: np.ndarray) -> np.ndarray:
-    if pixels.dtype == np.uint8:
-        return pixels.astype(np.float32) / np.float32(255.0)
-    if pixels.dtype == np.uint16:
-        return pixels.astype(np.float32) / np.float32(65535.0)
-    return np.clip(pixels.astype(np.float32, copy=False), 0.0, 1.0)
-
-
 def _lightness(pixels: np.ndarray) -> torch.Tensor:
     """(H, W[, 3]) pixels -> CIE L (0..100) as a (1, 1, H, W) float32 tensor."""
-    rgb = torch.from_numpy(np.ascontiguousarray(_to_unit_float(pixels)))
+    rgb = torch.from_numpy(np.ascontiguousarray(to_float(pixels)))
     rgb = rgb[None, None] if rgb.dim() == 2 else rgb.permute(2, 0, 1)[None]
     return rgb_to_grey_l(rgb)
 

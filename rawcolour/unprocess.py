@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from rawcolour.errors import InputError, UsageError
+from rawcolour.images import to_float
 
 __all__ = [
     "CAMERA_XYZ_TO_CAM",
@@ -243,16 +244,6 @@ def _check_rgb(rgb: np.ndarray) -> np.ndarray:
     return rgb
 
 
-def _to_unit(rgb: np.ndarray) -> np.ndarray:
-    """Checked picture -> float32 [0, 1] (always a new array: inputs are never modified)."""
-    if rgb.dtype == np.uint8:
-        return rgb.astype(np.float32) / np.float32(255.0)
-    if rgb.dtype == np.uint16:
-        return rgb.astype(np.float32) / np.float32(65535.0)
-    out = rgb.astype(np.float32)
-    return np.clip(out, 0.0, 1.0, out=out)
-
-
 @functools.lru_cache(maxsize=2)
 def _linear_lut(levels: int) -> np.ndarray:
     codes = np.arange(levels, dtype=np.float32) / np.float32(levels - 1)
@@ -271,7 +262,7 @@ def _linearise(rgb: np.ndarray) -> np.ndarray:
         return _linear_lut(256)[rgb]
     if rgb.dtype == np.uint16:
         return _linear_lut(65536)[rgb]
-    return gamma_expand(inverse_smoothstep(_to_unit(rgb)))
+    return gamma_expand(inverse_smoothstep(to_float(rgb)))
 
 
 # --- the unprocessing pipeline ---
@@ -408,4 +399,4 @@ def synthetic_pair(
     if params is None:
         params = random_params(rng)
     packed = _unprocess_checked(checked, params, noise, rng)
-    return packed, _downscale2_area(_to_unit(checked)), params
+    return packed, _downscale2_area(to_float(checked)), params

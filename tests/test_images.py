@@ -561,6 +561,14 @@ class TestFloat:
         assert f.dtype == np.float32 and f[0] == 0.0 and f[-1] == 1.0
         np.testing.assert_array_equal(images.from_float(f, bits), every)
 
+    def test_float_input_is_clipped_into_a_new_array(self):
+        x = np.array([-0.5, 0.25, 1.5], np.float64)
+        f = images.to_float(x)
+        assert f.dtype == np.float32 and f.tolist() == [0.0, 0.25, 1.0]
+        assert x.tolist() == [-0.5, 0.25, 1.5]  # the input is untouched
+        y = np.array([0.5], np.float32)
+        assert images.to_float(y) is not y
+
     def test_rounding_clipping_nan(self):
         x = np.array([-1.0, 0.0, 0.49 / 255, 0.51 / 255, 1.0, 2.0, np.nan, np.inf])
         np.testing.assert_array_equal(images.from_float(x, 8), [0, 0, 0, 1, 255, 255, 0, 255])
