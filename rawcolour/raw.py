@@ -228,10 +228,32 @@ def _open_raw(path: str | Path) -> Iterator[tuple["object", Path]]:
 
     p = _check_file(path)
     try:
-        with rawpy.imread(str(p)) as raw:
+        with _libraw_diagnostics_silenced(), rawpy.imread(str(p)) as raw:
             yield raw, p
     except rawpy.LibRawError as err:
         raise _map_libraw_error(err, p) from err
+
+
+@contextmanager
+def _libraw_diagnostics_silenced() -> Iterator[None]:
+    """Send the C library's own stderr lines (LibRaw prints e.g. "data corrupted at 1378") to
+    /dev/null while a file is decoded: a failure is reported once, by our InputError."""
+    import sys
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable file descriptor 2
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _bayer_layout(raw, path: Path) -> tuple[str, list[int]]:

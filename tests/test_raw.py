@@ -380,3 +380,15 @@ def test_classic_render_packed_on_a_dng(tmp_path):
 def test_is_raw_path():
     assert is_raw_path("a/B.NEF") and is_raw_path("x.dng") and is_raw_path(Path("y.Cr3")) and is_raw_path("z.kdc")
     assert not is_raw_path("photo.jpg") and not is_raw_path("raw") and not is_raw_path("p.png")
+
+
+def test_libraw_diagnostics_are_kept_off_stderr_while_decoding():
+    """LibRaw writes its own lines to the C stderr; the user should see only our one error line."""
+    import subprocess
+    import sys
+
+    code = ("import os\nfrom rawcolour.raw import _libraw_diagnostics_silenced\n"
+            "with _libraw_diagnostics_silenced():\n    os.write(2, b'data corrupted at 1378\\n')\n"
+            "os.write(2, b'after\\n')\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert run.returncode == 0 and run.stderr == b"after\n", run.stderr
