@@ -46,3 +46,19 @@ def test_shipped_weights_resolve_by_name_and_describe_themselves():
         assert metadata["name"] == name and "training" in metadata  # a trained model, not an init
         model = load_model(name)
         assert model.name == name and model.net is not None and not model.net.training
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    """The README's Python snippet works as written (run beside a copy of examples/)."""
+    import shutil
+
+    readme = (ROOT / "README.md").read_text()
+    (snippet,) = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(snippet, "README.md", "exec"), {})
+    from rawcolour.images import read_image
+
+    coffee, chelsea = read_image(tmp_path / "coffee.png"), read_image(tmp_path / "chelsea.png")
+    assert coffee.bit_depth == 16 and coffee.pixels.shape == (400 // 2, 600 // 2, 3)
+    assert chelsea.pixels.shape[:2] == read_image(tmp_path / "examples" / "chelsea_grey.png").pixels.shape[:2]
