@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from typer.testing import CliRunner
 
 import rawcolour
@@ -65,3 +67,14 @@ def test_console_script_and_module_entry_points():
     for cmd in (["rawcolour", "--version"], [sys.executable, "-m", "rawcolour", "--version"]):
         out = subprocess.run(cmd, capture_output=True, text=True, check=True)
         assert out.stdout.strip() == f"rawcolour {rawcolour.__version__}"
+
+
+@pytest.mark.parametrize("columns", ["80", "200"])
+def test_models_list_table_cuts_no_name_or_count(columns, monkeypatch):
+    monkeypatch.setenv("COLUMNS", columns)
+    counts = {r["name"]: r["parameters"] for r in json.loads(runner.invoke(app, ["models", "list", "--json"]).stdout)}
+    result = runner.invoke(app, ["models", "list"])
+    assert result.exit_code == 0
+    rows = {line.split()[0]: line.split() for line in result.output.splitlines() if line.strip()}
+    for name, count in counts.items():
+        assert f"{count:,}" in rows.get(name, []), (name, result.output)

@@ -42,14 +42,22 @@ def list_command(
     if as_json:
         print_json(records)
         return
-    table = Table(box=None, header_style="bold")
-    for col in ("name", "task", "parameters", "size multiple", "tiling", "weights"):
-        table.add_column(col, justify="right" if col in ("parameters", "size multiple") else "left")
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col in ("name", "task", "parameters", "multiple", "tiling", "weights"):
+        numeric = col in ("parameters", "multiple")
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=True)
     for r in records:
-        table.add_row(r["name"], r["task"], f"{r['parameters']:,}", str(r["size_multiple"]), r["tiling"], r["weights"])
+        weights = {"not needed": "-"}.get(r["weights"], r["weights"].split(" (")[0])  # the caption explains
+        table.add_row(r["name"], r["task"], f"{r['parameters']:,}", str(r["size_multiple"]), r["tiling"], weights)
+    table.caption = ("weights: installed (shipped), none (train it: rawcolour train, or import weights: "
+                     "rawcolour models import), - (a baseline without weights)")
+    table.caption_justify = "left"
     from rich.console import Console
 
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # a pipe or file: no terminal width to fit, so cut nothing
+        console = Console(width=160)
+    console.print(table)
 
 
 @app.command("show")
