@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,8 +239,6 @@ def _open_raw(path: str | Path) -> Iterator[tuple["object", Path]]:
 def _libraw_diagnostics_silenced() -> Iterator[None]:
     """Send the C library's own stderr lines (LibRaw prints e.g. "data corrupted at 1378") to
     /dev/null while a file is decoded: a failure is reported once, by our InputError."""
-    import sys
-
     try:
         sys.stderr.flush()
         saved = os.dup(2)

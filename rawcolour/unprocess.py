@@ -26,6 +26,7 @@ __all__ = [
     "CAMERA_XYZ_TO_CAM",
     "SRGB_TO_XYZ",
     "UnprocessParams",
+    "WB_GAIN_RANGES",
     "random_params",
     "unprocess",
     "unprocess_to_mosaic",
@@ -166,8 +167,18 @@ def _as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
     raise UsageError(f"rng must be a numpy Generator, an int seed or None, got {type(rng).__name__}")
 
 
-def random_params(rng: np.random.Generator | int | None = None) -> UnprocessParams:
-    """Draw one picture's camera: matrix, gains and noise levels (the paper's distributions)."""
+# White-balance gain ranges (red, blue) a synthetic camera is drawn from. "brooks": Brooks et al.'s,
+# fitted to modern cameras (green about twice as sensitive as red). "wide": also cameras whose raw
+# data are nearly balanced already (gains near 1) and strongly blue-starved ones, so a model learns
+# to judge white balance from the picture rather than from one family of sensors.
+WB_GAIN_RANGES = {"brooks": ((1.9, 2.4), (1.5, 1.9)), "wide": ((1.0, 2.8), (1.0, 3.5))}
+
+
+def random_params(rng: np.random.Generator | int | None = None, gains: str = "brooks") -> UnprocessParams:
+    """Draw one picture's camera: matrix, gains and noise levels (the paper's distributions;
+    ``gains`` picks the white-balance gain ranges, see WB_GAIN_RANGES)."""
+    if gains not in WB_GAIN_RANGES:
+        raise UsageError(f"unknown white-balance gain range {gains!r}", hint=f"use one of {', '.join(WB_GAIN_RANGES)}")
     rng = _as_rng(rng)
     mats = list(CAMERA_XYZ_TO_CAM.values())
     # Convex combination with weights uniform on [0,1] then normalised, as the paper does.
@@ -179,8 +190,9 @@ def random_params(rng: np.random.Generator | int | None = None) -> UnprocessPara
 
     # 1 / N(0.8, 0.1); truncated at +-4 sigma so one draw in ~16000 cannot give an absurd gain.
     inv_brightness = float(np.clip(rng.normal(0.8, 0.1), 0.4, 1.2))
-    red_gain = float(rng.uniform(1.9, 2.4))
-    blue_gain = float(rng.uniform(1.5, 1.9))
+    (red_lo, red_hi), (blue_lo, blue_hi) = WB_GAIN_RANGES[gains]
+    red_gain = float(rng.uniform(red_lo, red_hi))
+    blue_gain = float(rng.uniform(blue_lo, blue_hi))
 
     log_shot = float(rng.uniform(math.log(1e-4), math.log(0.012)))
     log_read = 2.18 * log_shot + 1.20 + float(rng.normal(0.0, 0.26))

@@ -126,6 +126,7 @@ class TestRecipe:
         (dict(gan_loss="wgan"), "gan-loss"),
         (dict(lr_g=-1.0), "lr-g"),
         (dict(augment=("jitter",)), "augmentation"),
+        (dict(synthetic_gains="narrow"), "synthetic-gains"),
     ])
     def test_bad_options(self, tmp_path: Path, kw: dict, match: str) -> None:
         base = dict(task="raw2rgb", model="sgan-tiny", data=str(tmp_path), lambda_perc=0.0)
@@ -262,3 +263,14 @@ def test_cli_runs(photos: Path, tmp_path: Path) -> None:
     end = json.loads(result.output.strip().splitlines()[-1])
     assert end["kind"] == "end" and end["step"] == 2
     assert json.loads((out / "config.json").read_text())["config"]["stage"] == "1"
+
+
+def test_wide_synthetic_gains_reach_the_training_cameras(photos: Path) -> None:
+    from rawcolour.data import list_photos
+    from rawcolour.train.datasets import SyntheticRawDataset, scan_photos
+
+    index = scan_photos(list_photos(photos))
+    samples = {g: SyntheticRawDataset(index, 32, (), seed=3, train=True, gains=g)[(0, 1)] for g in ("brooks", "wide")}
+    # the same crop and target; only the camera's white balance (hence the raw levels) differs
+    assert torch.equal(samples["brooks"]["rgb"], samples["wide"]["rgb"])
+    assert not torch.equal(samples["brooks"]["raw"], samples["wide"]["raw"])

@@ -88,6 +88,19 @@ def test_white_highlights_stay_neutral():
     assert packed.min() > 0.99 * min(1.0, 1.0 / p.brightness_gain) - 1e-6
 
 
+def test_wide_white_balance_gains_cover_balanced_and_blue_starved_sensors():
+    brooks = [random_params(np.random.default_rng(s)) for s in range(300)]
+    wide = [random_params(np.random.default_rng(s), gains="wide") for s in range(300)]
+    red, blue = np.array([p.red_gain for p in wide]), np.array([p.blue_gain for p in wide])
+    assert red.min() >= 1.0 and red.max() <= 2.8 and red.min() < 1.2 and red.max() > 2.6
+    assert blue.min() >= 1.0 and blue.max() <= 3.5 and blue.min() < 1.2 and blue.max() > 3.2
+    # only the gains change: the same seed gives the same matrix, brightness and noise
+    assert all(np.array_equal(a.rgb_to_cam, b.rgb_to_cam) and a.shot_noise == b.shot_noise
+               for a, b in zip(brooks, wide))
+    with pytest.raises(UsageError, match="white-balance"):
+        random_params(0, gains="narrow")
+
+
 def test_parameter_distributions():
     rng = np.random.default_rng(5)
     ps = [random_params(rng) for _ in range(2000)]

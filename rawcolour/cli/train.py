@@ -41,6 +41,13 @@ class Task(str, Enum):
     raw2rgb = "raw2rgb"
 
 
+class SyntheticGains(str, Enum):
+    """White-balance gain ranges of synthetic cameras (rawcolour.unprocess.WB_GAIN_RANGES)."""
+
+    brooks = "brooks"
+    wide = "wide"
+
+
 class GanLoss(str, Enum):
     vanilla = "vanilla"
     nonsaturating = "nonsaturating"
@@ -122,6 +129,10 @@ def train(
                                          "(its saved options are used).", rich_help_panel=_E)] = False,
     synthetic_raw: Annotated[bool, typer.Option("--synthetic-raw", help="raw2rgb from ordinary colour photos: "
                                                 "unprocess each crop with a random camera.", rich_help_panel=_D)] = False,
+    synthetic_gains: Annotated[SyntheticGains, typer.Option(
+        "--synthetic-gains", help="White-balance gains of the synthetic cameras: brooks (Brooks et al., modern "
+                                  "sensors) or wide (also nearly balanced and blue-starved sensors).",
+        rich_help_panel=_D)] = SyntheticGains.brooks,
     layout: Annotated[Layout, typer.Option("--layout", help="Paired RAW folder layout.", rich_help_panel=_D)] = Layout.auto,
     saliency: Annotated[Path | None, typer.Option("--saliency", help="Folder of precomputed saliency maps named like "
                                                   "the targets (default: computed and cached).", rich_help_panel=_D)] = None,
@@ -191,7 +202,7 @@ def train(
     cfg = TrainConfig(
         task=task.value, model=model, data=str(data), out=str(out or Path("runs") / model),
         val=str(val) if val else None, val_split=val_split, val_max=val_max, max_samples=max_samples,
-        synthetic_raw=synthetic_raw, layout=layout.value, cfa=cfa, black=black, white=white,
+        synthetic_raw=synthetic_raw, synthetic_gains=synthetic_gains.value, layout=layout.value, cfa=cfa, black=black, white=white,
         saliency=str(saliency) if saliency else None, saliency_cache=str(saliency_cache) if saliency_cache else None,
         vgg_weights=str(vgg_weights) if vgg_weights else None, init=str(init) if init else None, stage=stage,
         epochs=epochs, batch_size=batch_size, crop_size=crop_size, gan_loss=gan_loss.value if gan_loss else None,

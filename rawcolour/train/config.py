@@ -16,6 +16,7 @@ from typing import Any
 from rawcolour.fileio import atomic_write_bytes
 from rawcolour.errors import UsageError
 from rawcolour.registry import ModelSpec, Recipe, Stage, get_spec
+from rawcolour.unprocess import WB_GAIN_RANGES
 
 GAN_LOSSES = ("vanilla", "nonsaturating", "lsgan")
 AUGMENTS = ("flip", "rot90", "crop", "resize286")
@@ -39,6 +40,7 @@ class TrainConfig:
     val_max: int = 64  # at most this many validation samples
     max_samples: int | None = None  # use only the first N training items (sorted), e.g. 200 photos
     synthetic_raw: bool = False  # raw2rgb from ordinary colour photos via unprocessing
+    synthetic_gains: str = "brooks"  # white-balance gain ranges of the synthetic cameras (unprocess.WB_GAIN_RANGES)
     layout: str = "auto"  # paired raw layout: auto | zurich | rawgan
     cfa: str = "RGGB"  # Zurich mosaics
     black: float = 0.0
@@ -198,6 +200,8 @@ def resolve(cfg: TrainConfig) -> RunPlan:
     recipe: Recipe = spec.recipe
     if cfg.synthetic_raw and cfg.task != "raw2rgb":
         raise UsageError("--synthetic-raw is for raw2rgb training")
+    if cfg.synthetic_gains not in WB_GAIN_RANGES:
+        raise UsageError(f"unknown --synthetic-gains {cfg.synthetic_gains!r}", hint=f"use {' or '.join(WB_GAIN_RANGES)}")
     if cfg.saliency and cfg.task != "raw2rgb":
         raise UsageError("--saliency is for raw2rgb training (the attention loss)")
     if cfg.gan_loss is not None and cfg.gan_loss not in GAN_LOSSES:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from rawcolour import data
+from rawcolour import data, unprocess
 from rawcolour.errors import InputError, RawcolourError, UsageError
 from rawcolour.saliency import SaliencyCache, load_saliency_map
 
@@ -225,9 +225,9 @@ class SyntheticRawDataset(_PhotoDataset):
     """Colour photos -> unprocessed packed RAW crops (fresh random camera per sample)."""
 
     def __init__(self, photos: PhotoIndex, crop: int, augment: tuple[str, ...], seed: int, train: bool,
-                 saliency: SaliencySource | None = None):
+                 saliency: SaliencySource | None = None, gains: str = "brooks"):
         super().__init__(photos, seed, train)
-        self.crop, self.augment, self.saliency = crop, augment, saliency
+        self.crop, self.augment, self.saliency, self.gains = crop, augment, saliency, gains
 
     def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         rng, index = self._key_index(item)
@@ -242,7 +242,8 @@ class SyntheticRawDataset(_PhotoDataset):
             arrays.append(sal[y:y + full, x:x + full])
         if self.train:
             arrays = _augment_hwc(arrays, self.augment, rng)
-        packed, target, _ = data.synthetic_raw_sample(arrays[0], rng)
+        camera = unprocess.random_params(rng, gains=self.gains)
+        packed, target, _ = data.synthetic_raw_sample(arrays[0], rng, params=camera)
         out = {"raw": torch.from_numpy(packed), "rgb": torch.from_numpy(target)}
         if sal is not None:
             out["saliency"] = _chw(_area_half(arrays[1]))
@@ -322,8 +323,8 @@ def build_datasets(cfg: Any, crop: int, augment: tuple[str, ...], *, need_salien
             val = ColouriseDataset(val_ix, crop, (), cfg.seed, False)
         else:
             sal = SaliencySource(cfg.saliency, saliency_cache) if need_saliency else None
-            train = SyntheticRawDataset(train_ix, crop, augment, cfg.seed, True, sal)
-            val = SyntheticRawDataset(val_ix, crop, (), cfg.seed, False, None)
+            train = SyntheticRawDataset(train_ix, crop, augment, cfg.seed, True, sal, gains=cfg.synthetic_gains)
+            val = SyntheticRawDataset(val_ix, crop, (), cfg.seed, False, None)  # the paper's cameras, comparable across runs
         return DataBundle(train, val, summary)
 
     pairs = data.list_raw_pairs(cfg.data, cfg.layout)
