@@ -649,9 +649,16 @@ class Trainer:
     def run(self) -> dict[str, Any]:
         """Train until the schedule ends or a limit is reached; returns the end record."""
         try:
-            return self._run()
+            end = self._run()
+            if self.dist.enabled:
+                # Rank 0 is still writing the final checkpoint when the others return: tear the
+                # process group down together, or gloo can abort a rank that leaves first.
+                dist.barrier()
+            return end
         finally:
             if self._owns_pg and dist.is_initialized():
+                # DDP wrappers hold communication work of the group: drop them before the group.
+                self.g_run = self.d_run = None
                 dist.destroy_process_group()
 
     def _run(self) -> dict[str, Any]:
