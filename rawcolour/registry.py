@@ -374,6 +374,20 @@ _colorgan("colorgan-ibn-sn-md-code", "Table I IBN + SN + MD as the released code
 _colorgan("colorgan-tiny", "IBN + SN + MD at small widths, trained on a CPU; shipped weights",
           ("none",) + _ibn(_E - 1, 2), tuple(reversed(_ibn(_D, 2))), _DISC["ibn"], sn=True, scales=3,
           base=COLORGAN_TINY, base_disc=PatchGANConfig(in_channels=3, ndf=16), weights="colorgan-tiny.safetensors")
+# Table I at the tiny width (docs/table1.md): the same six rows on COLORGAN_TINY, trained with one
+# recipe. The BN row is the pix2pix-style baseline on the ColorGAN U-Net (BN, no SN, one D), so the
+# rows differ only in what Table I varies; its IBN + SN + MD row is colorgan-tiny itself.
+_TINY = dict(base=COLORGAN_TINY, base_disc=PatchGANConfig(in_channels=3, ndf=16))
+_colorgan("colorgan-tiny-bn", "Table I at tiny width: BN baseline (no SN, one D)", _ENC["batch"], _DEC["batch"],
+          _DISC["batch"], sn=False, scales=1, **_TINY)
+_colorgan("colorgan-tiny-in", "Table I at tiny width: IN, no SN", _ENC["instance"], _DEC["instance"],
+          _DISC["instance"], sn=False, scales=1, **_TINY)
+_colorgan("colorgan-tiny-bn-sn", "Table I at tiny width: BN + SN", _ENC["batch"], _DEC["batch"], _DISC["batch"],
+          sn=True, scales=1, **_TINY)
+_colorgan("colorgan-tiny-in-sn", "Table I at tiny width: IN + SN", _ENC["instance"], _DEC["instance"],
+          _DISC["instance"], sn=True, scales=1, **_TINY)
+_colorgan("colorgan-tiny-bn-sn-md", "Table I at tiny width: BN + SN + MD (3 scales)", _ENC["batch"],
+          _DEC["batch"], _DISC["batch"], sn=True, scales=3, **_TINY)
 register(ModelSpec(
     name="grey",
     task="colourise",
