@@ -28,6 +28,7 @@ import glob
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,12 +41,15 @@ from rawcolour.distributed import Ranks, rank_device
 from rawcolour.errors import (
     CheckpointError,
     InputError,
+    display_path,
+    one_line,
     MissingWeightsError,
     OutputError,
     RawcolourError,
     UnknownModelError,
     UsageError,
 )
+from rawcolour.fileio import check_regular_file, clean_stale_temporaries
 from rawcolour.raw import RAW_EXTENSIONS
 
 __all__ = [
@@ -203,6 +207,11 @@ class _Collector:
             self.out.unsupported.append(path)
             if explicit:
                 self.out.unsupported_named.append(path)
+            return
+        try:  # never opened: a FIFO would block the whole batch, a device never end
+            check_regular_file(path)
+        except InputError as err:
+            self.out.missing.append((str(path), err))
             return
         if scanned and self.skip_outputs and _is_rawcolour_output(path):
             self.out.ignored.append(path)
@@ -410,7 +419,21 @@ def output_kind(target: str | None) -> str:
     path = Path(target)
     if os.path.isdir(path) or target.endswith(("/", os.sep)):
         return "folder"
-    return "file" if path.suffix.lower() in _FILE_SUFFIXES else "folder"
+    suffix = path.suffix.lower()
+    if suffix in _FILE_SUFFIXES:
+        return "file"
+    if suffix and suffix in _picture_suffixes():
+        # `-o pic.webp` means a picture, not a folder named pic.webp: refuse it rather than guess
+        raise UsageError(f"cannot write {suffix} files: -o {target!r} names a picture in a format rawcolour "
+                         "does not write", hint="name it .png, .tif or .jpg, or end it with / for a folder")
+    return "folder"
+
+
+def _picture_suffixes() -> frozenset[str]:
+    """Suffixes of picture files (what Pillow knows, our inputs, camera RAW): not folder names for -o."""
+    from PIL import Image
+
+    return frozenset(Image.registered_extensions()) | images.IMAGE_EXTENSIONS | RAW_EXTENSIONS
 
 
 def _key(path: Path) -> str:
@@ -633,13 +656,14 @@ def error_text(err: BaseException, path: Path | str) -> str:
         if err.path is None or hint != err.hint:
             err = type(err)(err.problem, path=err.path or path, hint=hint)
         return str(err)
+    shown = display_path(path)
     if isinstance(err, MemoryError):
-        return f"{path}: not enough memory to convert this picture; close other programs or use a smaller --tile"
+        return f"{shown}: not enough memory to convert this picture; close other programs or use a smaller --tile"
     oom = type(err).__name__ == "OutOfMemoryError"
     if oom:
-        return f"{path}: the device ran out of memory; use a smaller --tile or --device cpu"
-    detail = " ".join(str(err).split()) or type(err).__name__
-    return f"{path}: unexpected error ({type(err).__name__}: {detail}); please report this as a bug"
+        return f"{shown}: the device ran out of memory; use a smaller --tile or --device cpu"
+    detail = one_line(str(err)) or type(err).__name__
+    return f"{shown}: unexpected error ({type(err).__name__}: {detail}); please report this as a bug"
 
 
 def write_output(
@@ -661,12 +685,8 @@ def write_output(
         data = images.encode_image(
             converted.rgb, job.fmt, bit_depth=depth, exif=exif, icc_profile=icc, provenance=provenance
         )
-        try:
-            stdout.write(data)
-            stdout.flush()
-        except BrokenPipeError:
-            raise OutputError("the reader of stdout went away (broken pipe)", path="-",
-                              hint="check the command after the pipe") from None
+        stdout.write(data)  # BrokenPipeError propagates: the CLI exits 141, as `yes | head` does
+        stdout.flush()
         return
     assert job.output is not None
     try:
@@ -718,6 +738,7 @@ class BatchRunner:
         self.clock = clock
         self.summary = Summary()
         self._prepared = False
+        self._cleaned: set[str] = set()  # output folders already cleared of stale temporary files
 
     def run(self, jobs: Sequence[Job]) -> Summary:
         start = self.clock()
@@ -741,10 +762,42 @@ class BatchRunner:
                       model=described.get("model"), model_sha256=described.get("model_sha256"), **kw)
 
     def run_one(self, job: Job) -> Record:
-        """Convert one job; returns its record (never raises for a bad file)."""
+        """Convert one job; returns its record (never raises for a bad file).
+
+        Warnings that libraries raise on the way (Pillow on a corrupt EXIF tag, ...) never reach
+        the terminal: they become one note in the record.
+        """
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            record = self._run_one(job)
+        seen = dict.fromkeys(one_line(str(w.message)) for w in caught if not issubclass(w.category, DeprecationWarning))
+        if seen:
+            record.notes.append("library warnings: " + " | ".join(list(seen)[:3]) + (" | ..." if len(seen) > 3 else ""))
+        return record
+
+    def _clean_folder(self, job: Job) -> list[str]:
+        """Once per output folder: remove temporary files an earlier, killed run left there."""
+        if job.output is None:
+            return []
+        folder = os.path.abspath(job.output.parent)
+        if folder in self._cleaned:
+            return []
+        self._cleaned.add(folder)
+        removed = clean_stale_temporaries(folder)
+        if not removed:
+            return []
+        names = ", ".join(display_path(p.name) for p in removed[:3]) + (", ..." if len(removed) > 3 else "")
+        return [f"removed {len(removed)} temporary file{'s' if len(removed) != 1 else ''} an interrupted earlier "
+                f"run left in {display_path(folder)} ({names})"]
+
+    def _run_one(self, job: Job) -> Record:
         start = self.clock()
         if job.error is not None:
             return self._record(job, "failed", error=error_text(job.error, job.input))
+        if job.output is not None and os.path.islink(job.output) and not os.path.exists(job.output):
+            err = OutputError(f"the output is a symbolic link to a missing file ({os.readlink(job.output)})",
+                              path=job.output, hint="remove the link, or write elsewhere with -o")
+            return self._record(job, "failed", error=str(err))
         if job.output is not None and os.path.lexists(job.output):
             if self.on_exist == "skip":
                 return self._record(job, "skipped", notes=["output exists (--on-exist overwrite to redo it)"])
@@ -756,6 +809,7 @@ class BatchRunner:
             self.converter.prepare()  # fatal errors propagate: they would fail every file
             self._prepared = True
             start = self.clock()  # a record's seconds are the file's own, not the model's loading
+        notes = self._clean_folder(job)
         try:
             converted = self.converter.convert(job.input)
             provenance = {"task": self.task, "input": job.input.name}
@@ -764,11 +818,12 @@ class BatchRunner:
                         strip_metadata=self.strip_metadata, stdout=self.stdout)
         except FATAL_ERRORS:
             raise
-        except (KeyboardInterrupt, SystemExit):
-            raise
+        except (KeyboardInterrupt, SystemExit, BrokenPipeError):
+            raise  # BrokenPipeError: the reader of stdout went away; the CLI exits 141
         except Exception as exc:  # noqa: BLE001 (a bad file never stops the batch)
-            return self._record(job, "failed", error=error_text(exc, job.input), seconds=self.clock() - start)
-        return self._record(job, "ok", tile=converted.tile, notes=list(converted.notes),
+            return self._record(job, "failed", error=error_text(exc, job.input), seconds=self.clock() - start,
+                                notes=notes)
+        return self._record(job, "ok", tile=converted.tile, notes=notes + list(converted.notes),
                             seconds=self.clock() - start, device=converted.device, precision=converted.precision)
 
 

@@ -1,13 +1,105 @@
-"""Writing files all or nothing: the one atomic writer every output of rawcolour goes through."""
+"""Files in and out: the one check that an input is a regular file, and the one atomic writer every
+output of rawcolour goes through.
+
+Temporary files. An output is first written to ``.NAME.<12 hex>.tmp`` in its folder, which its
+writer holds an exclusive ``flock`` on until the rename. A process killed in the middle (SIGKILL,
+power loss) leaves that file behind, unlocked: :func:`clean_stale_temporaries` removes such files
+(and only those) when the next run writes into that folder. A temporary file whose writer is
+alive stays locked and is left alone.
+"""
 
 from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
+import stat
 from pathlib import Path
 
-from rawcolour.errors import OutputError
+from rawcolour.errors import InputError, OutputError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; stale temporary files are then not cleaned
+    fcntl = None  # type: ignore[assignment]
+
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
+
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a folder"),
+)
+
+
+def file_kind(mode: int) -> str | None:
+    """What a non-regular file is ('a named pipe (FIFO)', ...); None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, name in _KINDS:
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def not_regular_error(path: str | Path, kind: str) -> InputError:
+    """The one error for an input that is not a regular file (never opened: a FIFO would block)."""
+    if kind == "a folder":
+        return InputError("is a folder, not a file", path=path, hint="pass the files inside it (or use --recursive)")
+    return InputError(f"is {kind}, not a regular file; it was not opened", path=path,
+                      hint="pass picture files (copy the data into a file first)")
+
+
+def check_regular_file(path: str | Path) -> os.stat_result:
+    """``os.stat`` of an input, which must be a regular file (symlinks followed); it is never opened.
+
+    Raises InputError for a missing or unreadable path and for anything that is not a regular
+    file: a FIFO or a device could block forever or never end, a socket cannot be read.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        kind = "a broken symbolic link" if os.path.islink(path) else None
+        if kind:
+            raise InputError("is a symbolic link to a missing file", path=path, hint="check the link") from None
+        raise InputError("no such file", path=path, hint="check the path") from None
+    except PermissionError:
+        raise InputError("permission denied", path=path, hint="make the file readable (chmod u+r) or copy it") from None
+    except OSError as exc:
+        raise InputError(f"cannot read the file ({exc.strerror or exc})", path=path, hint="check the path") from None
+    kind = file_kind(st.st_mode)
+    if kind is not None:
+        raise not_regular_error(path, kind)
+    return st
+
+
+def open_regular(path: str | Path) -> int:
+    """A read-only descriptor on a regular file, without ever blocking on a FIFO or a device.
+
+    Opened with O_NONBLOCK (a FIFO opens at once instead of waiting for a writer), checked with
+    fstat (so a file swapped for a FIFO after a stat is still caught), then set back to blocking.
+    """
+    check_regular_file(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except PermissionError:
+        raise InputError("permission denied", path=path, hint="make the file readable (chmod u+r) or copy it") from None
+    except OSError as exc:
+        raise InputError(f"cannot open the file ({exc.strerror or exc})", path=path, hint="check the path") from None
+    try:
+        kind = file_kind(os.fstat(fd).st_mode)
+        if kind is not None:
+            raise not_regular_error(path, kind)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def output_error(path: Path, exc: OSError, what: str = "file") -> OutputError:
@@ -38,10 +130,8 @@ def atomic_write_bytes(path: str | Path, data: bytes, what: str = "file") -> Pat
     folder = path.parent
     if not folder.is_dir():
         raise output_error(path, FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)), what)
-    tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
-        # 0o666 minus the umask, like any new file (mkstemp would make it 0600)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        tmp, fd = _locked_temporary(folder, path.name)
     except OSError as exc:
         raise output_error(path, exc, what) from None
     try:
@@ -49,7 +139,7 @@ def atomic_write_bytes(path: str | Path, data: bytes, what: str = "file") -> Pat
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)  # still locked: a cleaner never takes a file being renamed
     except BaseException as exc:
         try:
             os.unlink(tmp)
@@ -67,3 +157,59 @@ def atomic_write_bytes(path: str | Path, data: bytes, what: str = "file") -> Pat
     except OSError:
         pass
     return path
+
+
+def _locked_temporary(folder: Path, name: str) -> tuple[Path, int]:
+    """Create ``folder/.name.<hex>.tmp`` and hold an exclusive flock on it (see the module docstring)."""
+    while True:
+        tmp = folder / f".{name}.{secrets.token_hex(6)}.tmp"
+        # 0o666 minus the umask, like any new file (mkstemp would make it 0600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        if fcntl is None:
+            return tmp, fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):  # a cleaner holds it: it is going away
+                os.close(fd)
+                continue
+            return tmp, fd  # a file system without flock: write unlocked
+        # A cleaner may have removed the file between its creation and our lock: start again.
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(tmp)):
+                return tmp, fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+def clean_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Remove the temporary files our writer left in ``folder`` when its process died; returns them.
+
+    Only names of our pattern (``.NAME.<12 hex>.tmp``) that are regular files and not locked by a
+    live writer are removed; nothing else is touched, and errors (a read-only folder) are ignored.
+    """
+    if fcntl is None:
+        return []
+    removed: list[Path] = []
+    try:
+        with os.scandir(folder) as it:
+            candidates = [e.name for e in it if _TEMPORARY.match(e.name) and e.is_file(follow_symlinks=False)]
+    except OSError:
+        return []
+    for name in sorted(candidates):
+        path = Path(folder) / name
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while its writer lives
+            if os.path.samestat(os.fstat(fd), os.lstat(path)):
+                os.unlink(path)
+                removed.append(path)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return removed

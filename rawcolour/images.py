@@ -25,9 +25,10 @@ profile, and records provenance (``{"rawcolour": version, ...}`` as one JSON obj
 Library code never prints: problems are :mod:`rawcolour.errors` exceptions naming the file.
 
 Notes:
-- ``read_image`` raises Pillow's process-wide ``Image.MAX_IMAGE_PIXELS`` to ``max_pixels`` when
-  it is lower (never lowers it), so Pillow neither warns about nor refuses images the caller
-  allowed; Pillow's check (at twice that) stays as a second guard behind ours.
+- Every Pillow open goes through ``open_picture``: regular files only, Pillow's process-wide
+  ``Image.MAX_IMAGE_PIXELS`` set from ``max_pixels`` while the file is opened and decoded (then
+  restored), our own header check first and Pillow's (at twice that) as a second guard. Every PNG
+  has its chunk CRCs verified, IDAT included, before it is decoded.
 - OpenCV decodes 16-bit TIFF through libtiff, which applies the TIFF Orientation tag itself;
   for 16-bit PNG we apply the EXIF orientation, read from an ``eXIf`` chunk before ``IDAT``
   (where Pillow, exiftool and our writer put it).
@@ -58,7 +59,7 @@ from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
 
 from rawcolour import __version__
 from rawcolour.errors import InputError, OutputError, UsageError
-from rawcolour.fileio import atomic_write_bytes
+from rawcolour.fileio import atomic_write_bytes, open_regular
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -68,6 +69,8 @@ __all__ = [
     "format_for_path",
     "from_float",
     "normalise_format",
+    "open_picture",
+    "pillow_limit",
     "read_image",
     "read_metadata_provenance",
     "same_file",
@@ -193,17 +196,12 @@ def _to_depth(pixels: np.ndarray, bit_depth: int | None) -> np.ndarray:
 
 @contextmanager
 def _open_input(path: Path) -> Iterator[tuple[BinaryIO, bytes]]:
-    """Open ``path`` for reading, turning every OS-level problem into one InputError line."""
-    if path.is_dir():
-        raise InputError("is a folder, not an image file", path=path, hint="pass the image files inside it")
-    try:
-        fh = open(path, "rb")  # noqa: SIM115 (closed below)
-    except FileNotFoundError:
-        raise InputError("no such file", path=path, hint="check the path") from None
-    except PermissionError:
-        raise InputError("permission denied", path=path, hint="make the file readable (chmod u+r) or copy it") from None
-    except OSError as exc:
-        raise InputError(f"cannot open the file ({exc.strerror or exc})", path=path, hint="check the path") from None
+    """Open ``path`` for reading, turning every OS-level problem into one InputError line.
+
+    Only regular files are opened (a FIFO or a device would block or never end; see
+    rawcolour.fileio.open_regular).
+    """
+    fh = os.fdopen(open_regular(path), "rb")
     with fh:
         try:
             head = fh.read(64)
@@ -214,6 +212,71 @@ def _open_input(path: Path) -> Iterator[tuple[BinaryIO, bytes]]:
         if not head:
             raise InputError("file is empty (0 bytes)", path=path, hint="re-copy or re-export it")
         yield fh, head
+
+
+def _too_many_pixels(path: Path, size: str, max_pixels: int) -> InputError:
+    return InputError(f"image is {size}, more than the limit of {max_pixels / 1e6:.1f}", path=path,
+                      hint="if you trust the file, raise the limit with --max-pixels")
+
+
+@contextmanager
+def pillow_limit(max_pixels: int | None) -> Iterator[None]:
+    """Pillow's decompression-bomb limit set from ``max_pixels`` while a file is opened and decoded.
+
+    Pillow warns above ``Image.MAX_IMAGE_PIXELS`` and refuses above twice it; our own check (from
+    the header, before decoding) refuses above ``max_pixels``, so the warning is silenced and
+    Pillow's refusal stays as a second guard. ``None``: no limit (headers only, nothing decoded).
+    """
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+@contextmanager
+def open_picture(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS
+                 ) -> Iterator[tuple[Image.Image, BinaryIO, bytes]]:
+    """The one way rawcolour opens a picture file with Pillow: (image, file, first 64 bytes).
+
+    A regular file only; its header parsed under :func:`pillow_limit`; a picture with more than
+    ``max_pixels`` pixels refused from the header, before anything is decoded. Every problem is
+    one InputError naming the file. Decode (``load``) inside the ``with``: the limit holds there.
+    """
+    path = Path(path)
+    with _open_input(path) as (fh, head), pillow_limit(max_pixels):
+        try:
+            im = Image.open(fh)
+        except UnidentifiedImageError:
+            raise InputError(_not_an_image(head), path=path, hint="check that it is the file you meant") from None
+        except Image.DecompressionBombError as exc:
+            found = re.search(r"\((\d+) pixels\)", str(exc))
+            size = f"{int(found.group(1)) / 1e6:.1f} megapixels" if found else "too many pixels"
+            raise _too_many_pixels(path, size, max_pixels or 0) from None
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, IndexError) as exc:
+            raise InputError(f"image header is corrupt ({exc})", path=path, hint="re-copy or re-export it") from None
+        with im:
+            width, height = im.size
+            if max_pixels is not None and width * height > max_pixels:
+                raise _too_many_pixels(path, f"{width}x{height} = {width * height / 1e6:.1f} megapixels", max_pixels)
+            yield im, fh, head
+
+
+def verify_png(fh: BinaryIO, path: Path) -> None:
+    """Every chunk of a PNG present and its CRC right, IDAT included (Pillow's decoder skips the
+    IDAT CRCs, so a bit flipped in the pixel data would otherwise decode to garbage)."""
+    start = fh.tell()
+    try:
+        fh.seek(0)
+        with Image.open(fh) as check:
+            check.verify()
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
+        raise _corrupt(path, str(exc)) from None
+    finally:
+        fh.seek(start)
 
 
 def _corrupt(path: Path, detail: str) -> InputError:
@@ -230,72 +293,41 @@ def _not_an_image(head: bytes) -> str:
     return "is not an image format this tool reads (PNG, JPEG, TIFF, BMP, WebP)"
 
 
-def _allow_pillow(max_pixels: int) -> None:
-    # Our own check (before decoding) is the guard; Pillow's global limit stays as a second one
-    # but must not refuse, or warn about, images the caller allowed. Raised only, never lowered.
-    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < max_pixels:
-        Image.MAX_IMAGE_PIXELS = max_pixels
-
-
 def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
     """Read an 8/16-bit grey, RGB, RGBA, palette or grey+alpha image, upright and without alpha.
 
     Raises InputError (one line naming the file) for a missing, unreadable, empty, truncated or
-    non-image file, and for one with more than ``max_pixels`` pixels (checked from the header,
-    before decoding).
+    non-image file, for anything but a regular file, for a PNG with a bad CRC or zlib stream, and
+    for one with more than ``max_pixels`` pixels (checked from the header, before decoding).
     """
     path = Path(path)
-    _allow_pillow(max_pixels)
-    with _open_input(path) as (fh, head):
+    with open_picture(path, max_pixels) as (im, fh, head):
+        width, height = im.size
         try:
-            with warnings.catch_warnings():
-                # Pillow warns above its limit (= ours, see _allow_pillow); we refuse such files below
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                im = Image.open(fh)
-        except UnidentifiedImageError:
-            raise InputError(_not_an_image(head), path=path, hint="check that it is the file you meant") from None
-        except Image.DecompressionBombError as exc:
-            # Pillow's own header check, at twice its limit, which _allow_pillow keeps >= ours
-            found = re.search(r"\((\d+) pixels\)", str(exc))
-            size = f"{int(found.group(1)) / 1e6:.1f} megapixels" if found else "too many pixels"
+            return _decode(im, fh, head, path)
+        except MemoryError:
             raise InputError(
-                f"image is {size}, more than the limit of {max_pixels / 1e6:.1f}",
+                f"not enough memory to decode a {width}x{height} image",
                 path=path,
-                hint="if you trust the file, raise the limit with --max-pixels",
+                hint="free memory or downscale it",
             ) from None
-        except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
-            raise InputError(f"image header is corrupt ({exc})", path=path, hint="re-copy or re-export it") from None
-        with im:
-            width, height = im.size
-            if width * height > max_pixels:
-                raise InputError(
-                    f"image is {width}x{height} = {width * height / 1e6:.1f} megapixels, "
-                    f"more than the limit of {max_pixels / 1e6:.1f}",
-                    path=path,
-                    hint="if you trust the file, raise the limit with --max-pixels",
-                )
-            try:
-                return _decode(im, fh, head, path)
-            except MemoryError:
-                raise InputError(
-                    f"not enough memory to decode a {width}x{height} image",
-                    path=path,
-                    hint="free memory or downscale it",
-                ) from None
 
 
 def _decode(im: Image.Image, fh: BinaryIO, head: bytes, path: Path) -> Picture:
     icc = im.info.get("icc_profile") or None
-    if _stored_bits(im, head) == 16 and im.mode not in _PILLOW_16BIT_MODES:
+    bits = _stored_bits(im, head)
+    if bits > 16:
+        # 32-bit integer (or float) samples have no white level: scaling by the file's own range
+        # would change its brightness from file to file, so we refuse rather than guess.
+        raise InputError(f"{bits}-bit samples are not supported (no fixed white level to scale by)", path=path,
+                         hint="export it as 8- or 16-bit")
+    if im.format == "PNG":
+        verify_png(fh, path)  # at every depth: CRCs of all chunks, IDAT included
+    if bits == 16 and im.mode not in _PILLOW_16BIT_MODES:
         # 16-bit colour: Pillow would truncate it to 8 bits.
         exif = _exif_from_tiff(im) if im.format == "TIFF" else _upright_exif(im.info.get("exif"))
         orientation = 1 if im.format == "TIFF" else _exif_orientation(im.info.get("exif"))  # libtiff applies TIFF's
         grey_source = im.format == "PNG" and head[25] in (0, 4)
-        try:
-            if im.format == "PNG":
-                im.verify()  # every chunk present and its CRC right: catches truncation before OpenCV
-        except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
-            raise _corrupt(path, str(exc)) from None
         fh.seek(0)
         pixels = _cv2_decode(fh.read(), path)
         if pixels.ndim == 3:
@@ -324,7 +356,10 @@ def _stored_bits(im: Image.Image, head: bytes) -> int:
         return head[24]  # IHDR bit depth, at a fixed offset
     if im.format == "TIFF":
         bits = im.tag_v2.get(258, (1,))
-        return max(bits) if isinstance(bits, tuple) else int(bits)
+        try:
+            return max(bits) if isinstance(bits, tuple) else int(bits)
+        except (TypeError, ValueError):
+            return 8
     return 8
 
 
@@ -699,19 +734,15 @@ def same_file(a: str | Path, b: str | Path) -> bool:
 def read_metadata_provenance(path: str | Path) -> dict[str, str]:
     """The provenance record encode_image wrote into ``path``; {} if it has none."""
     path = Path(path)
-    with _open_input(path) as (fh, head):
-        try:
-            with Image.open(fh) as im:
-                if im.format == "PNG":
-                    text = im.info.get("rawcolour") or im.text.get("rawcolour")
-                elif im.format == "TIFF":
-                    text = im.tag_v2.get(270)
-                else:
-                    text = im.info.get("comment")
-        except UnidentifiedImageError:
-            raise InputError(_not_an_image(head), path=path, hint="check that it is the file you meant") from None
-        except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
-            raise _corrupt(path, str(exc)) from None
+    # Headers only (no pixel limit, nothing decoded): our writer puts its record before IDAT /
+    # in IFD0 / in the JPEG comment, all parsed by Image.open.
+    with open_picture(path, None) as (im, _fh, _head):
+        if im.format == "PNG":
+            text = im.info.get("rawcolour")
+        elif im.format == "TIFF":
+            text = im.tag_v2.get(270)
+        else:
+            text = im.info.get("comment")
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     try:

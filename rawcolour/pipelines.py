@@ -18,6 +18,7 @@ orientation handling.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from .device import (
     resolve_precision,
 )
 from .errors import InputError, UsageError
+from .fileio import open_regular
 from .images import DEFAULT_MAX_PIXELS, Picture, read_image, to_float
 from .raw import (
     RawPicture,
@@ -124,19 +126,16 @@ def load_input(task: str, path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIX
                 hint="for an ordinary picture use `rawcolour colourise`; name the format with --raw-format")
     if fmt == "camera":
         return read_raw(path)
-    _check_png_pixels(path, max_pixels)
     if fmt == "zurich":
-        return read_zurich_png(path, cfa=cfa, black=black, white=white)
-    return read_rawgan_png(path)
+        return read_zurich_png(path, cfa=cfa, black=black, white=white, max_pixels=max_pixels)
+    return read_rawgan_png(path, max_pixels=max_pixels)
 
 
 def _png_header(path: Path) -> tuple[int, int, int, int] | None:
     """(width, height, bit depth, colour type) from a PNG's IHDR, or None if it is not a PNG."""
     try:
-        with open(path, "rb") as f:
+        with os.fdopen(open_regular(path), "rb") as f:  # never blocks on a FIFO
             head = f.read(26)
-    except FileNotFoundError:
-        raise InputError("file not found", path=path) from None
     except OSError as err:
         raise InputError(f"cannot read the file ({err.strerror or err})", path=path) from None
     if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
@@ -161,14 +160,6 @@ def _png_raw_layout(path: Path) -> str:
         f"a {depth}-bit {kinds.get(colour, 'unknown')} PNG is neither a Zurich Bayer PNG (1-channel 16-bit) "
         "nor a RAW2RGB-GAN packed PNG (RGBA 8-bit)", path=path,
         hint="ordinary pictures go to `rawcolour colourise`; name the format with --raw-format")
-
-
-def _check_png_pixels(path: Path, max_pixels: int) -> None:
-    header = _png_header(path)
-    if header is not None and header[0] * header[1] > max_pixels:
-        raise InputError(f"image is {header[0]}x{header[1]} = {header[0] * header[1] / 1e6:.1f} megapixels, "
-                         f"more than the limit of {max_pixels / 1e6:.1f}", path=path,
-                         hint="if you trust the file, raise the limit with --max-pixels")
 
 
 # ------------------------------------------------------------------------------------------- running

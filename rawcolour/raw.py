@@ -26,6 +26,7 @@ from typing import Iterator
 import numpy as np
 
 from .errors import InputError, UnsupportedRawError, UsageError
+from .fileio import check_regular_file
 
 PACKED_ORDER = ("R", "Gr", "B", "Gb")
 BAYER_PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")
@@ -170,14 +171,7 @@ def is_raw_path(path: str | Path) -> bool:
 
 def _check_file(path: str | Path) -> Path:
     p = Path(path)
-    if not p.exists():
-        raise InputError("file not found", path=p)
-    if p.is_dir():
-        raise InputError("is a folder, not a file", path=p, hint="pass the files inside it (or use --recursive)")
-    try:
-        size = p.stat().st_size
-    except OSError as err:
-        raise InputError(f"cannot read the file ({err.strerror})", path=p) from err
+    size = check_regular_file(p).st_size  # LibRaw opens by name: a FIFO must never reach it
     if not os.access(p, os.R_OK):
         raise InputError("permission denied: the file cannot be read", path=p)
     if size == 0:
@@ -330,6 +324,20 @@ def _tiff_camera(path: Path) -> str:
         return ""
 
 
+# A RAW with (almost) no samples above its black level holds no picture: a header-only file (LibRaw
+# decodes its missing data as zeros), or one whose data were cut off. Below this share of samples
+# above black it is refused rather than "developed" into a black frame with coloured stripes.
+MIN_IMAGE_DATA = 0.01
+
+
+def _refuse_no_image_data(above_black: int, total: int, path: Path) -> None:
+    if total and above_black < MIN_IMAGE_DATA * total:
+        share = f"{100 * above_black / total:.2g} %" if above_black else "none"
+        raise InputError(f"no image data: {share} of the sensor samples are above the black level "
+                         "(a header-only or cut-off RAW file)", path=path,
+                         hint="copy the file again from the camera card; a file of only metadata cannot be developed")
+
+
 def _as_matrix(m: np.ndarray) -> np.ndarray | None:
     m = np.asarray(m, dtype=np.float64)[:3, :3]
     return None if not np.any(m) or not np.all(np.isfinite(m)) else m.copy()
@@ -356,12 +364,14 @@ def read_raw(path: str | Path) -> RawPicture:
         cmat = _as_matrix(raw.color_matrix)
     if white <= max(black):
         raise InputError(f"white level {white:g} is not above the black level {max(black):g}", path=p)
+    packed = _normalise_packed(planes, black, white)
+    _refuse_no_image_data(int(np.count_nonzero(packed > 0)), packed.size, p)
     wb: tuple[float, ...] | None = None
     if all(v > 0 for v in wb_raw[:3]):
         wb_full = wb_raw[:3] + [wb_raw[3] if wb_raw[3] > 0 else wb_raw[1]]
         wb = tuple(wb_full[c] for c in chan)
     return RawPicture(
-        packed=_normalise_packed(planes, black, white),
+        packed=packed,
         cfa=cfa,
         black_levels=black,  # type: ignore[arg-type]
         white_level=white,
@@ -377,25 +387,31 @@ def read_raw(path: str | Path) -> RawPicture:
 # --------------------------------------------------------------------------- packed PNG datasets
 
 
-def _read_png(path: str | Path) -> tuple[np.ndarray, str, Path]:
-    from PIL import Image, UnidentifiedImageError
+def _read_png(path: str | Path, max_pixels: int | None = None) -> tuple[np.ndarray, str, Path]:
+    import zlib
+
+    from .images import DEFAULT_MAX_PIXELS, open_picture, verify_png
 
     p = _check_file(path)
-    try:
-        with Image.open(p) as im:
+    with open_picture(p, max_pixels or DEFAULT_MAX_PIXELS) as (im, fh, _head):
+        if im.format == "PNG":
+            verify_png(fh, p)  # chunk CRCs, IDAT included
+        try:
             mode = im.mode
             arr = np.asarray(im)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise InputError(f"cannot decode the image ({err})", path=p, hint="the file is corrupt or not a PNG") from err
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as err:
+            raise InputError(f"cannot decode the image ({err})", path=p,
+                             hint="the file is corrupt or not a PNG") from None
     return arr, mode, p
 
 
-def read_zurich_png(path: str | Path, cfa: str = "RGGB", black: float = 0.0, white: float = 1020.0) -> RawPicture:
+def read_zurich_png(path: str | Path, cfa: str = "RGGB", black: float = 0.0, white: float = 1020.0,
+                    max_pixels: int | None = None) -> RawPicture:
     """Zurich RAW-to-RGB: a 1-channel 16-bit PNG Bayer mosaic (10-bit data, PyNET scales by 4*255 = 1020)."""
     cfa = _check_cfa(cfa)
     if not white > black:
         raise UsageError(f"white level {white:g} must be above the black level {black:g}")
-    arr, mode, p = _read_png(path)
+    arr, mode, p = _read_png(path, max_pixels)
     if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
         raise InputError(
             f"expected a one-channel integer Bayer PNG, got mode {mode} with shape {arr.shape}",
@@ -415,13 +431,13 @@ def read_zurich_png(path: str | Path, cfa: str = "RGGB", black: float = 0.0, whi
     )
 
 
-def read_rawgan_png(path: str | Path) -> RawPicture:
+def read_rawgan_png(path: str | Path, max_pixels: int | None = None) -> RawPicture:
     """RAW2RGB-GAN: a packed 4-channel 8-bit RGBA PNG (R, G, B, G); packed = x / 256.
 
     Dividing by 256 (not 255) makes the models' input 2*packed - 1 equal the dataset's
     (x - 128) / 128 exactly.
     """
-    arr, mode, p = _read_png(path)
+    arr, mode, p = _read_png(path, max_pixels)
     with open(p, "rb") as f:
         head = f.read(25)
     # Pillow silently narrows 16-bit RGBA PNGs to 8 bits; the IHDR bit depth (byte 24) tells.
@@ -457,7 +473,10 @@ def classic_render(path: str | Path, *, bit_depth: int = 16) -> np.ndarray:
     if bit_depth not in (8, 16):
         raise UsageError(f"bit depth must be 8 or 16, got {bit_depth}")
     with _open_raw(path) as (raw, p):
-        _bayer_layout(raw, p)
+        _, chan = _bayer_layout(raw, p)
+        visible = raw.raw_image_visible
+        black_at = np.asarray(raw.black_level_per_channel, dtype=np.float64)[np.asarray(raw.raw_colors_visible)]
+        _refuse_no_image_data(int(np.count_nonzero(visible > black_at)), visible.size, p)
         cam_wb = raw.camera_whitebalance
         daylight = raw.daylight_whitebalance
         has_cam = all(v > 0 for v in cam_wb[:3])

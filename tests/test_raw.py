@@ -280,7 +280,7 @@ def test_empty_text_missing_and_folder(tmp_path):
     text = tmp_path / "notes.dng"
     text.write_text("this is not a raw file\n" * 20)
     assert_refused(text, InputError, "not a camera RAW")
-    assert_refused(tmp_path / "missing.nef", InputError, "not found")
+    assert_refused(tmp_path / "missing.nef", InputError, "no such file")
     folder = tmp_path / "shoot.dng"
     folder.mkdir()
     assert_refused(folder, InputError, "folder")

@@ -13,7 +13,7 @@ from enum import Enum
 
 from rich.console import Console
 
-from rawcolour.errors import RawcolourError, UsageError
+from rawcolour.errors import OutputError, RawcolourError, UsageError, one_line
 
 # Results go to stdout, everything else (progress, messages, errors) to stderr.
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -21,9 +21,9 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def error_line(err: BaseException) -> str:
-    """The one line a user sees for an error."""
-    return f"rawcolour: error: {err}"
+def error_line(err: BaseException | str) -> str:
+    """The one line a user sees for an error (whatever the message holds, it stays one line)."""
+    return f"rawcolour: error: {one_line(str(err))}"
 
 
 def fail(err: BaseException, code: int | None = None) -> typer.Exit:
@@ -44,9 +44,31 @@ def library_errors() -> Iterator[None]:
 
 
 def print_json(obj: Any) -> None:
-    """One compact JSON record on stdout."""
-    sys.stdout.write(json.dumps(obj, default=str) + "\n")
-    sys.stdout.flush()
+    """One compact JSON record on stdout.
+
+    BrokenPipeError (the reader went away) propagates for the caller to exit 141; any other
+    failure to write stdout (a full disk behind ``> file``, /dev/full) is an OutputError, and
+    stdout is sent to /dev/null so that Python's own final flush does not fail again.
+    """
+    try:
+        sys.stdout.write(json.dumps(obj, default=str) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        silence_stdout()
+        raise OutputError(f"cannot write the JSON records to stdout ({exc.strerror or exc})", path="<stdout>",
+                          hint="check where stdout goes (a full disk?)") from None
+
+
+def silence_stdout() -> None:
+    """Send further writes to stdout (and Python's final flush) nowhere: after its reader went
+    away, or it cannot be written."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # what is still buffered is flushed there at exit
 
 
 class Layout(str, Enum):

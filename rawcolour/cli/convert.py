@@ -14,6 +14,7 @@ import re
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -35,8 +36,9 @@ from rawcolour.cli.common import (
     error_line,
     library_errors,
     print_json,
+    silence_stdout,
 )
-from rawcolour.errors import OutputError, UsageError
+from rawcolour.errors import RawcolourError, UsageError, display_path
 
 app = typer.Typer()
 
@@ -311,93 +313,97 @@ def _convert(task: str, inputs: list[str], *, output: str | None, model: str | N
     planned = 0
     runner: batch.BatchRunner | None = None
     try:
-        with library_errors(), _sigterm_as_interrupt():
-            ranks = batch.Ranks.from_env()
-            if as_json and output == "-":
-                raise UsageError("--json and -o - both want stdout", hint="write the picture to a file with -o FILE")
-            if ranks.world > 1 and (output == "-" or "-" in inputs):
-                raise UsageError("under torchrun, stdin and stdout cannot be shared by the ranks",
-                                 hint="pass folders or files, and -o a folder")
-            if output == "-" and sys.stdout.isatty():
-                raise UsageError("refusing to write a picture to the terminal",
-                                 hint="redirect stdout (> out.png) or pipe it to another program")
-            stdin_paths: list[str] = []
-            if "-" in inputs:
-                stream = getattr(sys.stdin, "buffer", sys.stdin)
-                stdin_paths = batch.read_path_list(stream.read())
-            kind = batch.output_kind(output)
-            collection = batch.collect_inputs(
-                inputs, task, recursive=recursive, stdin_paths=stdin_paths,
-                exclude=[Path(output)] if kind == "folder" else [],
-            )
-            for path in collection.unsupported_named:
-                _warn(f"{path}: not a file {task} reads ({_reads(task)}); passed over", quiet)
-            plan = batch.OutputPlan(target=output, fmt=fmt, bit_depth=bit_depth, suffix=suffix, recursive=recursive)
-            jobs = batch.plan_jobs(collection, task, plan)
-            summary.unsupported, summary.ignored = len(collection.unsupported), len(collection.ignored)
-            if not jobs:
-                kinds = collection.unsupported_kinds()
-                found = f"; passed over {len(collection.unsupported)} other files ({', '.join(kinds)})" if kinds else ""
-                raise UsageError(f"no input files to convert{found}",
-                                 hint=f"{task} reads {_reads(task)}" + ("" if recursive else "; add --recursive "
-                                                                        "for subfolders"))
-            if kind == "folder":
-                try:
-                    Path(output).mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise OutputError(f"cannot create the output folder ({exc.strerror or exc})", path=output,
-                                      hint="choose a folder you can write to") from None
-            options = {**options, "device": batch.rank_device(options["device"], ranks)}
-            distributed = batch.init_distributed(ranks)
-            mine = batch.share(jobs, ranks)
-            planned = len(mine)
-            converter = batch.ModelConverter(task, model or batch.DEFAULT_MODELS[task], options, load)
-            show = (not quiet and err_console.is_terminal and ranks.rank == 0
-                    and not (as_json and sys.stdout.isatty()))
-            progress = _progress(show)
-            bar = progress.add_task("starting", total=len(mine)) if progress else None
+        with library_errors(), _sigterm_as_interrupt(), warnings.catch_warnings():
+            # Library warnings never reach the terminal raw: while converting, each file's become a
+            # note in its record (BatchRunner); anywhere else (collecting inputs) they are dropped.
+            warnings.simplefilter("ignore")
+            try:
+                ranks = batch.Ranks.from_env()
+                if as_json and output == "-":
+                    raise UsageError("--json and -o - both want stdout", hint="write the picture to a file with -o FILE")
+                if ranks.world > 1 and (output == "-" or "-" in inputs):
+                    raise UsageError("under torchrun, stdin and stdout cannot be shared by the ranks",
+                                     hint="pass folders or files, and -o a folder")
+                if output == "-" and sys.stdout.isatty():
+                    raise UsageError("refusing to write a picture to the terminal",
+                                     hint="redirect stdout (> out.png) or pipe it to another program")
+                stdin_paths: list[str] = []
+                if "-" in inputs:
+                    stream = getattr(sys.stdin, "buffer", sys.stdin)
+                    stdin_paths = batch.read_path_list(stream.read())
+                kind = batch.output_kind(output)
+                collection = batch.collect_inputs(
+                    inputs, task, recursive=recursive, stdin_paths=stdin_paths,
+                    exclude=[Path(output)] if kind == "folder" else [],
+                )
+                for path in collection.unsupported_named:
+                    _warn(f"{display_path(path)}: not a file {task} reads ({_reads(task)}); passed over", quiet)
+                plan = batch.OutputPlan(target=output, fmt=fmt, bit_depth=bit_depth, suffix=suffix, recursive=recursive)
+                jobs = batch.plan_jobs(collection, task, plan)
+                summary.unsupported, summary.ignored = len(collection.unsupported), len(collection.ignored)
+                if not jobs:
+                    kinds = collection.unsupported_kinds()
+                    found = f"; passed over {len(collection.unsupported)} other files ({', '.join(kinds)})" if kinds else ""
+                    raise UsageError(f"no input files to convert{found}",
+                                     hint=f"{task} reads {_reads(task)}" + ("" if recursive else "; add --recursive "
+                                                                            "for subfolders"))
+                # The -o folder is made by the first write (not here): a model that fails to load leaves
+                # nothing behind.
+                options = {**options, "device": batch.rank_device(options["device"], ranks)}
+                distributed = batch.init_distributed(ranks)
+                mine = batch.share(jobs, ranks)
+                planned = len(mine)
+                converter = batch.ModelConverter(task, model or batch.DEFAULT_MODELS[task], options, load)
+                show = (not quiet and err_console.is_terminal and ranks.rank == 0
+                        and not (as_json and sys.stdout.isatty()))
+                progress = _progress(show)
+                bar = progress.add_task("starting", total=len(mine)) if progress else None
 
-            def on_start(job: batch.Job) -> None:
-                if progress is not None:
-                    progress.update(bar, description=escape(_short(job.input.name)))
+                def on_start(job: batch.Job) -> None:
+                    if progress is not None:
+                        progress.update(bar, description=escape(_short(job.input.name)))
 
-            def on_record(record: batch.Record) -> None:
-                nonlocal done, emit_json
-                done += 1
-                if record.status == "failed":
-                    err_console.print(error_line(record.error), markup=False)
-                if progress is not None:
-                    progress.advance(bar)
-                if emit_json:
-                    try:
-                        print_json(record.to_json())
-                    except BrokenPipeError:
-                        emit_json = False
-                        _silence_stdout()
-                        raise _Interrupted(EXIT_BROKEN_PIPE, "stdout was closed") from None
+                def on_record(record: batch.Record) -> None:
+                    nonlocal done, emit_json
+                    done += 1
+                    if record.status == "failed":
+                        err_console.print(error_line(record.error), markup=False)
+                    if progress is not None:
+                        progress.advance(bar)
+                    if emit_json:
+                        try:
+                            print_json(record.to_json())
+                        except BrokenPipeError:
+                            emit_json = False
+                            silence_stdout()
+                            raise _Interrupted(EXIT_BROKEN_PIPE, "stdout was closed") from None
 
-            runner = batch.BatchRunner(
-                converter, task=task, on_exist=on_exist, strip_metadata=strip_metadata,
-                stdout=sys.stdout.buffer if output == "-" else None, on_start=on_start, on_record=on_record,
-            )
-            with progress if progress is not None else contextlib.nullcontext():
-                runner.run(mine)
-            local = runner.summary
-            summary.ok, summary.failed, summary.skipped = local.ok, local.failed, local.skipped
-            if distributed:
-                summary.ok, summary.failed, summary.skipped, _ = batch.reduce_counts(summary.counts())
-                batch.close_distributed()
-            summary.seconds = time.perf_counter() - start
-            if ranks.rank == 0:
-                if emit_json:
-                    record = summary.to_json()
-                    record["total"] = summary.ok + summary.failed + summary.skipped
-                    if ranks.world > 1:
-                        record["ranks"] = ranks.world
-                    print_json(record)
-                if not quiet:
-                    err_console.print(_summary_line(task, summary, summary.seconds, collection.unsupported_kinds()),
-                                      markup=False)
+                runner = batch.BatchRunner(
+                    converter, task=task, on_exist=on_exist, strip_metadata=strip_metadata,
+                    stdout=sys.stdout.buffer if output == "-" else None, on_start=on_start, on_record=on_record,
+                )
+                with progress if progress is not None else contextlib.nullcontext():
+                    runner.run(mine)
+                local = runner.summary
+                summary.ok, summary.failed, summary.skipped = local.ok, local.failed, local.skipped
+                if distributed:
+                    summary.ok, summary.failed, summary.skipped, _ = batch.reduce_counts(summary.counts())
+                    batch.close_distributed()
+                summary.seconds = time.perf_counter() - start
+                if ranks.rank == 0:
+                    if emit_json:
+                        record = summary.to_json()
+                        record["total"] = summary.ok + summary.failed + summary.skipped
+                        if ranks.world > 1:
+                            record["ranks"] = ranks.world
+                        print_json(record)
+                    if not quiet:
+                        err_console.print(_summary_line(task, summary, summary.seconds, collection.unsupported_kinds()),
+                                          markup=False)
+            except RawcolourError as err:
+                if emit_json:  # a pipeline always gets its summary record, here with the error
+                    _json_summary(summary, runner, start, error=str(err))
+                raise
     except KeyboardInterrupt as exc:
         code = exc.code if isinstance(exc, _Interrupted) else EXIT_INTERRUPTED
         why = exc.why if isinstance(exc, _Interrupted) else "interrupted"
@@ -405,17 +411,25 @@ def _convert(task: str, inputs: list[str], *, output: str | None, model: str | N
             err_console.print(f"rawcolour: {why} after {done} of {planned} files; no partial file was left",
                               markup=False)
         if emit_json:
-            if runner is not None:  # this rank's counts so far
-                summary.ok, summary.failed, summary.skipped = runner.summary.ok, runner.summary.failed, \
-                    runner.summary.skipped
-            summary.interrupted, summary.seconds = True, time.perf_counter() - start
-            with contextlib.suppress(BrokenPipeError):
-                print_json(summary.to_json())
+            summary.interrupted = True
+            _json_summary(summary, runner, start)
         raise typer.Exit(code) from None
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
         raise typer.Exit(EXIT_BROKEN_PIPE) from None
     raise typer.Exit(EXIT_FAILED if summary.failed else EXIT_OK)
+
+
+def _json_summary(summary: batch.Summary, runner: batch.BatchRunner | None, start: float, **extra: Any) -> None:
+    """The summary record after the batch stopped early: this rank's counts so far, and why."""
+    if runner is not None:
+        summary.ok, summary.failed, summary.skipped = runner.summary.ok, runner.summary.failed, runner.summary.skipped
+    summary.seconds = time.perf_counter() - start
+    record = summary.to_json()
+    record["total"] = summary.ok + summary.failed + summary.skipped
+    record.update(extra)
+    with contextlib.suppress(BrokenPipeError, RawcolourError):
+        print_json(record)
 
 
 def _reads(task: str) -> str:
@@ -426,10 +440,3 @@ def _reads(task: str) -> str:
 
 def _short(name: str, width: int = 32) -> str:
     return name if len(name) <= width else name[: width - 1] + "…"
-
-
-def _silence_stdout() -> None:
-    """After the reader of stdout is gone, send further writes (and Python's final flush) nowhere."""
-    with contextlib.suppress(OSError, ValueError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
