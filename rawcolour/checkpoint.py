@@ -26,6 +26,7 @@ import rawcolour
 from rawcolour.errors import CheckpointError, MissingWeightsError, RawcolourError
 from rawcolour.fileio import atomic_write_bytes
 from rawcolour.nets.fold import fold_for_inference
+from rawcolour.nets.limits import meta_build, state_shapes
 from rawcolour.registry import InferencePolicy, IOSpec, ModelSpec, NetSpec, get_spec, is_model, weights_path
 
 FORMAT = "rawcolour.checkpoint/1"
@@ -116,8 +117,9 @@ def _prepare(t: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------- loading
 
 
-def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Tensors and metadata of a rawcolour safetensors file; anything else raises CheckpointError."""
+def read_checkpoint_header(path: str | Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
+    """Every tensor's shape and the metadata of a rawcolour safetensors file, without reading the
+    tensors; anything else raises CheckpointError."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError("no such checkpoint file", path=path)
@@ -135,36 +137,70 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
 
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-        tensors = load_file(str(path))
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         raise CheckpointError(f"not a readable safetensors file ({err})", path=path,
                               hint="the file is corrupt or truncated; download or export it again") from err
     if metadata.get("format") != FORMAT:
         raise CheckpointError("safetensors file without rawcolour metadata", path=path,
                               hint="import foreign weights with `rawcolour models import`")
+    return shapes, metadata
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata of a rawcolour safetensors file; anything else raises CheckpointError."""
+    path = Path(path)
+    _shapes, metadata = read_checkpoint_header(path)
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"not a readable safetensors file ({err})", path=path,
+                              hint="the file is corrupt or truncated; download or export it again") from err
     return tensors, metadata
+
+
+_NOT_OURS = "the file does not describe a network rawcolour can build; download or export it again"
 
 
 def net_spec_from_metadata(metadata: dict[str, str], path: Path | None = None,
                            prefix: str = "") -> NetSpec:
-    """Rebuild the NetSpec stored under `arch`/`config` (or `discriminator_arch`/... with prefix)."""
+    """Rebuild the NetSpec stored under `arch`/`config` (or `discriminator_arch`/... with prefix).
+
+    The config is checked against its architecture's limits (rawcolour.nets.limits) here, before
+    anything is built.
+    """
     try:
         arch = metadata[f"{prefix}arch"]
         return NetSpec.from_dict({"arch": arch, "config": json.loads(metadata[f"{prefix}config"])})
     except KeyError as err:
-        raise CheckpointError(f"metadata lacks {err}", path=path) from err
+        raise CheckpointError(f"metadata lacks {err}", path=path, hint=_NOT_OURS) from None
     except RawcolourError as err:
-        raise CheckpointError(err.problem, path=path, hint=err.hint) from err
-    except (ValueError, TypeError) as err:
-        raise CheckpointError(f"metadata config does not fit its architecture ({err})", path=path) from err
+        raise CheckpointError(err.problem, path=path, hint=err.hint) from None
+    except (ValueError, TypeError, AttributeError, RecursionError) as err:
+        raise CheckpointError(f"metadata config does not fit its architecture ({err})", path=path,
+                              hint=_NOT_OURS) from None
 
 
-def load_state(net: nn.Module, state: dict[str, torch.Tensor], path: Path | None = None) -> None:
-    """Load a state dict strictly, with one clear error for missing, unexpected or mis-shaped tensors."""
-    state = {_strip_wrappers(k): v for k, v in state.items()}
-    own = net.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
+def checked_net_spec(metadata: dict[str, str], shapes: dict[str, tuple[int, ...]], path: Path | None = None,
+                     prefix: str = "") -> NetSpec:
+    """The NetSpec of a checkpoint, validated before anything real is built: its config within the
+    architecture's limits, the network within the parameter budget, and every tensor the network
+    needs present in ``shapes`` with its exact shape (a meta-device build: no memory)."""
+    spec = net_spec_from_metadata(metadata, path, prefix)
+    try:
+        expected = state_shapes(meta_build(spec.build))
+    except (ValueError, TypeError, RuntimeError) as err:
+        raise CheckpointError(f"metadata config does not fit its architecture ({err})", path=path,
+                              hint=_NOT_OURS) from None
+    check_shapes(expected, {_strip_wrappers(k): v for k, v in shapes.items()}, path)
+    return spec
+
+
+def check_shapes(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]],
+                 path: Path | None = None) -> None:
+    """One clear CheckpointError for missing, unexpected or mis-shaped tensors."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
     if missing or unexpected:
         parts = []
         if missing:
@@ -172,12 +208,59 @@ def load_state(net: nn.Module, state: dict[str, torch.Tensor], path: Path | None
         if unexpected:
             parts.append(f"{len(unexpected)} unexpected tensors (e.g. {unexpected[0]})")
         raise CheckpointError("weights do not match the architecture: " + ", ".join(parts), path=path)
-    for k, v in own.items():
-        if tuple(state[k].shape) != tuple(v.shape):
-            raise CheckpointError(f"tensor {k} has shape {tuple(state[k].shape)}, the architecture "
-                                  f"needs {tuple(v.shape)}", path=path)
+    for k, shape in expected.items():
+        if tuple(found[k]) != tuple(shape):
+            raise CheckpointError(f"tensor {k} has shape {tuple(found[k])}, the architecture "
+                                  f"needs {tuple(shape)}", path=path)
+
+
+def load_state(net: nn.Module, state: dict[str, torch.Tensor], path: Path | None = None) -> None:
+    """Load a state dict strictly, with one clear error for missing, unexpected or mis-shaped tensors."""
+    state = {_strip_wrappers(k): v for k, v in state.items()}
+    own = net.state_dict()
+    check_shapes({k: tuple(v.shape) for k, v in own.items()}, {k: tuple(v.shape) for k, v in state.items()}, path)
     converted = {k: state[k].to(own[k].dtype) for k in own}
     net.load_state_dict(converted, strict=True)
+
+
+def _json_object(metadata: dict[str, str], key: str, path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(metadata[key])
+    except KeyError:
+        raise CheckpointError(f"metadata lacks {key!r}", path=path, hint=_NOT_OURS) from None
+    except (ValueError, RecursionError) as err:
+        raise CheckpointError(f"metadata {key!r} is not valid JSON ({err})", path=path, hint=_NOT_OURS) from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"metadata {key!r} is a JSON {type(value).__name__}, not an object", path=path,
+                              hint=_NOT_OURS)
+    return value
+
+
+# Inference policy fields read from a file: (type, lowest, highest); None where any value of the type is fine.
+_POLICY_LIMITS: dict[str, tuple[type, int | None, int | None]] = {
+    "size_multiple": (int, 1, 4096), "default_overlap": (int, 0, 4096), "min_size": (int, 1, 65536),
+    "render_size": (int, 16, 65536), "supports_half": (bool, None, None), "tiling": (str, None, None),
+}
+
+
+def io_and_policy(metadata: dict[str, str], path: Path) -> tuple[IOSpec, InferencePolicy]:
+    """The I/O spec and inference policy a checkpoint states, checked field by field."""
+    io_d, policy_d = _json_object(metadata, "io", path), _json_object(metadata, "policy", path)
+    for key, value in policy_d.items():
+        kind, lo, hi = _POLICY_LIMITS.get(key, (object, None, None))
+        if value is None and key == "render_size":
+            continue
+        bad = not isinstance(value, kind) or (kind is int and isinstance(value, bool))
+        if not bad and lo is not None and not lo <= value <= hi:
+            bad = True
+        if bad or (key == "tiling" and value not in ("supported", "discouraged", "none")):
+            raise CheckpointError(f"metadata policy {key} = {value!r:.40} is not valid", path=path, hint=_NOT_OURS)
+    if not all(isinstance(v, (str, list, type(None))) for v in io_d.values()):
+        raise CheckpointError("metadata io holds values that are not text", path=path, hint=_NOT_OURS)
+    try:
+        return IOSpec.from_dict(io_d), InferencePolicy.from_dict(policy_d)
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"metadata has no valid io/policy ({err})", path=path, hint=_NOT_OURS) from None
 
 
 def _strip_wrappers(key: str) -> str:
@@ -196,16 +279,16 @@ def load_checkpoint(path: str | Path, *, for_inference: bool = True,
     A training checkpoint's discriminator is read by `load_discriminator`.
     """
     path = Path(path)
+    # Everything a file states is checked before anything real is built or read (a hostile file
+    # costs milliseconds): metadata, config limits, parameter budget, every tensor's shape.
+    shapes, metadata = read_checkpoint_header(path)
+    gen_shapes = {k: v for k, v in shapes.items() if not k.startswith(DISCRIMINATOR_PREFIX)}
+    net_spec = checked_net_spec(metadata, gen_shapes, path)
+    io, policy = io_and_policy(metadata, path)
     tensors, metadata = read_checkpoint(path)
-    net_spec = net_spec_from_metadata(metadata, path)
     net = net_spec.build()
     gen_state = {k: v for k, v in tensors.items() if not k.startswith(DISCRIMINATOR_PREFIX)}
     load_state(net, gen_state, path)
-    try:
-        io = IOSpec.from_dict(json.loads(metadata["io"]))
-        policy = InferencePolicy.from_dict(json.loads(metadata["policy"]))
-    except (KeyError, TypeError, ValueError) as err:
-        raise CheckpointError(f"metadata has no valid io/policy ({err})", path=path) from err
     if for_inference:
         net.eval()
         fold_for_inference(net)
@@ -218,12 +301,14 @@ def load_checkpoint(path: str | Path, *, for_inference: bool = True,
 def load_discriminator(path: str | Path) -> nn.Module:
     """The discriminator stored in a training checkpoint."""
     path = Path(path)
-    tensors, metadata = read_checkpoint(path)
+    shapes, metadata = read_checkpoint_header(path)
     if "discriminator_arch" not in metadata:
         raise CheckpointError("checkpoint holds no discriminator", path=path)
-    spec = net_spec_from_metadata(metadata, path, prefix="discriminator_")
-    net = spec.build()
     n = len(DISCRIMINATOR_PREFIX)
+    spec = checked_net_spec(metadata, {k[n:]: v for k, v in shapes.items() if k.startswith(DISCRIMINATOR_PREFIX)},
+                            path, prefix="discriminator_")
+    tensors, metadata = read_checkpoint(path)
+    net = spec.build()
     load_state(net, {k[n:]: v for k, v in tensors.items() if k.startswith(DISCRIMINATOR_PREFIX)}, path)
     return net
 

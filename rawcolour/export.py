@@ -34,6 +34,7 @@ from torch import nn
 import rawcolour
 from rawcolour.checkpoint import LoadedModel, load_model
 from rawcolour.errors import OutputError, RawcolourError, UsageError
+from rawcolour.fileio import atomic_write_bytes, output_error
 from rawcolour.nets.fold import fold_for_inference
 
 INPUT_NAME, OUTPUT_NAME = "input", "output"
@@ -146,10 +147,14 @@ def export_onnx(model: str | Path | LoadedModel, output: str | Path, *, force: b
     if loaded.source is not None:
         meta["source_checkpoint"] = loaded.source.name
         meta["source_sha256"] = loaded.sha256 or ""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise output_error(out, err, "ONNX file") from None
+    # Exported and checked in a private scratch folder, then written by the one atomic writer: a
+    # read-only or full target gives one error line, and the file gets a picture's permissions.
+    with tempfile.TemporaryDirectory(prefix="rawcolour-onnx-") as scratch:
+        tmp = os.path.join(scratch, "model.onnx")
         with _quiet_exporter(), torch.no_grad():
             try:
                 program = torch.onnx.export(net, (example,), None, dynamo=True, input_names=[INPUT_NAME],
@@ -162,7 +167,11 @@ def export_onnx(model: str | Path | LoadedModel, output: str | Path, *, force: b
             program.model.doc_string = (f"rawcolour {loaded.name} ({loaded.task}): {INPUT_NAME} "
                                         f"(B, {in_channels}, H, W), H and W multiples of {multiple}, "
                                         f"at least {min_side}")
-            program.save(tmp, external_data=False)
+            try:
+                program.save(tmp, external_data=False)
+            except OSError as err:
+                raise RawcolourError(f"cannot write the ONNX graph to a temporary folder ({err.strerror or err})",
+                                     hint="free some space in the temporary folder (TMPDIR)") from None
         opset = _opset(tmp)
         checked, diff = None, None
         if check:
@@ -172,12 +181,9 @@ def export_onnx(model: str | Path | LoadedModel, output: str | Path, *, force: b
             if not diff <= tolerance:
                 raise RawcolourError(f"the exported graph differs from PyTorch by {diff:.3g} (more than {tolerance:g}) "
                                      f"on a {'x'.join(map(str, checked))} input; nothing written", path=out)
-        os.replace(tmp, out)
-    except OSError as err:
-        raise OutputError(f"cannot write the ONNX file ({err.strerror or err})", path=out) from err
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        with open(tmp, "rb") as f:
+            data = f.read()
+    atomic_write_bytes(out, data, what="ONNX file")
     return ExportResult(path=out, name=loaded.name, task=loaded.task, input_name=INPUT_NAME, output_name=OUTPUT_NAME,
                         size_multiple=multiple, min_side=min_side, opset=opset, checked_shape=checked,
                         max_abs_diff=diff, seconds=round(time.perf_counter() - start, 2))

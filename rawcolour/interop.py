@@ -45,7 +45,7 @@ import torch
 from torch import nn
 
 from rawcolour.errors import CheckpointError, OutputError, UsageError
-from rawcolour.nets import count_parameters
+from rawcolour.nets import config_from_dict, config_to_dict, count_parameters, meta_build
 from rawcolour.nets.unet import Pix2PixUNetConfig
 from rawcolour.nets.uresnet import SGANGeneratorConfig
 from rawcolour.registry import ModelSpec, NetSpec, get_spec, list_models
@@ -260,10 +260,24 @@ def read_foreign_checkpoint(path: str | Path) -> ForeignWeights:
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "generator", "netG", "G", "net")
 
 
-def _weights_from_object(obj: Any, fmt: str, path: Path) -> ForeignWeights:
+# Deeper than any real network's module tree (the reference generators nest 4 levels, pix2pix's U-Net
+# about 20): a file that nests further, or contains itself, is refused before Python's own
+# recursion limit is met.
+MAX_NESTING = 100
+
+
+def _too_deep(path: Path, what: str) -> CheckpointError:
+    return CheckpointError(f"the pickled {what} nests more than {MAX_NESTING} levels deep (or contains itself); "
+                           "no network is built like that", path=path,
+                           hint="re-save the generator's state_dict with torch.save from code you trust")
+
+
+def _weights_from_object(obj: Any, fmt: str, path: Path, depth: int = 0) -> ForeignWeights:
+    if depth > len(_WRAPPER_KEYS):  # each level unwraps a different key; more means a cycle
+        raise _too_deep(path, "dict")
     if isinstance(obj, _Stub):
         classes: list[str] = []
-        tensors = _module_tensors(obj, "", classes, path)
+        tensors = _module_tensors(obj, "", classes, path, set())
         if not tensors:
             raise CheckpointError(f"the pickled {obj.stub_class} holds no parameters", path=path)
         return ForeignWeights(tensors, "pickled_module", obj.stub_class, tuple(dict.fromkeys(classes)))
@@ -272,7 +286,7 @@ def _weights_from_object(obj: Any, fmt: str, path: Path) -> ForeignWeights:
             return ForeignWeights(dict(obj), "state_dict")
         for key in _WRAPPER_KEYS:
             if key in obj and (isinstance(obj[key], (Mapping, _Stub))):
-                return _weights_from_object(obj[key], fmt, path)
+                return _weights_from_object(obj[key], fmt, path, depth + 1)
         keys = ", ".join(map(str, list(obj)[:5]))
         raise CheckpointError(f"found a dict without a generator state dict (keys: {keys})", path=path,
                               hint="pass a file holding the generator's state_dict or the pickled generator")
@@ -280,8 +294,13 @@ def _weights_from_object(obj: Any, fmt: str, path: Path) -> ForeignWeights:
     raise CheckpointError(f"the file holds a {what}, not a state dict or a network", path=path)
 
 
-def _module_tensors(stub: _Stub, prefix: str, classes: list[str], path: Path) -> dict[str, torch.Tensor]:
-    """The state dict of a stubbed nn.Module: its parameters and persistent buffers, recursively."""
+def _module_tensors(stub: _Stub, prefix: str, classes: list[str], path: Path,
+                    above: set[int]) -> dict[str, torch.Tensor]:
+    """The state dict of a stubbed nn.Module: its parameters and persistent buffers, recursively
+    (at most MAX_NESTING levels; a module that contains itself is refused)."""
+    if len(above) >= MAX_NESTING or id(stub) in above:
+        raise _too_deep(path, "module")
+    above = above | {id(stub)}
     classes.append(stub.stub_class)
     state = stub.stub_state
     if isinstance(state, tuple) and len(state) == 2 and isinstance(state[0], dict):
@@ -303,7 +322,7 @@ def _module_tensors(stub: _Stub, prefix: str, classes: list[str], path: Path) ->
             continue
         if not isinstance(child, _Stub):
             raise CheckpointError(f"submodule {prefix}{name} is a {type(child).__name__}", path=path)
-        out.update(_module_tensors(child, f"{prefix}{name}.", classes, path))
+        out.update(_module_tensors(child, f"{prefix}{name}.", classes, path, above))
     return out
 
 
@@ -497,17 +516,24 @@ def convert_state(arch: str, foreign: dict[str, torch.Tensor], path: Path | None
     path = path or Path("<state dict>")
     state = _strip_wrappers(foreign)
     notes: list[str] = []
-    if arch == "pix2pix":
-        config, notes = _pix2pix_config(state, path)
-        netspec = NetSpec("pix2pix_unet", config)
-    elif arch == "sgan":
-        config, notes = _sgan_config(state, path)
-        netspec = NetSpec("sgan_generator", config)
-    else:
+    if arch not in FOREIGN_ARCHS:
         raise UsageError(f"unknown foreign architecture {arch!r}", hint=f"choose one of {', '.join(FOREIGN_ARCHS)}")
-    net = netspec.build()
-    key_map = reference_key_map(net, arch)
-    own = net.state_dict()
+    try:
+        if arch == "pix2pix":
+            config, notes = _pix2pix_config(state, path)
+            netspec = NetSpec("pix2pix_unet", config)
+        else:
+            config, notes = _sgan_config(state, path)
+            netspec = NetSpec("sgan_generator", config)
+        # The config read off the tensors' shapes is held to the architecture's limits, and the
+        # network is built on the meta device (no memory) until every shape is known to fit.
+        config_from_dict(netspec.arch, config_to_dict(config))
+        meta_net = meta_build(netspec.build)
+    except (ValueError, TypeError, IndexError, AttributeError) as err:
+        raise CheckpointError(f"the tensors describe no {arch} generator rawcolour can build ({err})", path=path,
+                              hint="check --arch, and that the file is a generator checkpoint") from None
+    key_map = reference_key_map(meta_net, arch)
+    own = meta_net.state_dict()
     new: dict[str, torch.Tensor] = {}
     used: set[str] = set()
     missing: list[str] = []
@@ -520,6 +546,10 @@ def convert_state(arch: str, foreign: dict[str, torch.Tensor], path: Path | None
                 continue
             missing.append(ref)
             continue
+        if not isinstance(state[ref], torch.Tensor) or tuple(state[ref].shape) != tuple(own[ours].shape):
+            found = tuple(state[ref].shape) if isinstance(state[ref], torch.Tensor) else type(state[ref]).__name__
+            raise CheckpointError(f"tensor {ref} has shape {found}, the {arch} generator needs "
+                                  f"{tuple(own[ours].shape)}", path=path)
         new[ours] = state[ref]
         used.add(ref)
         if ours.endswith(_SN_ORIGINAL):
@@ -549,6 +579,7 @@ def convert_state(arch: str, foreign: dict[str, torch.Tensor], path: Path | None
         if tuple(new[k].shape) != tuple(v.shape):
             raise CheckpointError(f"tensor {key_map[k]} has shape {tuple(new[k].shape)}, the {arch} generator "
                                   f"needs {tuple(v.shape)}", path=path)
+    net = netspec.build()  # every shape fits: now build it for real
     net.load_state_dict({k: new[k].to(own[k].dtype) for k in own}, strict=True)
     net.eval()
     return netspec, net, notes

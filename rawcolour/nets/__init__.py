@@ -18,6 +18,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from ..errors import UnknownModelError
 from .fold import fold_for_inference
+from .limits import check_config, meta_build, state_shapes
 from .norms import NORM_KINDS, has_sample_statistics, make_norm, set_norm_stats_mode
 from .patchgan import (
     COLORGAN_RELEASED_CODE_DISC,
@@ -58,12 +59,16 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 
 
 def config_from_dict(arch: str, d: dict[str, Any]) -> Any:
-    """The frozen config of arch from a dict (lists become tuples); unknown keys raise ValueError."""
+    """The frozen config of arch from a dict (lists become tuples); unknown keys, a value of the
+    wrong type or outside the architecture's limits (rawcolour.nets.limits) raise ValueError."""
     cls, _ = _lookup(arch)
+    if not isinstance(d, dict):
+        raise ValueError(f"a {arch} config must be a JSON object; got {type(d).__name__}")
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(d) - names)
     if unknown:
         raise ValueError(f"unknown {arch} config key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    check_config(arch, cls, d)
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
@@ -137,5 +142,7 @@ __all__ = [
     "has_sample_statistics",
     "init_weights",
     "make_norm",
+    "meta_build",
+    "state_shapes",
     "set_norm_stats_mode",
 ]

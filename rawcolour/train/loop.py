@@ -30,6 +30,7 @@ import io
 import json
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,24 @@ from rawcolour.train.losses import GANLoss, PerceptualLoss, attention_loss, l1
 
 RESUME_FORMAT = "rawcolour.resume/1"
 SIDECAR = "last.resume.pt"
+
+
+def _resume_refusal(err: BaseException, path: Path) -> CheckpointError:
+    """One line for a resume file torch.load(weights_only=True) would not read (its own message is
+    a page of advice on unsafe loading, which is exactly what we never do)."""
+    import re
+
+    text = str(err)
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    operand = re.search(r"Unsupported operand (\d+)", text)
+    if found or operand:
+        what = f"asks for {found.group(1)}" if found else f"uses pickle instruction {operand.group(1)}"
+        return CheckpointError(f"refusing to resume: the resume state {what}, which plain saved state never "
+                               "needs (unpickling it could run code)", path=path,
+                               hint="use a resume file written by rawcolour train, or start a new run")
+    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    return CheckpointError(f"cannot read the resume state ({type(err).__name__}: {first[:200]})", path=path,
+                           hint="the file is corrupt or not rawcolour's; start a new run without --resume")
 LAST = "last.safetensors"
 _EPOCH_KEY_STRIDE = 100_000  # epoch key = stage index * stride + epoch
 _SAMPLE_ROWS = 4
@@ -264,9 +283,11 @@ class Trainer:
             raise UsageError("nothing to resume: the run folder has no resume state", path=path,
                              hint="start a new run without --resume, or point --out at an existing run")
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch's notes on pickle protocols are not for the terminal
+                warnings.simplefilter("ignore")
+                state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # noqa: BLE001 - any reader failure means the same to the user
-            raise CheckpointError(f"cannot read the resume state ({err})", path=path) from err
+            raise _resume_refusal(err, path) from None
         if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
             raise CheckpointError("not a rawcolour resume file", path=path)
         if state.get("world_size", 1) != self.dist.world:
