@@ -114,7 +114,11 @@ def export_onnx(model: str | Path | LoadedModel, output: str | Path, *, force: b
     """
     start = time.perf_counter()
     out = Path(output)
-    if out.exists() and not force:
+    try:
+        exists = out.exists()
+    except OSError as err:  # a folder on the way we may not enter
+        raise output_error(out, err, "ONNX file") from None
+    if exists and not force:
         raise OutputError("output exists", path=out, hint="pass --force to replace it, or choose another --onnx")
     _need("onnxscript", "ONNX export")
     _need("onnx", "ONNX export")

@@ -247,9 +247,25 @@ def test_ctrl_c_stops_cleanly(card, models, world):
     assert tree(out) == []  # the half-written temporary file was removed
 
 
-@pytest.mark.skipif(IS_ROOT and shutil.which("setpriv") is None, reason="root ignores permissions, no setpriv")
+def nobody_cannot_run() -> str | None:
+    """Why `nobody` cannot run this interpreter with rawcolour (a checkout or virtual environment in a
+    private folder: a mkdtemp folder, a home directory), or None when it can."""
+    if shutil.which("setpriv") is None:
+        return "root ignores permissions, and there is no setpriv to drop them"
+    probe = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", sys.executable,
+                            "-c", "import rawcolour.cli.main"], capture_output=True, env=ENV, timeout=120, cwd="/")
+    if probe.returncode != 0:
+        return (f"`nobody` cannot run {sys.executable} with rawcolour (a private checkout or virtual environment); "
+                "as root this test needs that user, because root reads and writes everything")
+    return None
+
+
 def test_unreadable_input_and_read_only_output_folder(models, world):
-    """As root this runs as `nobody` (root reads and writes everything)."""
+    """As root this runs as `nobody` (root reads and writes everything), if `nobody` can run us."""
+    if IS_ROOT:
+        why = nobody_cannot_run()
+        if why:
+            pytest.skip(why)
     locked = world / "locked"
     dng(locked / "good.dng")
     dng(locked / "secret.dng").chmod(0)
