@@ -268,7 +268,7 @@ def can_run_as(user: int) -> str | None:
     return None
 
 
-def test_export_onnx_to_a_read_only_folder_is_one_line_and_files_get_normal_permissions(tmp_path, models, request):
+def test_export_onnx_to_a_read_only_folder_is_one_line(tmp_path, models, request):
     pytest.importorskip("onnxscript")
     why = can_run_as(NOBODY)
     if why:
@@ -288,12 +288,17 @@ def test_export_onnx_to_a_read_only_folder_is_one_line_and_files_get_normal_perm
     assert run.returncode == 1
     assert "x.onnx: cannot write the ONNX file: permission denied; nothing was written" in one_error(run)
     assert tree(read_only) == []
+
+
+def test_exported_onnx_gets_the_permissions_pictures_get(tmp_path, models):
+    pytest.importorskip("onnxscript")
     out = tmp_path / "ok.onnx"
-    run = cli("models", "export", str(model), "--onnx", str(out), "--no-check", timeout=300)
+    run = cli("models", "export", str(models["sgan-tiny"]), "--onnx", str(out), "--no-check", timeout=300)
     assert run.returncode == 0, run.stderr.decode()
     umask = os.umask(0)
     os.umask(umask)
-    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask  # as pictures are written, not 0600
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask  # not mkstemp's 0600
+    assert [p.name for p in tmp_path.iterdir()] == ["ok.onnx"]
 
 
 # ------------------------------------------------------------------------------------ 7. killed writers
