@@ -52,7 +52,9 @@ __all__ = [
     "load_models",
 ]
 
-BASELINES = {"colourise": "grey", "raw2rgb": "classic"}
+# The rows every eval starts with: grey (zero ab) and a uniform sepia tone for colourise (the
+# floor a colouriser must clear on colour and on hue), LibRaw's rendering for raw2rgb.
+BASELINES: dict[str, tuple[str, ...]] = {"colourise": ("grey", "sepia"), "raw2rgb": ("classic",)}
 RANDOM_INIT_SEED = 0
 
 # (key, header, format, which way is better) of each figure a row may carry, in table order.
@@ -64,8 +66,10 @@ COLUMNS: dict[str, list[tuple[str, str, str, str]]] = {
         ("ab_psnr", "ab PSNR [dB]", "{:.2f}", "higher"),
         ("perceptual", "L_perc", "{:.4f}", "lower"),
         ("colourfulness", "colourfulness", "{:.1f}", "closer to ground truth"),
+        ("colourfulness_ratio", "colour ratio", "{:.2f}", "closer to 1"),
         ("overlap_a", "a overlap", "{:.3f}", "higher"),
         ("overlap_b", "b overlap", "{:.3f}", "higher"),
+        ("hue_accuracy", "hue acc.", "{:.3f}", "higher"),
         ("seconds", "s/image", "{:.3f}", "lower"),
     ],
     "raw2rgb": [
@@ -158,8 +162,8 @@ def load_models(names: Sequence[str], task: str, *, baseline: bool = True,
     if task not in BASELINES:
         raise UsageError(f"unknown task {task!r}", hint="use colourise or raw2rgb")
     wanted = list(names)
-    if baseline and BASELINES[task] not in wanted:
-        wanted.insert(0, BASELINES[task])
+    if baseline:
+        wanted = [b for b in BASELINES[task] if b not in wanted] + wanted
     if not wanted:
         raise UsageError("no model to evaluate", hint="pass --model NAME|FILE (or keep the baseline row)")
     out: list[EvalModel] = []
@@ -266,12 +270,16 @@ def evaluate_colourise(data: str | Path, models: Sequence[EvalModel], *, options
         raise InputError("no image files in the data folder", path=data,
                          hint="point --data at a folder of colour photos (png, jpg, tif ...)")
     perceptual = metrics.PerceptualDistance(vgg_weights) if vgg_weights is not None else None
-    keys = ["psnr", "ssim", "ab_l1", "ab_psnr", "colourfulness", "seconds"] + (["perceptual"] if perceptual else [])
+    keys = ["psnr", "ssim", "ab_l1", "ab_psnr", "colourfulness", "hue_accuracy", "seconds"] + (["perceptual"] if perceptual else [])
     figures = {m.label: {k: [] for k in keys} for m in models}
     counts = {m.label: 0 for m in models}
     nbins = len(metrics.AB_BIN_EDGES) - 1
     hists = {name: [np.zeros(nbins, np.int64), np.zeros(nbins, np.int64)]
              for name in ["ground truth", *figures]}
+    coarse = {name: [np.zeros(len(metrics.OVERLAP_BIN_EDGES) - 1, np.int64) for _ in range(2)]
+              for name in ["ground truth", *figures]}
+    hue = {m.label: [np.zeros(metrics.HUE_SECTORS, np.int64), np.zeros(metrics.HUE_SECTORS, np.int64)]
+           for m in models}
     truth_colourfulness: list[float] = []
     per_image: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
@@ -298,8 +306,7 @@ def evaluate_colourise(data: str | Path, models: Sequence[EvalModel], *, options
         truth8 = metrics.to_uint8(photo)
         lab_truth = metrics.rgb_to_lab_8bit(truth8)
         truth_colourfulness.append(metrics.colourfulness(truth8))
-        for h, c in zip(hists["ground truth"], metrics.ab_histograms(lab_truth)):
-            h += c
+        _add_histograms(hists["ground truth"], coarse["ground truth"], lab_truth)
         sample = Sample(name, _grey_view(lab_truth[..., 0]), {}, truth8) if len(kept) < samples else None
         for m in models:
             ran = _run_model(lambda: colourise_image(m.model, truth8, opts), m.label, name, truth8, "photo",
@@ -309,12 +316,14 @@ def evaluate_colourise(data: str | Path, models: Sequence[EvalModel], *, options
             out8, result = ran
             lab_out = metrics.rgb_to_lab_8bit(out8)
             ab = metrics.ab_errors_lab(lab_out, lab_truth)
+            hits, colourful = metrics.hue_hits(lab_out, lab_truth)
             rec = {
                 "psnr": metrics.psnr(out8, truth8),
                 "ssim": metrics.ssim(out8, truth8),
                 "ab_l1": ab.l1,
                 "ab_psnr": ab.psnr,
                 "colourfulness": metrics.colourfulness(out8),
+                "hue_accuracy": metrics.balanced_hue_accuracy(hits, colourful),
                 "seconds": float(result.seconds),
             }
             if perceptual is not None:
@@ -322,8 +331,9 @@ def evaluate_colourise(data: str | Path, models: Sequence[EvalModel], *, options
             for k, v in rec.items():
                 figures[m.label][k].append(v)
             counts[m.label] += 1
-            for h, c in zip(hists[m.label], metrics.ab_histograms(lab_out)):
-                h += c
+            _add_histograms(hists[m.label], coarse[m.label], lab_out)
+            hue[m.label][0] += hits
+            hue[m.label][1] += colourful
             per_image.append({"image": name, "model": m.label, **rec})
             if sample is not None:
                 sample.outputs[m.label] = out8
@@ -336,9 +346,13 @@ def evaluate_colourise(data: str | Path, models: Sequence[EvalModel], *, options
     for m in models:
         row = _row(m, figures[m.label], counts[m.label], runs)
         if counts[m.label]:
-            real_a, real_b = hists["ground truth"]
-            row["overlap_a"] = metrics.histogram_intersection(hists[m.label][0], real_a)
-            row["overlap_b"] = metrics.histogram_intersection(hists[m.label][1], real_b)
+            real_a, real_b = coarse["ground truth"]
+            row["overlap_a"] = metrics.histogram_intersection(coarse[m.label][0], real_a)
+            row["overlap_b"] = metrics.histogram_intersection(coarse[m.label][1], real_b)
+            # Pooled over the dataset like the overlaps (the per-picture figures are in per_image).
+            row["hue_accuracy"] = metrics.balanced_hue_accuracy(*hue[m.label])
+            truth_mean = _mean(truth_colourfulness)
+            row["colourfulness_ratio"] = row["colourfulness"] / truth_mean if truth_mean else None
         rows.append(row)
     settings = {
         "images": used,
@@ -348,17 +362,31 @@ def evaluate_colourise(data: str | Path, models: Sequence[EvalModel], *, options
         "device": getattr(opts, "device", None),
         "precision": getattr(opts, "precision", None),
         "limit": limit,
-        "ab_histogram_bins": f"{len(metrics.AB_BIN_EDGES) - 1} bins of 1 Lab unit over [-110, 110]",
+        "ab_histogram_bins": f"plot: {len(metrics.AB_BIN_EDGES) - 1} bins of 1 Lab unit over [-110, 110]; "
+                             f"overlap: {len(metrics.OVERLAP_BIN_EDGES) - 1} bins over [-110, 110]",
+        "hue_accuracy": f"true C*ab > {metrics.HUE_TRUE_CHROMA:g}, {metrics.HUE_SECTORS} hue sectors, hit = "
+                        f"predicted C*ab > {metrics.HUE_PRED_CHROMA:g} and hue within "
+                        f"{metrics.HUE_TOLERANCE:g} degrees, mean over sectors with >= "
+                        f"{metrics.HUE_MIN_FRACTION:.0%} of the colourful pixels; pooled over the dataset",
         "ssim": "Gaussian 11x11, sigma 1.5, population covariance, valid window positions (Wang et al.)",
         "vgg_weights": str(vgg_weights) if vgg_weights else None,
     }
     return EvalResult(
         task="colourise", data=str(data), rows=rows,
         reference={"model": "ground truth", "images": used, "colourfulness": _mean(truth_colourfulness),
+                   "colourfulness_ratio": 1.0, "hue_accuracy": 1.0,
                    "overlap_a": 1.0, "overlap_b": 1.0},
         per_image=per_image, skipped=skipped, failed=failed, settings=settings, samples=kept,
         histograms={k: (v[0], v[1]) for k, v in hists.items()}, notes=notes,
     )
+
+
+def _add_histograms(fine: list[np.ndarray], coarse: list[np.ndarray], lab: np.ndarray) -> None:
+    """Add a picture's a and b values to the plot's fine histograms and the overlap's coarse ones."""
+    for h, c in zip(fine, metrics.ab_histograms(lab)):
+        h += c
+    for h, c in zip(coarse, metrics.ab_histograms(lab, metrics.OVERLAP_BIN_EDGES)):
+        h += c
 
 
 def _display_name(path: Path, root: str | Path) -> str:

@@ -27,7 +27,15 @@ What each metric is, and where it comes from:
   histograms of the a and b values of all generated pixels of a dataset against those of the real
   pictures; their overlap is the histogram intersection ``sum_i min(p_i, q_i)`` of the two
   normalised histograms (1 = same distribution, 0 = disjoint), on fixed 1-unit bins over
-  [-110, 110] (:data:`AB_BIN_EDGES`).
+  [-110, 110] (:data:`AB_BIN_EDGES`) for the plot; the overlap score uses 64 bins over the same
+  range (:data:`OVERLAP_BIN_EDGES`), coarse enough that a shift of a Lab unit or two is not
+  counted as a miss.
+- :func:`hue_hits` / :func:`balanced_hue_accuracy` -- whether a colouriser picks the right hue
+  where the truth is colourful, with every hue counted equally: over pixels whose true chroma
+  ``C*ab > 20``, split by their true hue into six 60-degree sectors, the fraction whose predicted
+  chroma is above 10 and whose hue is within 45 degrees of the truth, averaged over the sectors
+  holding at least 1% of those pixels. Grey scores 0; a uniform sepia scores well on the warm
+  sectors only, and the balancing keeps the (many) warm pixels of photos from hiding that.
 - :class:`PerceptualDistance` -- Table I's ``L_perc`` (the colourisation paper's eq. 7):
   ``1/5 sum_i 1/N_i ||F_i(x) - F_i(G(x))||_1`` over VGG19 relu1_1 .. relu5_1 features of both
   images resized to 224x224. Uses torchvision-layout ImageNet weights from a user file (nothing is
@@ -50,12 +58,15 @@ from rawcolour.colour import lab_to_rgb, rgb_to_lab
 __all__ = [
     "AB_BIN_EDGES",
     "ABErrors",
+    "OVERLAP_BIN_EDGES",
     "PerceptualDistance",
     "ab_errors",
     "ab_errors_lab",
     "ab_histograms",
+    "balanced_hue_accuracy",
     "colourfulness",
     "histogram_intersection",
+    "hue_hits",
     "lab_round_trip",
     "psnr",
     "rgb_to_lab_8bit",
@@ -65,6 +76,15 @@ __all__ = [
 
 # Fig. 4 bins: 1 Lab unit wide over [-110, 110] (the ab/110 model scaling); sRGB's gamut fits inside.
 AB_BIN_EDGES: np.ndarray = np.arange(-110.0, 111.0, 1.0)
+# The overlap score's bins: 64 over the same range (3.4 Lab units each).
+OVERLAP_BIN_EDGES: np.ndarray = np.linspace(-110.0, 110.0, 65)
+
+# Balanced hue accuracy (see the module docstring).
+HUE_SECTORS = 6  # 60 degrees each, starting at hue 0 (the +a axis)
+HUE_TRUE_CHROMA = 20.0  # C*ab of the truth above which a pixel counts as colourful
+HUE_PRED_CHROMA = 10.0  # C*ab the prediction needs to have a hue at all
+HUE_TOLERANCE = 45.0  # degrees
+HUE_MIN_FRACTION = 0.01  # a sector counts when it holds at least this share of the colourful pixels
 
 SSIM_WINDOW = 11  # Wang et al.: 11x11 Gaussian, sigma 1.5
 SSIM_SIGMA = 1.5
@@ -263,6 +283,45 @@ def histogram_intersection(p: np.ndarray, q: np.ndarray) -> float:
     if sp <= 0 or sq <= 0:
         raise ValueError("histograms must not be empty")
     return float(np.minimum(p / sp, q / sq).sum())
+
+
+def hue_hits(pred_lab: np.ndarray, target_lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per hue sector of the truth: (pixels with the right hue, colourful pixels), int64 arrays of 6.
+
+    A pixel counts when the truth's chroma ``sqrt(a^2 + b^2)`` exceeds 20; it lands in the sector
+    ``floor(hue / 60)`` of the truth's hue ``atan2(b, a)`` in [0, 360); it is a hit when the
+    prediction's chroma exceeds 10 and its hue is within 45 degrees of the truth's (circularly).
+    Add the arrays of many pictures and pass them to :func:`balanced_hue_accuracy`.
+    """
+    pred_lab, target_lab = _check_pair(pred_lab, target_lab)
+    if pred_lab.ndim != 3:
+        raise ValueError(f"Lab images must have shape (H, W, 3). Got {pred_lab.shape}")
+    ta, tb = (np.asarray(target_lab[..., c], np.float64).ravel() for c in (1, 2))
+    pa, pb = (np.asarray(pred_lab[..., c], np.float64).ravel() for c in (1, 2))
+    colourful = np.hypot(ta, tb) > HUE_TRUE_CHROMA
+    ta, tb, pa, pb = ta[colourful], tb[colourful], pa[colourful], pb[colourful]
+    true_hue = np.degrees(np.arctan2(tb, ta)) % 360.0
+    pred_hue = np.degrees(np.arctan2(pb, pa)) % 360.0
+    gap = np.abs(pred_hue - true_hue)
+    gap = np.minimum(gap, 360.0 - gap)
+    hit = (np.hypot(pa, pb) > HUE_PRED_CHROMA) & (gap <= HUE_TOLERANCE)
+    sector = np.minimum((true_hue // (360.0 / HUE_SECTORS)).astype(np.int64), HUE_SECTORS - 1)
+    hits = np.bincount(sector[hit], minlength=HUE_SECTORS).astype(np.int64)
+    counts = np.bincount(sector, minlength=HUE_SECTORS).astype(np.int64)
+    return hits, counts
+
+
+def balanced_hue_accuracy(hits: np.ndarray, counts: np.ndarray, min_fraction: float = HUE_MIN_FRACTION) -> float:
+    """Mean over hue sectors of hits / counts, over the sectors holding at least `min_fraction` of
+    all colourful pixels; NaN when no pixel is colourful (a grey truth has no hue to get right)."""
+    hits, counts = np.asarray(hits, np.float64), np.asarray(counts, np.float64)
+    if hits.shape != counts.shape or np.any(hits > counts) or np.any(hits < 0):
+        raise ValueError("hits and counts must be per-sector counts with 0 <= hits <= counts")
+    total = counts.sum()
+    if total <= 0:
+        return float("nan")
+    used = counts >= max(min_fraction * total, 1.0)
+    return float(np.mean(hits[used] / counts[used]))
 
 
 # ------------------------------------------------------------------------ perceptual distance

@@ -36,6 +36,7 @@ from .device import (
     resolve_precision,
 )
 from .errors import InputError, UsageError
+from .registry import get_spec
 from .images import DEFAULT_MAX_PIXELS, Picture, read_image, to_float
 from .raw import (
     RawPicture,
@@ -349,8 +350,10 @@ def colourise_image(model: LoadedModel, picture: Picture | np.ndarray,
     height, width = pixels.shape[:2]
     policy = model.policy
     tile = _tile_option(options.tile)
-    if model.net is None:  # `grey`: the luminance alone
-        return _finish(_merge(pixels, None, None), None, start, [], None)
+    if model.net is None:  # a constant-chroma baseline: `grey` (the luminance alone) or `sepia`
+        a, b = get_spec(model.name).constant_ab or (0.0, 0.0)
+        ab = torch.tensor([a, b], dtype=torch.float32).view(2, 1, 1) if (a, b) != (0.0, 0.0) else None
+        return _finish(_merge(pixels, ab, None), None, start, [], None)
 
     if tile in (None, 0, "auto"):
         render = options.render_size or policy.render_size or 256

@@ -166,6 +166,7 @@ class ModelSpec:
     io: IOSpec | None = None
     weights: str | None = None  # file name of shipped weights (in the models folder)
     paper: str = ""
+    constant_ab: tuple[float, float] | None = None  # colourise baselines without a network: the a, b they paint
 
     @property
     def learned(self) -> bool:
@@ -395,6 +396,16 @@ register(ModelSpec(
     generator=None,
     policy=InferencePolicy(size_multiple=1, tiling="none"),
     io=COLOURISE_IO,
+    constant_ab=(0.0, 0.0),
+))
+register(ModelSpec(
+    name="sepia",
+    task="colourise",
+    description="baseline without learning: one warm tone (a, b) = (6, 18) over the input's luminance",
+    generator=None,
+    policy=InferencePolicy(size_multiple=1, tiling="none"),
+    io=COLOURISE_IO,
+    constant_ab=(6.0, 18.0),
 ))
 
 _SGAN_STAGES = (

@@ -107,14 +107,20 @@ class TestColourise:
         res = runner.invoke(app, ["eval", "colourise", "--data", str(photos), "--model", str(tiny_checkpoint),
                                   "--json", "-q"])
         rec = _json(res)
-        assert [r["model"] for r in rec["rows"]] == ["grey", "tiny-random"]
-        assert rec["rows"][0]["weights"] == "baseline"
-        assert rec["rows"][1]["weights"].startswith("tiny-random.safetensors (")
+        assert [r["model"] for r in rec["rows"]] == ["grey", "sepia", "tiny-random"]
+        assert rec["rows"][0]["weights"] == rec["rows"][1]["weights"] == "baseline"
+        assert rec["rows"][2]["weights"].startswith("tiny-random.safetensors (")
         assert all(r["images"] == 3 for r in rec["rows"])
         assert rec["skipped"] == [{"image": "d_camera.png", "reason": "greyscale"}]
         grey = rec["rows"][0]
-        for key in ("psnr", "ssim", "ab_l1", "ab_psnr", "colourfulness", "overlap_a", "overlap_b"):
+        for key in ("psnr", "ssim", "ab_l1", "ab_psnr", "colourfulness", "colourfulness_ratio", "overlap_a",
+                    "overlap_b", "hue_accuracy"):
             assert all(isinstance(r[key], float) for r in rec["rows"]), key
+        # Grey gives no pixel a hue; sepia gets the warm sectors of these photos (skin, fur) right only.
+        assert grey["hue_accuracy"] == 0.0
+        assert 0.0 < rec["rows"][1]["hue_accuracy"] < 0.8
+        assert rec["reference"]["hue_accuracy"] == 1.0
+        assert grey["colourfulness_ratio"] == pytest.approx(grey["colourfulness"] / rec["reference"]["colourfulness"])
         # The grey baseline has no chroma: colourfulness ~0 and its ab errors are the photos' |ab|.
         assert grey["colourfulness"] < 0.5
         assert rec["reference"]["colourfulness"] > 10
@@ -129,7 +135,7 @@ class TestColourise:
         res = runner.invoke(app, ["eval", "colourise", "--data", str(photos), "--json", "-q", "--limit", "2",
                                   "--vgg-weights", str(vgg19_file)])
         rec = _json(res)
-        assert [r["model"] for r in rec["rows"]] == ["grey"]
+        assert [r["model"] for r in rec["rows"]] == ["grey", "sepia"]
         assert rec["rows"][0]["perceptual"] > 0  # the L_perc column appears with --vgg-weights
         want = []
         for name in ("a_astronaut.png", "b_coffee.png"):
@@ -148,15 +154,15 @@ class TestColourise:
         for text in ("grey", "colorgan-tiny", "random-init", "ab PSNR [dB]", "ground truth"):
             assert text in res.stdout
         rows = list(csv.DictReader(out.open()))
-        assert [r["model"] for r in rows] == ["grey", "colorgan-tiny", "ground truth"]
-        assert rows[1]["weights"] == "random-init" and rows[2]["psnr"] == ""
+        assert [r["model"] for r in rows] == ["grey", "sepia", "colorgan-tiny", "ground truth"]
+        assert rows[2]["weights"] == "random-init" and rows[3]["psnr"] == ""
         res = runner.invoke(app, ["eval", "colourise", "--data", str(photos), "--limit", "1", "-q", "--csv", "-",
                                   "--model", "colorgan-tiny", "--allow-random", "--no-baseline"])
         again = list(csv.DictReader(io.StringIO(res.stdout)))
         # stdout holds only the CSV; the random-init network is seeded, so the row repeats exactly.
         assert [r["model"] for r in again] == ["colorgan-tiny", "ground truth"]
         assert {k: v for k, v in again[0].items() if k != "seconds"} == \
-            {k: v for k, v in rows[1].items() if k != "seconds"}
+            {k: v for k, v in rows[2].items() if k != "seconds"}
 
     def test_report(self, photos, tiny_checkpoint, tmp_path):
         run = tmp_path / "run"
@@ -177,10 +183,10 @@ class TestColourise:
             assert not Path(src).is_absolute() and (rep / src).is_file(), src
         written = {str(p.relative_to(rep)) for p in rep.rglob("*.png")}
         assert written == set(srcs)
-        # 2 samples x (input + grey + tiny-random + truth) + histograms + curves
-        assert len([s for s in srcs if s.startswith("images/")]) == 8
+        # 2 samples x (input + grey + sepia + tiny-random + truth) + histograms + curves
+        assert len([s for s in srcs if s.startswith("images/")]) == 10
         assert {"plots/ab_histograms.png", "plots/training_curves.png"} <= set(srcs)
-        assert json.loads((rep / "results.json").read_text())["rows"][1]["model"] == "tiny-random"
+        assert json.loads((rep / "results.json").read_text())["rows"][2]["model"] == "tiny-random"
 
     def test_errors(self, photos, tmp_path, no_shipped_weights):
         res = runner.invoke(app, ["eval", "colourise", "--data", str(photos), "--model", "sgan-tiny", "--allow-random"])

@@ -301,3 +301,16 @@ def test_folded_reference_agrees_with_pipeline(sgan_tiny: LoadedModel) -> None:
     with torch.no_grad():  # load_model folded spectral norm already; the saliency branch is idle
         expect = ((sgan_tiny.net(torch.from_numpy(raw.packed)[None] * 2 - 1) + 1) / 2)[0].permute(1, 2, 0).numpy()
     np.testing.assert_allclose(raw_to_rgb(sgan_tiny, raw).rgb, np.clip(expect, 0, 1), atol=2e-5)
+
+
+def test_sepia_baseline_paints_one_tone_over_the_luminance() -> None:
+    """`sepia` keeps the input's L and paints (a, b) = (6, 18) wherever the gamut allows it."""
+    from skimage import color as skcolor
+    from skimage import data as skdata
+
+    grey = skdata.camera()[::4, ::4]
+    out = colourise_image(load_model("sepia"), grey).rgb
+    lab = skcolor.rgb2lab(out.astype(np.float64))
+    mid = (lab[..., 0] > 20) & (lab[..., 0] < 80)  # away from black and white, where sRGB clips chroma
+    assert np.abs(lab[..., 1][mid] - 6).max() < 0.5 and np.abs(lab[..., 2][mid] - 18).max() < 0.5
+    assert np.abs(lab[..., 0] - skcolor.rgb2lab(np.repeat(grey[..., None] / 255.0, 3, -1))[..., 0])[mid].max() < 0.5

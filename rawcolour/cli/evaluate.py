@@ -91,7 +91,9 @@ def _print_table(result: Any) -> None:
             v = r.get(key)
             cells.append("" if v is None else fmt.format(v))
         table.add_row(escape(str(r["model"])), escape(str(r.get("weights", ""))), str(r.get("images", "")), *cells)
-    console = Console(soft_wrap=False, width=max(160, Console().width))
+    # As wide as the table needs (a pipe or a log keeps whole rows; a narrow terminal scrolls).
+    needed = Console(width=1000).measure(table).maximum
+    console = Console(soft_wrap=False, width=max(needed, Console().width))
     console.print(f"rawcolour eval {result.task}: {result.data} ({result.settings.get('images', 0)} pictures)",
                   markup=False, highlight=False)
     console.print(table)
@@ -167,13 +169,16 @@ def colourise_command(
 ) -> None:
     """Colourise the colour photos of --data from their L channel and compare with the originals.
 
-    Rows: the `grey` baseline (zero ab) unless --no-baseline, then each --model.
+    Rows: the `grey` (zero ab) and `sepia` (one warm tone) baselines unless --no-baseline, then each --model.
 
     Columns: PSNR and SSIM on RGB; ab L1 and ab PSNR after the paper's Lab -> 8-bit RGB -> Lab round trip.
 
-    Colourfulness (Hasler & Suesstrunk) with the ground truth's in the last row, for comparison.
+    Colourfulness (Hasler & Suesstrunk) and its ratio to the ground truth's (last row).
 
-    Overlap of the dataset's a and b histograms with the ground truth's (the paper's Fig. 4).
+    Overlap of the dataset's a and b histograms with the ground truth's (the paper's Fig. 4; 64 bins).
+
+    Hue accuracy: where the truth is colourful (C*ab > 20), the share of pixels given a hue within 45
+    degrees, averaged over six hue sectors so that every hue counts (grey scores 0).
 
     L_perc (Table I) with --vgg-weights. Photos are used at full size; greyscale ones are skipped and counted.
     """
