@@ -102,11 +102,11 @@ def kodak(n: int = 24) -> list[np.ndarray]:
     """Kodak photos (768x512 RGB uint8) from the sample data, or smooth synthetic stand-ins."""
     folder = DATA / "photos" / "kodak24"
     if folder.is_dir():
-        import imageio.v3 as iio
+        from PIL import Image
 
         files = sorted(folder.glob("*.png"))[:n]
         if files:
-            return [np.asarray(iio.imread(f))[..., :3] for f in files]
+            return [np.asarray(Image.open(f).convert("RGB")) for f in files]
     rng = np.random.default_rng(0)
     out = []
     for _ in range(n):

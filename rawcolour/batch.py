@@ -635,8 +635,9 @@ def error_text(err: BaseException, path: Path | str) -> str:
         return str(err)
     if isinstance(err, MemoryError):
         return f"{path}: not enough memory to convert this picture; close other programs or use a smaller --tile"
-    oom = type(err).__name__ == "OutOfMemoryError"
-    if oom:
+    from rawcolour.device import is_oom  # torch is loaded by now; batch itself stays torch-free
+
+    if is_oom(err):
         return f"{path}: the device ran out of memory; use a smaller --tile or --device cpu"
     detail = " ".join(str(err).split()) or type(err).__name__
     return f"{path}: unexpected error ({type(err).__name__}: {detail}); please report this as a bug"

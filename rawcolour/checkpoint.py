@@ -9,7 +9,6 @@ Tensors are the generator's state dict; a training checkpoint may add the discri
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from torch import nn
 
 import rawcolour
 from rawcolour.errors import CheckpointError, MissingWeightsError, RawcolourError
-from rawcolour.fileio import atomic_write_bytes
+from rawcolour.fileio import atomic_write_bytes, file_sha256
 from rawcolour.nets.fold import fold_for_inference
 from rawcolour.registry import InferencePolicy, IOSpec, ModelSpec, NetSpec, get_spec, is_model, weights_path
 
@@ -48,13 +47,7 @@ class LoadedModel:
     @cached_property
     def sha256(self) -> str | None:
         """Hash of the checkpoint file (for provenance in --json records)."""
-        if self.source is None:
-            return None
-        digest = hashlib.sha256()
-        with open(self.source, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        return None if self.source is None else file_sha256(self.source)
 
 
 # ---------------------------------------------------------------------------------------- saving
@@ -161,7 +154,7 @@ def net_spec_from_metadata(metadata: dict[str, str], path: Path | None = None,
 
 def load_state(net: nn.Module, state: dict[str, torch.Tensor], path: Path | None = None) -> None:
     """Load a state dict strictly, with one clear error for missing, unexpected or mis-shaped tensors."""
-    state = {_strip_wrappers(k): v for k, v in state.items()}
+    state = {strip_wrappers(k): v for k, v in state.items()}
     own = net.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -180,7 +173,8 @@ def load_state(net: nn.Module, state: dict[str, torch.Tensor], path: Path | None
     net.load_state_dict(converted, strict=True)
 
 
-def _strip_wrappers(key: str) -> str:
+def strip_wrappers(key: str) -> str:
+    """A state-dict key without DDP (``module.``) and torch.compile (``_orig_mod.``) wrapper prefixes."""
     for prefix in _WRAPPER_PREFIXES:
         while key.startswith(prefix):
             key = key[len(prefix):]

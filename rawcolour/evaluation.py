@@ -38,7 +38,7 @@ from rawcolour import metrics
 from rawcolour.checkpoint import LoadedModel, load_model
 from rawcolour.colour import lab_to_rgb
 from rawcolour.errors import InputError, RawcolourError, UsageError
-from rawcolour.raw import RawPicture
+from rawcolour.raw import RawPicture, packed_rgb
 from rawcolour.registry import is_model
 
 __all__ = [
@@ -406,7 +406,7 @@ def synthetic_seed(seed: int, name: str) -> list[int]:
 
 def _packed_view(packed: np.ndarray) -> np.ndarray:
     """Packed (4, h, w) in [0, 1] -> 8-bit (h, w, 3): R, mean G, B with a 1/2.2 gamma, no white balance."""
-    rgb = np.stack([packed[0], 0.5 * (packed[1] + packed[3]), packed[2]], axis=-1)
+    rgb = packed_rgb(packed).transpose(1, 2, 0)
     return metrics.to_uint8(np.power(np.clip(rgb, 0.0, 1.0), 1.0 / 2.2))
 
 

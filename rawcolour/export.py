@@ -33,6 +33,7 @@ from torch import nn
 
 import rawcolour
 from rawcolour.checkpoint import LoadedModel, load_model
+from rawcolour.fileio import atomic_write_bytes
 from rawcolour.errors import OutputError, RawcolourError, UsageError
 from rawcolour.nets.fold import fold_for_inference
 
@@ -147,9 +148,10 @@ def export_onnx(model: str | Path | LoadedModel, output: str | Path, *, force: b
         meta["source_checkpoint"] = loaded.source.name
         meta["source_sha256"] = loaded.sha256 or ""
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
+    # The exporter writes a file of its own; it is built in a private folder and then goes through
+    # the one atomic writer, so a failed export or check never leaves a partial output.
+    with tempfile.TemporaryDirectory(prefix="rawcolour-onnx-") as scratch:
+        tmp = os.path.join(scratch, out.name)
         with _quiet_exporter(), torch.no_grad():
             try:
                 program = torch.onnx.export(net, (example,), None, dynamo=True, input_names=[INPUT_NAME],
@@ -172,12 +174,8 @@ def export_onnx(model: str | Path | LoadedModel, output: str | Path, *, force: b
             if not diff <= tolerance:
                 raise RawcolourError(f"the exported graph differs from PyTorch by {diff:.3g} (more than {tolerance:g}) "
                                      f"on a {'x'.join(map(str, checked))} input; nothing written", path=out)
-        os.replace(tmp, out)
-    except OSError as err:
-        raise OutputError(f"cannot write the ONNX file ({err.strerror or err})", path=out) from err
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        with open(tmp, "rb") as f:
+            atomic_write_bytes(out, f.read(), what="ONNX file")
     return ExportResult(path=out, name=loaded.name, task=loaded.task, input_name=INPUT_NAME, output_name=OUTPUT_NAME,
                         size_multiple=multiple, min_side=min_side, opset=opset, checked_shape=checked,
                         max_abs_diff=diff, seconds=round(time.perf_counter() - start, 2))

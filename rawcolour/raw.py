@@ -16,7 +16,6 @@ main process, or give the DataLoader ``multiprocessing_context="spawn"`` / ``"fo
 from __future__ import annotations
 
 import os
-import struct
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -112,6 +111,16 @@ def pack_bayer(mosaic: np.ndarray, cfa: str) -> np.ndarray:
     for k, (dy, dx) in enumerate(_cfa_offsets(cfa)):
         out[k] = mosaic[dy : 2 * h : 2, dx : 2 * w : 2]
     return out
+
+
+def packed_rgb(packed):
+    """(..., 4, h, w) packed R,Gr,B,Gb -> (..., 3, h, w) R, mean green, B (a numpy array or a torch tensor)."""
+    parts = [packed[..., 0, :, :], 0.5 * (packed[..., 1, :, :] + packed[..., 3, :, :]), packed[..., 2, :, :]]
+    if isinstance(packed, np.ndarray):
+        return np.stack(parts, axis=-3)
+    import torch  # only a tensor reaches here, so torch is already loaded
+
+    return torch.stack(parts, dim=-3)
 
 
 def unpack_bayer(packed: np.ndarray, cfa: str) -> np.ndarray:
@@ -305,29 +314,19 @@ def _refuse_non_bayer(raw, path: Path) -> None:
 
 def _tiff_camera(path: Path) -> str:
     """Best-effort 'Make Model' from the first TIFF IFD (DNG, NEF, CR2, ARW, PEF, ORF, RW2, ...)."""
+    import tifffile
+
     try:
-        with open(path, "rb") as f:
-            head = f.read(1 << 16)
-        if head[:2] == b"II":
-            end = "<"
-        elif head[:2] == b"MM":
-            end = ">"
-        else:
-            return ""
-        (ifd,) = struct.unpack_from(end + "I", head, 4)
-        (count,) = struct.unpack_from(end + "H", head, ifd)
-        found: dict[int, str] = {}
-        for i in range(min(count, 512)):
-            tag, typ, n, value = struct.unpack_from(end + "HHI4s", head, ifd + 2 + 12 * i)
-            if tag in (271, 272) and typ == 2:
-                data = value[:n] if n <= 4 else head[struct.unpack(end + "I", value)[0] :][:n]
-                found[tag] = data.split(b"\0")[0].decode("latin-1").strip()
-        make, model = found.get(271, ""), found.get(272, "")
-        if make and model.lower().startswith(make.split()[0].lower()):
-            return model
-        return " ".join(s for s in (make, model) if s)
-    except (OSError, struct.error, IndexError, ValueError):
+        with tifffile.TiffFile(str(path)) as tif:
+            tags = tif.pages.first.tags if hasattr(tif.pages, "first") else tif.pages[0].tags
+            found = {code: tags[code].value for code in (271, 272) if code in tags}
+    except Exception:  # noqa: BLE001 -- an unreadable header only means "no camera name"
         return ""
+    make, model = (found.get(code) if isinstance(found.get(code), str) else "" for code in (271, 272))
+    make, model = make.split("\0")[0].strip(), model.split("\0")[0].strip()
+    if make and model.lower().startswith(make.split()[0].lower()):
+        return model
+    return " ".join(s for s in (make, model) if s)
 
 
 def _as_matrix(m: np.ndarray) -> np.ndarray | None:

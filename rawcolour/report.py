@@ -29,7 +29,7 @@ import numpy as np
 
 from rawcolour import metrics
 from rawcolour.errors import InputError, OutputError
-from rawcolour.fileio import atomic_write_bytes
+from rawcolour.fileio import atomic_write_bytes, read_jsonl
 from rawcolour.images import write_image
 
 __all__ = ["plot_ab_histograms", "plot_training_curves", "read_training_log", "write_report"]
@@ -98,19 +98,7 @@ def read_training_log(run_dir: str | Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise InputError(f"no training log ({TRAINING_LOG})", path=path,
                          hint="--run takes the folder `rawcolour train --out` wrote")
-    records = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut off by an interrupted run
-            if isinstance(rec, dict):
-                records.append(rec)
-    return records
+    return read_jsonl(path)
 
 
 def _is_number(v: Any) -> bool:

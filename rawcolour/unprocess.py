@@ -21,6 +21,7 @@ import numpy as np
 
 from rawcolour.errors import InputError, UsageError
 from rawcolour.images import to_float
+from rawcolour.raw import pack_bayer
 
 __all__ = [
     "CAMERA_XYZ_TO_CAM",
@@ -32,7 +33,6 @@ __all__ = [
     "unprocess_to_mosaic",
     "synthetic_pair",
     "process",
-    "pack_rggb",
     "smoothstep",
     "inverse_smoothstep",
     "gamma_expand",
@@ -312,15 +312,6 @@ def _mosaic(lin: np.ndarray, params: UnprocessParams) -> np.ndarray:
     return out
 
 
-def pack_rggb(mosaic: np.ndarray) -> np.ndarray:
-    """RGGB mosaic (H, W) -> packed (4, H//2, W//2) in R, G_r, B, G_b order."""
-    if mosaic.ndim != 2 or mosaic.shape[0] % 2 or mosaic.shape[1] % 2:
-        raise InputError(f"expected a 2-D mosaic with even sides, got shape {mosaic.shape}")
-    return np.stack([mosaic[dy::2, dx::2] for dy, dx, _ in _RGGB_SITES]).astype(
-        np.float32, copy=False
-    )
-
-
 def _add_noise(x: np.ndarray, params: UnprocessParams, rng: np.random.Generator) -> np.ndarray:
     """Heteroscedastic Gaussian noise, variance = shot * x + read, then clip to [0, 1]."""
     std = np.sqrt(x * np.float32(params.shot_noise) + np.float32(params.read_noise))
@@ -348,7 +339,7 @@ def unprocess_to_mosaic(
 def _unprocess_checked(
     rgb: np.ndarray, params: UnprocessParams, noise: bool, rng: np.random.Generator | int | None
 ) -> np.ndarray:
-    packed = pack_rggb(_mosaic(_linearise(rgb), params))
+    packed = pack_bayer(_mosaic(_linearise(rgb), params), "RGGB").astype(np.float32, copy=False)
     return _add_noise(packed, params, _as_rng(rng)) if noise else packed
 
 
@@ -386,11 +377,13 @@ def process(packed: np.ndarray, params: UnprocessParams) -> np.ndarray:
     return np.ascontiguousarray(out.transpose(2, 0, 1))
 
 
-def _downscale2_area(rgb01: np.ndarray) -> np.ndarray:
-    """(H, W, 3) even -> (3, H/2, W/2): the mean of each 2x2 block (area resampling at x2)."""
+def area_half(rgb01: np.ndarray) -> np.ndarray:
+    """(H, W, 3) -> (H//2, W//2, 3): the mean of each 2x2 block (area resampling at x2; odd edges dropped)."""
+    h, w = rgb01.shape[0] // 2 * 2, rgb01.shape[1] // 2 * 2
+    rgb01 = rgb01[:h, :w]
     small = (rgb01[0::2, 0::2] + rgb01[0::2, 1::2]) + (rgb01[1::2, 0::2] + rgb01[1::2, 1::2])
-    small *= np.float32(0.25)
-    return np.ascontiguousarray(small.transpose(2, 0, 1))
+    small *= small.dtype.type(0.25)
+    return small
 
 
 def synthetic_pair(
@@ -411,4 +404,4 @@ def synthetic_pair(
     if params is None:
         params = random_params(rng)
     packed = _unprocess_checked(checked, params, noise, rng)
-    return packed, _downscale2_area(to_float(checked)), params
+    return packed, np.ascontiguousarray(area_half(to_float(checked)).transpose(2, 0, 1)), params

@@ -47,10 +47,11 @@ from rawcolour.checkpoint import DISCRIMINATOR_PREFIX, checkpoint_metadata, load
 from rawcolour.colour import AB_SCALE, model_lab_to_rgb, model_to_rgb, rgb_to_model_lab
 from rawcolour.device import resolve_device
 from rawcolour.distributed import Ranks, rank_device
-from rawcolour.fileio import atomic_write_bytes
+from rawcolour.fileio import atomic_write_bytes, read_jsonl
 from rawcolour.errors import CheckpointError, OutputError, UsageError
 from rawcolour.images import write_image
 from rawcolour.nets import init_weights
+from rawcolour.raw import packed_rgb
 from rawcolour.nets.uresnet import SGANGenerator
 from rawcolour.train.config import RESUME_MUTABLE, RunPlan, StagePlan, TrainConfig, resolve, write_json_atomic
 from rawcolour.train.datasets import DataBundle, build_datasets
@@ -155,15 +156,14 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
 
 def packed_preview(raw01: torch.Tensor) -> torch.Tensor:
     """(B, 4, h, w) packed R,Gr,B,Gb in [0, 1] -> (B, 3, h, w) viewable RGB (per-image gain, gamma 1/2.2)."""
-    rgb = torch.stack([raw01[:, 0], 0.5 * (raw01[:, 1] + raw01[:, 3]), raw01[:, 2]], dim=1)
+    rgb = packed_rgb(raw01)
     top = torch.quantile(rgb.flatten(1), 0.99, dim=1).clamp_min(1e-6).view(-1, 1, 1, 1)
     return (rgb / top).clamp(0, 1) ** (1 / 2.2)
 
 
 def read_log(path: str | Path) -> list[dict[str, Any]]:
-    """The records of a run's log.jsonl."""
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """The records of a run's log.jsonl (a line cut off by an interrupted run is skipped)."""
+    return read_jsonl(path)
 
 
 # ---------------------------------------------------------------------------------- the trainer
