@@ -125,8 +125,8 @@ def photo_mosaic(rows: int, cols: int, first: int = 0) -> np.ndarray:
 
 
 def synthetic_packed(rgb: np.ndarray, seed: int = 0) -> np.ndarray:
-    """(4, h, w) packed RAW in [0, 1] made from an sRGB photo by unprocessing (rawcolour.unprocess)."""
-    from rawcolour.unprocess import synthetic_pair
+    """(4, h, w) packed RAW in [0, 1] made from an sRGB photo by unprocessing (rawcolour.data.unprocess)."""
+    from rawcolour.data.unprocess import synthetic_pair
 
     packed, _target, _params = synthetic_pair(rgb, np.random.default_rng(seed))
     return packed

@@ -23,7 +23,7 @@ from torch import nn
 
 import rawcolour
 from rawcolour.errors import CheckpointError, MissingWeightsError, RawcolourError
-from rawcolour.fileio import atomic_write_bytes, file_sha256
+from rawcolour.io.files import atomic_write_bytes, file_sha256
 from rawcolour.nets.fold import fold_for_inference
 from rawcolour.registry import InferencePolicy, IOSpec, ModelSpec, NetSpec, get_spec, is_model, weights_path
 

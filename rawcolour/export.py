@@ -33,7 +33,7 @@ from torch import nn
 
 import rawcolour
 from rawcolour.checkpoint import LoadedModel, load_model
-from rawcolour.fileio import atomic_write_bytes
+from rawcolour.io.files import atomic_write_bytes
 from rawcolour.errors import OutputError, RawcolourError, UsageError
 from rawcolour.nets.fold import fold_for_inference
 

@@ -45,7 +45,7 @@ from torch import nn
 
 from rawcolour.checkpoint import strip_wrappers
 from rawcolour.errors import CheckpointError, OutputError, UsageError
-from rawcolour.fileio import file_sha256
+from rawcolour.io.files import file_sha256
 from rawcolour.nets import count_parameters
 from rawcolour.nets.unet import Pix2PixUNetConfig
 from rawcolour.nets.uresnet import SGANGeneratorConfig

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from rawcolour.checkpoint import DISCRIMINATOR_PREFIX, read_checkpoint
-from rawcolour.fileio import atomic_write_bytes
+from rawcolour.io.files import atomic_write_bytes
 from safetensors.torch import save
 
 

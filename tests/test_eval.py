@@ -17,11 +17,14 @@ from skimage import data as skdata
 from skimage import metrics as skmetrics
 from typer.testing import CliRunner
 
-from rawcolour import evaluation, metrics, registry, report
+from rawcolour import registry
+from rawcolour.eval import evaluation
+from rawcolour.eval import metrics
+from rawcolour.eval import report
 from rawcolour.checkpoint import checkpoint_metadata, save_checkpoint
 from rawcolour.cli.main import app
-from rawcolour.images import write_image
-from rawcolour.raw import classic_render_packed, read_rawgan_png
+from rawcolour.io.images import write_image
+from rawcolour.io.raw import classic_render_packed, read_rawgan_png
 from rawcolour.registry import get_spec
 
 runner = CliRunner()

@@ -1,4 +1,4 @@
-"""rawcolour.metrics against independent computations (scikit-image, or numpy written here)."""
+"""rawcolour.eval.metrics against independent computations (scikit-image, or numpy written here)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from skimage import color as skcolor
 from skimage import data as skdata
 from skimage import metrics as skmetrics
 
-from rawcolour import metrics
+from rawcolour.eval import metrics
 from rawcolour.errors import MissingWeightsError
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from rawcolour.checkpoint import LoadedModel, load_model
 from rawcolour.colour import rgb_to_lab
-from rawcolour.device import (
+from rawcolour.inference.device import (
     NarrowConv2d,
     UpsampleConv2d,
     forget_prepared,
@@ -24,13 +24,13 @@ from rawcolour.device import (
     resolve_precision,
 )
 from rawcolour.errors import DeviceError, InputError, UsageError
-from rawcolour.images import Picture
-from rawcolour.pipelines import InferenceOptions, colourise_image, load_input, raw_to_rgb, render_shape
-from rawcolour.raw import RawPicture, apply_orientation, unpack_bayer
+from rawcolour.io.images import Picture
+from rawcolour.inference.pipelines import InferenceOptions, colourise_image, load_input, raw_to_rgb, render_shape
+from rawcolour.io.raw import RawPicture, apply_orientation, unpack_bayer
 from rawcolour.registry import RAW2RGB_IO, InferencePolicy, create_model
 
 pytest.importorskip("pidng")
-from rawcolour.dng import write_bayer_dng  # noqa: E402
+from rawcolour.io.dng import write_bayer_dng  # noqa: E402
 
 CPU = torch.device("cpu")
 

@@ -12,9 +12,9 @@ from PIL import Image
 rawpy = pytest.importorskip("rawpy")
 pytest.importorskip("pidng")
 
-from rawcolour.dng import write_bayer_dng  # noqa: E402
+from rawcolour.io.dng import write_bayer_dng  # noqa: E402
 from rawcolour.errors import InputError, UnsupportedRawError, UsageError  # noqa: E402
-from rawcolour.raw import (  # noqa: E402
+from rawcolour.io.raw import (  # noqa: E402
     PACKED_ORDER,
     RawPicture,
     apply_orientation,
@@ -387,7 +387,7 @@ def test_libraw_diagnostics_are_kept_off_stderr_while_decoding():
     import subprocess
     import sys
 
-    code = ("import os\nfrom rawcolour.raw import _libraw_diagnostics_silenced\n"
+    code = ("import os\nfrom rawcolour.io.raw import _libraw_diagnostics_silenced\n"
             "with _libraw_diagnostics_silenced():\n    os.write(2, b'data corrupted at 1378\\n')\n"
             "os.write(2, b'after\\n')\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)

@@ -266,7 +266,7 @@ def test_cli_runs(photos: Path, tmp_path: Path) -> None:
 
 
 def test_wide_synthetic_gains_reach_the_training_cameras(photos: Path) -> None:
-    from rawcolour.data import list_photos
+    from rawcolour.data.samples import list_photos
     from rawcolour.train.datasets import SyntheticRawDataset, scan_photos
 
     index = scan_photos(list_photos(photos))

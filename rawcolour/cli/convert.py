@@ -1,7 +1,7 @@
 """`rawcolour colourise` and `rawcolour raw2rgb`: convert many pictures with a model.
 
 Parsing and printing only; collecting inputs, naming outputs, converting and writing live in
-rawcolour.batch. stdout carries nothing but the --json records or, with `-o -`, the picture;
+rawcolour.batch.run. stdout carries nothing but the --json records or, with `-o -`, the picture;
 progress, warnings, failures and the summary go to stderr.
 """
 
@@ -24,7 +24,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Column
 from rich.text import Text
 
-from rawcolour import batch, images
+from rawcolour.batch import run as batch
+from rawcolour.io import images
 from rawcolour.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,

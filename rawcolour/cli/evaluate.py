@@ -1,6 +1,6 @@
 """`rawcolour eval colourise|raw2rgb`: the papers' metrics for one or more models, side by side.
 
-Only parses options and prints; the work is rawcolour.evaluation (and rawcolour.report).
+Only parses options and prints; the work is rawcolour.eval.evaluation (and rawcolour.eval.report).
 The table goes to stdout (or JSON with --json, CSV with --csv), progress and messages to stderr.
 """
 
@@ -64,7 +64,7 @@ def _progress(quiet: bool):
 
 
 def _inference_options(device: str, precision: Precision, **kw: Any) -> Any:
-    from rawcolour.pipelines import InferenceOptions
+    from rawcolour.inference.pipelines import InferenceOptions
 
     return InferenceOptions(device=device, precision=precision.value, **kw)
 
@@ -119,7 +119,7 @@ def _finish(result: Any, *, as_json: bool, csv_to: str | None, report: Path | No
             sys.stdout.write(text)
             sys.stdout.flush()
         else:
-            from rawcolour.fileio import atomic_write_bytes
+            from rawcolour.io.files import atomic_write_bytes
 
             atomic_write_bytes(csv_to, text.encode("utf-8"), what="CSV")
     if as_json:
@@ -130,7 +130,7 @@ def _finish(result: Any, *, as_json: bool, csv_to: str | None, report: Path | No
     elif csv_to != "-":
         _print_table(result)
     if report is not None:
-        from rawcolour.report import write_report
+        from rawcolour.eval.report import write_report
 
         index = write_report(result, report, run_dir=run, command=shlex.join(["rawcolour", *sys.argv[1:]]))
         err_console.print(f"report: {index}", markup=False)
@@ -182,7 +182,7 @@ def colourise_command(
 
     L_perc (Table I) with --vgg-weights. Photos are used at full size; greyscale ones are skipped and counted.
     """
-    from rawcolour import evaluation
+    from rawcolour.eval import evaluation
 
     with library_errors():
         _check_outputs(as_json, csv_to, report, run)
@@ -230,7 +230,7 @@ def raw2rgb_command(
 
     Synthetic raw: each photo's camera is drawn from --seed and its file name, so every model and run sees the same raw.
     """
-    from rawcolour import evaluation
+    from rawcolour.eval import evaluation
 
     with library_errors():
         _check_outputs(as_json, csv_to, report, run)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rawcolour.fileio import atomic_write_bytes
+from rawcolour.io.files import atomic_write_bytes
 from rawcolour.errors import UsageError
 from rawcolour.registry import ModelSpec, Recipe, Stage, get_spec
-from rawcolour.unprocess import WB_GAIN_RANGES
+from rawcolour.data.unprocess import WB_GAIN_RANGES
 
 GAN_LOSSES = ("vanilla", "nonsaturating", "lsgan")
 AUGMENTS = ("flip", "rot90", "crop", "resize286")

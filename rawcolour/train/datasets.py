@@ -1,4 +1,4 @@
-"""Training datasets for both tasks, built on rawcolour.data (the same decoding eval uses).
+"""Training datasets for both tasks, built on rawcolour.data.samples (the same decoding eval uses).
 
 - :class:`ColouriseDataset`: colour photos -> ``{"rgb": (3, S, S)}`` in [0, 1]; Lab conversion
   happens batch-wise on the device.
@@ -27,9 +27,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from rawcolour import data, unprocess
+from rawcolour.data import samples as data
+from rawcolour.data import unprocess
 from rawcolour.errors import InputError, RawcolourError, UsageError
-from rawcolour.saliency import SaliencyCache, load_saliency_map
+from rawcolour.data.saliency import SaliencyCache, load_saliency_map
 
 _VAL_KEY = 0x7A1  # epoch key of validation samples
 _CACHE_BUDGET = 1 << 30  # bytes of decoded photos kept in memory

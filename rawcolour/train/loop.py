@@ -45,13 +45,13 @@ from torch.utils.data import DataLoader, DistributedSampler
 import rawcolour
 from rawcolour.checkpoint import DISCRIMINATOR_PREFIX, checkpoint_metadata, load_state, read_checkpoint, save_checkpoint
 from rawcolour.colour import AB_SCALE, model_lab_to_rgb, model_to_rgb, rgb_to_model_lab
-from rawcolour.device import resolve_device
+from rawcolour.inference.device import resolve_device
 from rawcolour.distributed import Ranks, rank_device
-from rawcolour.fileio import atomic_write_bytes, read_jsonl
+from rawcolour.io.files import atomic_write_bytes, read_jsonl
 from rawcolour.errors import CheckpointError, OutputError, UsageError
-from rawcolour.images import write_image
+from rawcolour.io.images import write_image
 from rawcolour.nets import init_weights
-from rawcolour.raw import packed_rgb
+from rawcolour.io.raw import packed_rgb
 from rawcolour.nets.uresnet import SGANGenerator
 from rawcolour.train.config import RESUME_MUTABLE, RunPlan, StagePlan, TrainConfig, resolve, write_json_atomic
 from rawcolour.train.datasets import DataBundle, build_datasets
@@ -70,7 +70,7 @@ Progress = Callable[[dict[str, Any]], None]
 
 
 def pick_device(pref: str, ranks: Ranks = Ranks()) -> torch.device:
-    """auto | cpu | cuda | cuda:N | mps -> a torch.device that exists here (rawcolour.device rules);
+    """auto | cpu | cuda | cuda:N | mps -> a torch.device that exists here (rawcolour.inference.device rules);
     under torchrun, auto/cuda mean the GPU of this process's LOCAL_RANK."""
     return resolve_device(rank_device((pref or "auto").strip().lower(), ranks))
 

@@ -58,7 +58,7 @@ from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
 
 from rawcolour import __version__
 from rawcolour.errors import InputError, OutputError, UsageError
-from rawcolour.fileio import atomic_write_bytes
+from rawcolour.io.files import atomic_write_bytes
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",

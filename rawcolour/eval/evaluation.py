@@ -34,11 +34,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from rawcolour import metrics
+from rawcolour.eval import metrics
 from rawcolour.checkpoint import LoadedModel, load_model
 from rawcolour.colour import lab_to_rgb
 from rawcolour.errors import InputError, RawcolourError, UsageError
-from rawcolour.raw import RawPicture, packed_rgb
+from rawcolour.io.raw import RawPicture, packed_rgb
 from rawcolour.registry import is_model
 
 __all__ = [
@@ -194,8 +194,8 @@ def load_models(names: Sequence[str], task: str, *, baseline: bool = True,
 def _options(options: Any | None) -> Any:
     """The inference options, checked once up front: a device or precision that cannot work here
     is one clear error, not the same failure for every picture."""
-    from rawcolour.device import resolve_device, resolve_precision
-    from rawcolour.pipelines import InferenceOptions
+    from rawcolour.inference.device import resolve_device, resolve_precision
+    from rawcolour.inference.pipelines import InferenceOptions
 
     opts = options if options is not None else InferenceOptions()
     resolve_precision(opts.precision, resolve_device(opts.device))
@@ -261,8 +261,8 @@ def evaluate_colourise(data: str | Path, models: Sequence[EvalModel], *, options
     colourfulness, overlap of the dataset's a and b histograms with the ground truth's, and the VGG19
     perceptual distance when `vgg_weights` is given. `samples` keeps the first N pictures for a report.
     """
-    from rawcolour.data import is_greyscale, list_photos, read_photo
-    from rawcolour.pipelines import colourise_image
+    from rawcolour.data.samples import is_greyscale, list_photos, read_photo
+    from rawcolour.inference.pipelines import colourise_image
 
     opts = _options(options)
     photos = list_photos(data)
@@ -413,7 +413,7 @@ def _packed_view(packed: np.ndarray) -> np.ndarray:
 def _raw2rgb_inputs(data: str | Path, *, synthetic: bool, layout: str, seed: int, cfa: str, black: float,
                     white: float) -> tuple[list[tuple[str, Callable[[], tuple[RawPicture, np.ndarray]]]], str]:
     """(name, loader) per sample; a loader returns (RawPicture, target (h, w, 3) float [0, 1])."""
-    from rawcolour import data as datasets
+    from rawcolour.data import samples as datasets
 
     items: list[tuple[str, Callable[[], tuple[RawPicture, np.ndarray]]]] = []
     if synthetic:
@@ -453,7 +453,7 @@ def evaluate_raw2rgb(data: str | Path, models: Sequence[EvalModel], *, options: 
     photos of the folder (see the module docstring for the seeds). `cfa`/`black`/`white` apply to
     Zurich mosaics.
     """
-    from rawcolour.pipelines import raw_to_rgb
+    from rawcolour.inference.pipelines import raw_to_rgb
 
     opts = _options(options)
     items, found_layout = _raw2rgb_inputs(data, synthetic=synthetic, layout=layout, seed=seed, cfa=cfa,

@@ -18,7 +18,7 @@
 - Synthetic RAW from any colour photo: :func:`synthetic_raw_sample` crops at full resolution,
   then unprocesses (REFERENCE.md section 6) with a fresh random camera to a packed crop.
 
-Targets are decoded with :func:`rawcolour.images.read_image` and divided by 255 (65535 for 16-bit),
+Targets are decoded with :func:`rawcolour.io.images.read_image` and divided by 255 (65535 for 16-bit),
 the same scaling inference outputs are written with.
 """
 
@@ -32,9 +32,9 @@ import cv2
 import numpy as np
 
 from rawcolour.errors import InputError, UsageError
-from rawcolour.images import IMAGE_EXTENSIONS, read_image, to_float
-from rawcolour.raw import read_rawgan_png, read_zurich_png
-from rawcolour.unprocess import UnprocessParams, area_half, synthetic_pair
+from rawcolour.io.images import IMAGE_EXTENSIONS, read_image, to_float
+from rawcolour.io.raw import read_rawgan_png, read_zurich_png
+from rawcolour.data.unprocess import UnprocessParams, area_half, synthetic_pair
 
 __all__ = [
     "GREY_TOLERANCE",

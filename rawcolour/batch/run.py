@@ -35,7 +35,7 @@ from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 
-from rawcolour import images
+from rawcolour.io import images
 from rawcolour.distributed import Ranks, rank_device
 from rawcolour.errors import (
     CheckpointError,
@@ -46,7 +46,7 @@ from rawcolour.errors import (
     UnknownModelError,
     UsageError,
 )
-from rawcolour.raw import RAW_EXTENSIONS
+from rawcolour.io.raw import RAW_EXTENSIONS
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -635,7 +635,7 @@ def error_text(err: BaseException, path: Path | str) -> str:
         return str(err)
     if isinstance(err, MemoryError):
         return f"{path}: not enough memory to convert this picture; close other programs or use a smaller --tile"
-    from rawcolour.device import is_oom  # torch is loaded by now; batch itself stays torch-free
+    from rawcolour.inference.device import is_oom  # torch is loaded by now; batch itself stays torch-free
 
     if is_oom(err):
         return f"{path}: the device ran out of memory; use a smaller --tile or --device cpu"
@@ -788,7 +788,7 @@ class LoadSettings:
 
 
 class ModelConverter:
-    """The conversion step of the CLI: a registry name or checkpoint file run by rawcolour.pipelines.
+    """The conversion step of the CLI: a registry name or checkpoint file run by rawcolour.inference.pipelines.
 
     ``options``: keyword arguments of ``pipelines.InferenceOptions`` (device, precision, tile,
     overlap, render_size); the model is loaded in ``prepare``, on the first file that needs it.
@@ -804,9 +804,9 @@ class ModelConverter:
         self.model: Any = None
 
     def prepare(self) -> None:
-        from rawcolour import pipelines
+        from rawcolour.inference import pipelines
         from rawcolour.checkpoint import load_model
-        from rawcolour.device import resolve_precision
+        from rawcolour.inference.device import resolve_precision
 
         self.options = pipelines.InferenceOptions(**self.option_values)
         # Device and precision problems would fail every file: find them before the first one.
@@ -834,7 +834,7 @@ class ModelConverter:
         return {"model": self.model.name, "model_sha256": self.model.sha256}
 
     def convert(self, path: Path) -> Converted:
-        from rawcolour import pipelines
+        from rawcolour.inference import pipelines
 
         s = self.load
         source = pipelines.load_input(self.task, path, max_pixels=s.max_pixels, raw_format=s.raw_format,

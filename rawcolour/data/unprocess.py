@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from rawcolour.errors import InputError, UsageError
-from rawcolour.images import to_float
-from rawcolour.raw import pack_bayer
+from rawcolour.io.images import to_float
+from rawcolour.io.raw import pack_bayer
 
 __all__ = [
     "CAMERA_XYZ_TO_CAM",

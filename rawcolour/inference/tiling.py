@@ -35,9 +35,9 @@ import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from .device import is_oom, memory_budget, release_memory
-from .errors import DeviceError, UsageError
-from .nets.norms import _SampleStatsNorm, has_sample_statistics, set_norm_stats_mode
+from rawcolour.inference.device import is_oom, memory_budget, release_memory
+from rawcolour.errors import DeviceError, UsageError
+from rawcolour.nets.norms import _SampleStatsNorm, has_sample_statistics, set_norm_stats_mode
 
 STATS_MODES = ("auto", "downscale", "crops", "full", "exact", "live")
 # Measured on Kodak photos unprocessed to RAW (benchmarks/tile_quality.py): recording instance-norm

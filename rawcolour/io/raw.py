@@ -24,7 +24,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .errors import InputError, UnsupportedRawError, UsageError
+from rawcolour.errors import InputError, UnsupportedRawError, UsageError
 
 PACKED_ORDER = ("R", "Gr", "B", "Gb")
 BAYER_PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")

@@ -7,13 +7,13 @@ orientation handling.
   side ``render_size`` rounded to the size multiple), upsampled bilinearly and merged with the
   input's own full-resolution L, so the output has the input's size and luminance. ``tile=N``
   predicts at native resolution through the tiler instead.
-- ``raw_to_rgb``: the packed picture goes through the tiler (``rawcolour.tiling``): only tiles go
+- ``raw_to_rgb``: the packed picture goes through the tiler (``rawcolour.inference.tiling``): only tiles go
   to the device, blended with raised-cosine weights, instance-norm statistics frozen per picture.
   Learned models output RGB at the packed resolution; ``classic`` renders camera files at full
   resolution with LibRaw.
 - Precision: fp16/bf16 outputs are checked for NaN/inf and the picture is redone in fp32 when
   any appear (``Result.notes`` says so). Everything runs under ``torch.inference_mode`` on an
-  inference copy of the net (``rawcolour.device.prepare_net``).
+  inference copy of the net (``rawcolour.inference.device.prepare_net``).
 """
 
 from __future__ import annotations
@@ -26,19 +26,19 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .checkpoint import LoadedModel
-from .colour import l_to_model, lab_to_rgb, model_to_ab, rgb_to_grey_l
-from .device import (
+from rawcolour.checkpoint import LoadedModel
+from rawcolour.colour import l_to_model, lab_to_rgb, model_to_ab, rgb_to_grey_l
+from rawcolour.inference.device import (
     default_channels_last,
     precision_name,
     prepare_net,
     resolve_device,
     resolve_precision,
 )
-from .errors import InputError, UsageError
-from .registry import get_spec
-from .images import DEFAULT_MAX_PIXELS, Picture, read_image, to_float
-from .raw import (
+from rawcolour.errors import InputError, UsageError
+from rawcolour.registry import get_spec
+from rawcolour.io.images import DEFAULT_MAX_PIXELS, Picture, read_image, to_float
+from rawcolour.io.raw import (
     RawPicture,
     apply_orientation,
     classic_render,
@@ -48,7 +48,7 @@ from .raw import (
     read_raw,
     read_zurich_png,
 )
-from .tiling import STATS_MODES, NonFiniteOutput, TiledResult, padded_size, run_tiled
+from rawcolour.inference.tiling import STATS_MODES, NonFiniteOutput, TiledResult, padded_size, run_tiled
 
 RAW_FORMATS = ("auto", "camera", "zurich", "rawgan")
 # Rows per strip when merging L and ab: bounds the float temporaries of the Lab -> RGB step.
