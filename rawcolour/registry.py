@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from rawcolour.errors import UnknownModelError
+from rawcolour.tasks import TASKS, TaskSpec, get_task  # noqa: F401 (the registry's task table)
 from rawcolour.nets import build_net, config_from_dict, config_to_dict, count_parameters
 from rawcolour.nets.patchgan import (
     COLORGAN_RELEASED_CODE_DISC,
@@ -35,7 +36,6 @@ from rawcolour.nets.unet import COLORGAN_RELEASED_CODE, COLORGAN_TINY, ColorGANC
 from rawcolour.nets.uresnet import SGAN_TINY, SGANGeneratorConfig
 
 Task = Literal["colourise", "raw2rgb"]
-TASKS: tuple[str, ...] = ("colourise", "raw2rgb")
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from rawcolour.errors import (
     UsageError,
 )
 from rawcolour.io.raw import RAW_EXTENSIONS
+from rawcolour.tasks import TASK_SPECS, get_task
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -78,9 +79,8 @@ __all__ = [
     "write_output",
 ]
 
-TASKS = ("colourise", "raw2rgb")
-DEFAULT_MODELS = {"colourise": "colorgan-tiny", "raw2rgb": "sgan-tiny"}
-DEFAULT_SUFFIXES = {"colourise": "_colour", "raw2rgb": "_rgb"}
+DEFAULT_MODELS = {name: t.default_model for name, t in TASK_SPECS.items()}
+DEFAULT_SUFFIXES = {name: t.suffix for name, t in TASK_SPECS.items()}
 ON_EXIST = ("skip", "overwrite", "error")
 OUTPUT_EXTENSIONS = {"png": ".png", "tiff": ".tif", "jpg": ".jpg"}
 # Packed RAW datasets (Zurich, RAW2RGB-GAN) are PNG files.
@@ -98,15 +98,9 @@ FATAL_ERRORS: tuple[type[RawcolourError], ...] = (
 )
 
 
-def _check_task(task: str) -> str:
-    if task not in TASKS:
-        raise UsageError(f"unknown task {task!r}", hint="use colourise or raw2rgb")
-    return task
-
-
 def accepted_extensions(task: str) -> frozenset[str]:
     """Lower-case suffixes (with the dot) the task picks up from folders and globs."""
-    if _check_task(task) == "raw2rgb":
+    if get_task(task).inputs == "raw":
         return RAW_EXTENSIONS | PACKED_RAW_EXTENSIONS
     return images.IMAGE_EXTENSIONS
 
@@ -115,9 +109,7 @@ def default_bit_depth(task: str, fmt: str, input_bit_depth: int | None) -> int:
     """8 for JPEG; else 16 for raw2rgb and the input's depth for colourise."""
     if fmt == "jpg":
         return 8
-    if task == "raw2rgb":
-        return 16
-    return input_bit_depth or 8
+    return get_task(task).output_bit_depth or input_bit_depth or 8
 
 
 # ============================================================================ 1. inputs
@@ -359,7 +351,7 @@ def collect_inputs(
     (``skip_outputs``). A named path that does not exist goes to ``missing``; the same file named
     twice is kept once. Sources come back sorted by path.
     """
-    collector = _Collector(_check_task(task), recursive, exclude, skip_outputs)
+    collector = _Collector(get_task(task).name, recursive, exclude, skip_outputs)
     stdin_done = False
     for arg in args:
         if arg == "-":
@@ -426,7 +418,7 @@ def plan_jobs(collection: Collection, task: str, plan: OutputPlan) -> list[Job]:
     output that would overwrite any input. Jobs come back sorted by input path (every rank of a
     ``torchrun`` computes the same list).
     """
-    _check_task(task)
+    get_task(task)
     kind = output_kind(plan.target)
     fmt = images.normalise_format(plan.fmt) if plan.fmt else None
     if kind == "file":
@@ -476,7 +468,7 @@ def plan_jobs(collection: Collection, task: str, plan: OutputPlan) -> list[Job]:
         suffix = plan.suffix
         if suffix is None:
             same = os.path.realpath(out_dir) == os.path.realpath(src.path.parent)
-            suffix = DEFAULT_SUFFIXES[task] if same else ""
+            suffix = get_task(task).suffix if same else ""
         jobs.append(Job(src.path, out_dir / f"{src.path.stem}{suffix}{ext}", fmt, plan.bit_depth))
 
     _refuse_collisions(jobs, sources)
@@ -709,7 +701,7 @@ class BatchRunner:
         if on_exist not in ON_EXIST:
             raise UsageError(f"--on-exist {on_exist!r} is not a policy", hint="use skip, overwrite or error")
         self.converter = converter
-        self.task = _check_task(task)
+        self.task = get_task(task).name
         self.on_exist = on_exist
         self.strip_metadata = strip_metadata
         self.stdout = stdout
@@ -796,7 +788,7 @@ class ModelConverter:
 
     def __init__(self, task: str, model: str, options: dict[str, Any] | None = None,
                  load: LoadSettings | None = None):
-        self.task = _check_task(task)
+        self.task = get_task(task).name
         self.model_ref = model
         self.option_values = dict(options or {})
         self.load = load or LoadSettings()

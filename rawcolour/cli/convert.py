@@ -38,6 +38,7 @@ from rawcolour.cli.common import (
     print_json,
 )
 from rawcolour.errors import OutputError, UsageError
+from rawcolour.tasks import get_task
 
 app = typer.Typer()
 
@@ -352,7 +353,7 @@ def _convert(task: str, inputs: list[str], *, output: str | None, model: str | N
             distributed = batch.init_distributed(ranks)
             mine = batch.share(jobs, ranks)
             planned = len(mine)
-            converter = batch.ModelConverter(task, model or batch.DEFAULT_MODELS[task], options, load)
+            converter = batch.ModelConverter(task, model or get_task(task).default_model, options, load)
             show = (not quiet and err_console.is_terminal and ranks.rank == 0
                     and not (as_json and sys.stdout.isatty()))
             progress = _progress(show)

@@ -40,6 +40,7 @@ from rawcolour.colour import lab_to_rgb
 from rawcolour.errors import InputError, RawcolourError, UsageError
 from rawcolour.io.raw import RawPicture, packed_rgb
 from rawcolour.registry import is_model
+from rawcolour.tasks import TASK_SPECS, get_task
 
 __all__ = [
     "BASELINES",
@@ -54,7 +55,7 @@ __all__ = [
 
 # The rows every eval starts with: grey (zero ab) and a uniform sepia tone for colourise (the
 # floor a colouriser must clear on colour and on hue), LibRaw's rendering for raw2rgb.
-BASELINES: dict[str, tuple[str, ...]] = {"colourise": ("grey", "sepia"), "raw2rgb": ("classic",)}
+BASELINES: dict[str, tuple[str, ...]] = {name: t.baselines for name, t in TASK_SPECS.items()}
 RANDOM_INIT_SEED = 0
 
 # (key, header, format, which way is better) of each figure a row may carry, in table order.
@@ -159,11 +160,10 @@ def load_models(names: Sequence[str], task: str, *, baseline: bool = True,
     (smoke tests and demos; its row says "random-init"; the initialisation is seeded with
     RANDOM_INIT_SEED, so such a row is reproducible). A model of the other task is a UsageError.
     """
-    if task not in BASELINES:
-        raise UsageError(f"unknown task {task!r}", hint="use colourise or raw2rgb")
+    spec = get_task(task)
     wanted = list(names)
     if baseline:
-        wanted = [b for b in BASELINES[task] if b not in wanted] + wanted
+        wanted = [b for b in spec.baselines if b not in wanted] + wanted
     if not wanted:
         raise UsageError("no model to evaluate", hint="pass --model NAME|FILE (or keep the baseline row)")
     out: list[EvalModel] = []

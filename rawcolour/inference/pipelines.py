@@ -37,6 +37,7 @@ from rawcolour.inference.device import (
 )
 from rawcolour.errors import InputError, UsageError
 from rawcolour.registry import get_spec
+from rawcolour.tasks import get_task
 from rawcolour.io.images import DEFAULT_MAX_PIXELS, Picture, read_image, to_float
 from rawcolour.io.raw import (
     RawPicture,
@@ -106,10 +107,8 @@ def load_input(task: str, path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIX
     before decoding; camera RAW files are bounded by LibRaw's own limits.
     """
     path = Path(path)
-    if task == "colourise":
+    if get_task(task).inputs == "pictures":
         return read_image(path, max_pixels=max_pixels)
-    if task != "raw2rgb":
-        raise UsageError(f"unknown task {task!r}", hint="use colourise or raw2rgb")
     fmt = str(raw_format).lower()
     if fmt not in RAW_FORMATS:
         raise UsageError(f"unknown RAW format {raw_format!r}", hint=f"use one of {', '.join(RAW_FORMATS)}")
