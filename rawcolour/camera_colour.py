@@ -40,6 +40,7 @@ import numpy as np
 
 __all__ = [
     "CameraColour",
+    "balance_packed",
     "DngColourTags",
     "ILLUMINANT_KELVIN",
     "SRGB_TO_XYZ",
@@ -126,6 +127,27 @@ class CameraColour:
         np.clip(x, 0.0, 1.0, out=x)
         out = np.tensordot(self.camera_to_srgb.astype(np.float32), x, axes=1)
         return np.clip(out, 0.0, 1.0, out=out)
+
+
+def balance_packed(packed: np.ndarray, colour: CameraColour) -> np.ndarray:
+    """Packed camera planes (4, h, w) R, G_r, B, G_b in [0, 1] -> the same planes white-balanced,
+    clipped at 1 and taken to linear sRGB primaries: the learned developer's camera-independent input.
+
+    The matrix is applied to each packed quad, with the quad's own green for each green site, so
+    the result is still a mosaic (one value per site). Values are not clipped after the matrix:
+    the noise of dark areas keeps its mean, and saturated colours may leave [0, 1].
+    """
+    p = np.asarray(packed, dtype=np.float32)
+    gains = np.asarray(colour.gains, np.float32)
+    r, g_r, b, g_b = (np.minimum(p[k] * gains[c], 1.0) for k, c in enumerate((0, 1, 2, 1)))
+    m = colour.camera_to_srgb.astype(np.float32)
+    g_mean = 0.5 * (g_r + g_b)
+    return np.stack([
+        m[0, 0] * r + m[0, 1] * g_mean + m[0, 2] * b,
+        m[1, 0] * r + m[1, 1] * g_r + m[1, 2] * b,
+        m[2, 0] * r + m[2, 1] * g_mean + m[2, 2] * b,
+        m[1, 0] * r + m[1, 1] * g_b + m[1, 2] * b,
+    ]).astype(np.float32, copy=False)
 
 
 # ---------------------------------------------------------------------------------- reading tags

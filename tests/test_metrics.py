@@ -302,3 +302,42 @@ class TestHueAccuracy:
     def test_bad_counts(self):
         with pytest.raises(ValueError):
             metrics.balanced_hue_accuracy([2, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0])
+
+
+class TestToneFits:
+    """The RAW developers' fits: one exposure gain, or one curve shared by R, G and B."""
+
+    def test_exposure_recovers_a_darker_copy(self):
+        a = skdata.astronaut()[::4, ::4] / 255.0
+        lin = np.where(a <= 0.04045, a / 12.92, ((a + 0.055) / 1.055) ** 2.4)
+        dark = lin * 0.4
+        dark_srgb = np.where(dark <= 0.0031308, 12.92 * dark, 1.055 * dark ** (1 / 2.4) - 0.055)
+        np.testing.assert_allclose(metrics.fit_exposure(dark_srgb, a), a, atol=1e-9)
+
+    def test_shared_curve_forgives_tone_not_colour(self):
+        a = skdata.coffee()[::4, ::4] / 255.0
+        look = a ** 0.6 * 0.9  # a brighter, flatter "look", the same for all channels
+        fitted = metrics.fit_tone_curve(look, a)
+        assert metrics.psnr(fitted, a) > 40 and metrics.psnr(look, a) < 25
+        cast = look.copy()
+        cast[..., 0] *= 0.8  # a colour cast survives the shared curve
+        assert metrics.psnr(metrics.fit_tone_curve(cast, a), a) < 30
+
+    def test_curve_is_non_decreasing_least_squares(self):
+        rng = np.random.default_rng(0)
+        pred = rng.random((40, 40, 3))
+        target = np.clip(pred + rng.normal(0, 0.2, pred.shape), 0, 1)
+        fitted = metrics.fit_tone_curve(pred, target, levels=16)
+        order = np.argsort(pred.ravel())
+        assert np.all(np.diff(fitted.ravel()[order]) >= -1e-12)
+        # (3, 1) pool to 2 (weight 2), which then pools with 1 (weight 2) to 1.5.
+        y = np.array([3.0, 1.0, 1.0, 5.0])
+        np.testing.assert_allclose(metrics._isotonic(y, np.array([1.0, 1.0, 2.0, 1.0])), [1.5, 1.5, 1.5, 5.0])
+
+    def test_ciede2000_against_scikit_image(self):
+        from skimage.color import deltaE_ciede2000, rgb2lab
+
+        a, b = _pair(noise=30)
+        want = float(np.mean(deltaE_ciede2000(rgb2lab(a / 255.0), rgb2lab(b / 255.0))))
+        assert metrics.mean_ciede2000(b, a) == pytest.approx(want, rel=1e-4)
+        assert metrics.mean_ciede2000(a, a) == 0.0

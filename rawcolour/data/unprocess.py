@@ -25,6 +25,7 @@ from rawcolour.io.raw import pack_bayer
 
 __all__ = [
     "CAMERA_XYZ_TO_CAM",
+    "camera_rgb",
     "SRGB_TO_XYZ",
     "UnprocessParams",
     "WB_GAIN_RANGES",
@@ -283,33 +284,48 @@ def _linearise(rgb: np.ndarray) -> np.ndarray:
 _RGGB_SITES = ((0, 0, 0), (0, 1, 1), (1, 1, 2), (1, 0, 1))
 
 
+def _camera_channel(r: np.ndarray, g: np.ndarray, b: np.ndarray, c: int, params: UnprocessParams) -> np.ndarray:
+    """Camera channel ``c`` (0, 1, 2) of linear sRGB planes, inverse gains and highlight preservation
+    applied, clipped to [0, 1] (float32)."""
+    m = params.rgb_to_cam.astype(np.float32)
+    # Mean of the three camera channels: what highlight preservation looks at.
+    grey_w = m.mean(axis=0)
+    gains = params.inverse_gains.astype(np.float32)
+    knee = np.float32(_HIGHLIGHT_KNEE)
+    cam = m[c, 0] * r + m[c, 1] * g + m[c, 2] * b
+    grey = grey_w[0] * r + grey_w[1] * g + grey_w[2] * b
+    # Highlight-preserving inverse gains: the inverse white balance darkens red and blue,
+    # which would turn clipped white highlights into coloured ones (a sensor saturates
+    # white, never pink). Near saturation the gain is eased towards 1, with weight
+    # ((mean - knee) / (1 - knee))^2 on the camera channel mean, never below the plain gain.
+    t = np.clip((grey - knee) / (1 - knee), 0.0, 1.0)
+    t *= t
+    gain = np.maximum(t + (1 - t) * gains[c], gains[c])
+    cam *= gain
+    return np.clip(cam, 0.0, 1.0, out=cam)
+
+
 def _mosaic(lin: np.ndarray, params: UnprocessParams) -> np.ndarray:
     """Linear sRGB (H, W, 3), even sides -> RGGB camera mosaic (H, W) float32 in [0, 1].
 
     Each site gets only the camera channel its filter passes, so the 3x3 colour matrix is
     applied as one row per site rather than in full.
     """
-    m = params.rgb_to_cam.astype(np.float32)
-    # Mean of the three camera channels: what highlight preservation looks at.
-    grey_w = m.mean(axis=0)
-    gains = params.inverse_gains.astype(np.float32)
-    knee = np.float32(_HIGHLIGHT_KNEE)
     out = np.empty(lin.shape[:2], dtype=np.float32)
     for dy, dx, c in _RGGB_SITES:
         site = lin[dy::2, dx::2]
-        r, g, b = site[..., 0], site[..., 1], site[..., 2]
-        cam = m[c, 0] * r + m[c, 1] * g + m[c, 2] * b
-        grey = grey_w[0] * r + grey_w[1] * g + grey_w[2] * b
-        # Highlight-preserving inverse gains: the inverse white balance darkens red and blue,
-        # which would turn clipped white highlights into coloured ones (a sensor saturates
-        # white, never pink). Near saturation the gain is eased towards 1, with weight
-        # ((mean - knee) / (1 - knee))^2 on the camera channel mean, never below the plain gain.
-        t = np.clip((grey - knee) / (1 - knee), 0.0, 1.0)
-        t *= t
-        gain = np.maximum(t + (1 - t) * gains[c], gains[c])
-        cam *= gain
-        out[dy::2, dx::2] = np.clip(cam, 0.0, 1.0, out=cam)
+        out[dy::2, dx::2] = _camera_channel(site[..., 0], site[..., 1], site[..., 2], c, params)
     return out
+
+
+def camera_rgb(rgb: np.ndarray, params: UnprocessParams) -> np.ndarray:
+    """sRGB photo (H, W, 3) -> what the camera records at every pixel, before the colour filter
+    array: (3, H, W) float32 in [0, 1], noise-free. Sampling it at the RGGB sites gives the
+    noise-free mosaic of :func:`unprocess_to_mosaic` exactly; it is the truth a perfect
+    demosaicker would recover."""
+    lin = _linearise(_check_rgb(rgb))
+    r, g, b = lin[..., 0], lin[..., 1], lin[..., 2]
+    return np.stack([_camera_channel(r, g, b, c, params) for c in range(3)])
 
 
 def _add_noise(x: np.ndarray, params: UnprocessParams, rng: np.random.Generator) -> np.ndarray:

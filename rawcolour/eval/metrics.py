@@ -65,9 +65,12 @@ __all__ = [
     "ab_histograms",
     "balanced_hue_accuracy",
     "colourfulness",
+    "fit_exposure",
+    "fit_tone_curve",
     "histogram_intersection",
     "hue_hits",
     "lab_round_trip",
+    "mean_ciede2000",
     "psnr",
     "rgb_to_lab_8bit",
     "ssim",
@@ -185,6 +188,82 @@ def ssim(pred: np.ndarray, target: np.ndarray) -> float:
     c1, c2 = 0.01**2, 0.03**2
     ssim_map = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
     return float(ssim_map.mean())
+
+
+# ------------------------------------------------------------- tone fits (the RAW developers')
+
+
+def _srgb_decode(x: np.ndarray) -> np.ndarray:
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def _srgb_encode(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+
+
+def fit_exposure(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``pred`` (sRGB, [0, 1] float or integers) after the one exposure gain, in linear light, that
+    brings it closest to ``target`` (least squares over every value): float64 sRGB in [0, 1].
+
+    A RAW developer's overall brightness is a choice (LibRaw's auto-brightness, a camera's
+    exposure bias), not an error: scoring after this fit counts colour, detail and noise only.
+    """
+    pred, target = _check_pair(pred, target)
+    p, t = _srgb_decode(_unit_float(pred)), _srgb_decode(_unit_float(target))
+    denom = float(np.sum(p * p))
+    gain = float(np.sum(p * t)) / denom if denom > 0 else 1.0
+    return _srgb_encode(p * gain)
+
+
+TONE_CURVE_LEVELS = 256
+
+
+def fit_tone_curve(pred: np.ndarray, target: np.ndarray, levels: int = TONE_CURVE_LEVELS) -> np.ndarray:
+    """``pred`` through the one non-decreasing curve, shared by R, G and B, that best maps its
+    values to ``target``'s: float64 sRGB in [0, 1].
+
+    The curve is the mean target value of each of ``levels`` equal bins of pred values (every
+    channel pooled), made non-decreasing by pooling adjacent violators (isotonic regression),
+    and applied by linear interpolation between bin centres. Shared by the three channels, it
+    forgives a tone "look" (contrast, brightness, a film curve) but not a colour cast.
+    """
+    pred, target = _check_pair(pred, target)
+    p, t = _unit_float(pred).ravel(), _unit_float(target).ravel()
+    index = np.minimum((p * levels).astype(np.int64), levels - 1)
+    counts = np.bincount(index, minlength=levels).astype(np.float64)
+    sums = np.bincount(index, weights=t, minlength=levels)
+    centres = np.bincount(index, weights=p, minlength=levels)
+    used = counts > 0
+    x, y, w = centres[used] / counts[used], sums[used] / counts[used], counts[used]
+    y = _isotonic(y, w)
+    return np.interp(_unit_float(pred), x, y)
+
+
+def _isotonic(y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted non-decreasing least-squares fit of y (pool adjacent violators)."""
+    values, weights, sizes = [], [], []
+    for v, wt in zip(y.tolist(), w.tolist()):
+        values.append(v)
+        weights.append(wt)
+        sizes.append(1)
+        while len(values) > 1 and values[-2] > values[-1]:
+            v2, w2, n2 = values.pop(), weights.pop(), sizes.pop()
+            wsum = weights[-1] + w2
+            values[-1] = (values[-1] * weights[-1] + v2 * w2) / wsum
+            weights[-1] = wsum
+            sizes[-1] += n2
+    return np.repeat(values, sizes)
+
+
+def mean_ciede2000(pred: np.ndarray, target: np.ndarray) -> float:
+    """Mean CIEDE2000 colour difference of two sRGB pictures (D65 Lab, scikit-image's formula)."""
+    from skimage.color import deltaE_ciede2000
+
+    pred, target = _check_pair(pred, target)
+    lab_p = rgb_to_lab(_hwc_to_tensor(_unit_float(pred)))[0].permute(1, 2, 0).numpy()
+    lab_t = rgb_to_lab(_hwc_to_tensor(_unit_float(target)))[0].permute(1, 2, 0).numpy()
+    return float(np.mean(deltaE_ciede2000(lab_t, lab_p)))
 
 
 # ------------------------------------------------------------------- the colourisation paper's
