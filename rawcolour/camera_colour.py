@@ -38,6 +38,8 @@ from typing import Sequence
 
 import numpy as np
 
+from rawcolour.io.raw import packed_rgb
+
 __all__ = [
     "CameraColour",
     "balance_packed",
@@ -45,6 +47,7 @@ __all__ = [
     "ILLUMINANT_KELVIN",
     "SRGB_TO_XYZ",
     "WB_MODES",
+    "auto_brightness",
     "camera_colour",
     "camera_to_srgb_matrix",
     "cct_from_xy",
@@ -53,6 +56,9 @@ __all__ = [
     "parse_wb",
     "picture_colour",
     "read_dng_colour_tags",
+    "srgb_decode",
+    "srgb_encode",
+    "usable_gains",
 ]
 
 # Linear sRGB (D65) -> CIE XYZ, IEC 61966-2-1.
@@ -148,6 +154,41 @@ def balance_packed(packed: np.ndarray, colour: CameraColour) -> np.ndarray:
         m[2, 0] * r + m[2, 1] * g_mean + m[2, 2] * b,
         m[1, 0] * r + m[1, 1] * g_b + m[1, 2] * b,
     ]).astype(np.float32, copy=False)
+
+
+# ------------------------------------------------------------------------------ output tone
+
+
+def srgb_encode(linear: np.ndarray) -> np.ndarray:
+    """Linear light -> the sRGB transfer curve (IEC 61966-2-1), clipped to [0, 1] (float64 for
+    float64 input, else float32)."""
+    x = np.asarray(linear)
+    x = np.clip(x.astype(np.float32) if x.dtype != np.float64 else x, 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, x.dtype.type(1 / 2.4)) - 0.055).astype(x.dtype)
+
+
+def srgb_decode(encoded: np.ndarray) -> np.ndarray:
+    """sRGB-encoded values in [0, 1] -> linear light (float64 for float64 input, else float32)."""
+    x = np.asarray(encoded)
+    x = x.astype(np.float32) if x.dtype != np.float64 else x
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+AUTO_BRIGHT_CLIP = 0.01  # LibRaw's auto_bright_thr: the share of pixels allowed to clip
+AUTO_BRIGHT_MAX_GAIN = 256.0  # LibRaw stops looking below 1/256 of the range
+
+
+def auto_brightness(linear: np.ndarray) -> float:
+    """LibRaw's automatic brightness as a gain on linear light: the level above which 1% of a
+    channel's pixels lie, highest over the channels, is made white (only ever brightens).
+
+    ``linear`` is (H, W, 3); a quarter of the rows and columns are looked at (a percentile).
+    """
+    x = np.asarray(linear)[::4, ::4]
+    level = float(np.max(np.quantile(x.reshape(-1, x.shape[-1]), 1.0 - AUTO_BRIGHT_CLIP, axis=0)))
+    if not np.isfinite(level) or level <= 0:
+        return 1.0
+    return float(np.clip(1.0 / level, 1.0, AUTO_BRIGHT_MAX_GAIN))
 
 
 # ---------------------------------------------------------------------------------- reading tags
@@ -300,7 +341,9 @@ def parse_wb(text: str) -> str | tuple[float, float, float]:
     return (gains[0] / gains[1], 1.0, gains[2] / gains[1])
 
 
-def _usable_gains(gains: Sequence[float] | None) -> tuple[float, float, float] | None:
+def usable_gains(gains: Sequence[float] | None) -> tuple[float, float, float] | None:
+    """As-shot multipliers R, G, B scaled to G = 1, or None when unusable: missing, not finite,
+    zero or negative, or exactly 1, 1, 1 (a camera that did not set them)."""
     if gains is None or len(gains) < 3:
         return None
     r, g, b = (float(v) for v in gains[:3])
@@ -329,9 +372,9 @@ def camera_colour(
     """
     notes: list[str] = []
     neutral = dng_tags.as_shot_neutral if dng_tags is not None else None
-    shot = _usable_gains(1.0 / neutral) if neutral is not None and np.all(neutral > 0) else None
+    shot = usable_gains(1.0 / neutral) if neutral is not None and np.all(neutral > 0) else None
     if shot is None:
-        shot = _usable_gains(as_shot_gains)
+        shot = usable_gains(as_shot_gains)
 
     xyz_to_cam: np.ndarray | None = None
     matrix: np.ndarray | None = None
@@ -346,8 +389,11 @@ def camera_colour(
         matrix, source = np.asarray(libraw_camera_to_srgb, np.float64)[:3, :3], "LibRaw's camera -> sRGB matrix"
         xyz_to_cam = None
     if matrix is None:
-        matrix, source = np.eye(3), "none in the file: camera RGB taken as linear sRGB"
-        notes.append("no colour matrix in the file: camera RGB is taken as sRGB, colours may be off")
+        from rawcolour.cameras import TYPICAL_CAMERA
+
+        xyz_to_cam = TYPICAL_CAMERA.xyz_to_cam
+        matrix, source = camera_to_srgb_matrix(xyz_to_cam), f"none in the file: {TYPICAL_CAMERA.name}"
+        notes.append("no colour matrix in the file: a typical camera's is used, colours may be off")
 
     if isinstance(wb, tuple):
         gains, used = tuple(float(g) for g in wb), "custom"
@@ -383,7 +429,6 @@ def picture_colour(raw: "RawPicture", wb: str | tuple[float, float, float] = "ca
         shot = (r, 0.5 * (g1 + g2), b)
     p = np.asarray(raw.packed)
     step = max(1, int(np.sqrt(p.shape[1] * p.shape[2] / 250_000)))  # ~250k pixels are plenty for grey world
-    small = p[:, ::step, ::step]
-    camera_rgb = np.stack([small[0], 0.5 * (small[1] + small[3]), small[2]])
+    camera_rgb = packed_rgb(p[:, ::step, ::step])
     return camera_colour(dng_tags=tags, libraw_xyz_to_cam=raw.rgb_xyz_matrix, libraw_camera_to_srgb=raw.color_matrix,
                          as_shot_gains=shot, wb=wb, camera_rgb=camera_rgb)

@@ -102,9 +102,13 @@ def test_unity_multipliers_fall_back_to_auto_with_a_note(tmp_path):
 
 
 def test_no_matrix_falls_back_to_identity_with_a_note():
+    from rawcolour.cameras import TYPICAL_CAMERA
+
     colour = camera_colour(as_shot_gains=(2.0, 1.0, 1.5), camera_rgb=np.ones((3, 4)))
-    np.testing.assert_array_equal(colour.camera_to_srgb, np.eye(3))
+    np.testing.assert_allclose(colour.camera_to_srgb, camera_to_srgb_matrix(TYPICAL_CAMERA.xyz_to_cam))
     assert colour.wb == "camera" and any("no colour matrix" in n for n in colour.notes)
+    # A typical modern sensor's matrix saturates (diagonal above 1), unlike taking camera RGB as sRGB.
+    assert np.all(np.diag(colour.camera_to_srgb) > 1.2)
     for bad in ((0.0, 1.0, 1.0), (-1.0, 1.0, 2.0), (1.0, 1.0, 1.0), None):
         assert camera_colour(as_shot_gains=bad, camera_rgb=np.ones((3, 4))).wb == "auto"
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from rawcolour.camera_colour import SRGB_TO_XYZ
+from rawcolour.cameras import TRAIN_CAMERAS
 from rawcolour.errors import InputError, UsageError
 from rawcolour.io.images import to_float
 from rawcolour.io.raw import pack_bayer
@@ -40,28 +42,13 @@ __all__ = [
     "gamma_compress",
 ]
 
-# XYZ -> camera matrices (D65 calibration) of a few real cameras: the public Adobe DNG
-# ColorMatrix values as tabulated in dcraw's adobe_coeff(), there stored x10000.
+# Brooks et al.'s camera set: XYZ -> camera matrices (D65) of five real cameras (rawcolour.cameras).
+_BY_NAME = {c.name: c for c in TRAIN_CAMERAS}
 CAMERA_XYZ_TO_CAM: dict[str, np.ndarray] = {
-    name: np.array(values, dtype=np.float64).reshape(3, 3) / 10000.0
-    for name, values in {
-        "Canon EOS 5D Mark II": (4716, 603, -830, -7798, 15474, 2480, -1496, 1937, 6651),
-        "Canon EOS 5D Mark III": (6722, -635, -963, -4287, 12460, 2028, -908, 2162, 5668),
-        "Canon EOS-1Ds Mark III": (5859, -211, -930, -8255, 16017, 2353, -1732, 1887, 7448),
-        "Nikon D700": (8139, -2171, -663, -8747, 16541, 2295, -1925, 2008, 8093),
-        "Sony NEX-5N": (5991, -1456, -455, -4764, 12135, 2980, -707, 1425, 6701),
-    }.items()
+    name: _BY_NAME[name].xyz_to_cam
+    for name in ("Canon EOS 5D Mark II", "Canon EOS 5D Mark III", "Canon EOS-1Ds Mark III", "Nikon D700",
+                 "Sony NEX-5N")
 }
-
-# Linear sRGB (D65) -> CIE XYZ, IEC 61966-2-1.
-SRGB_TO_XYZ = np.array(
-    [
-        [0.4124564, 0.3575761, 0.1804375],
-        [0.2126729, 0.7151522, 0.0721750],
-        [0.0193339, 0.1191920, 0.9503041],
-    ],
-    dtype=np.float64,
-)
 
 # Where highlight preservation starts (mean of the camera channels) and the gamma exponent.
 _HIGHLIGHT_KNEE = 0.9

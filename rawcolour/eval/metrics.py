@@ -53,6 +53,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rawcolour.camera_colour import srgb_decode, srgb_encode
 from rawcolour.colour import lab_to_rgb, rgb_to_lab
 
 __all__ = [
@@ -193,15 +194,6 @@ def ssim(pred: np.ndarray, target: np.ndarray) -> float:
 # ------------------------------------------------------------- tone fits (the RAW developers')
 
 
-def _srgb_decode(x: np.ndarray) -> np.ndarray:
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-
-
-def _srgb_encode(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
-
-
 def fit_exposure(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """``pred`` (sRGB, [0, 1] float or integers) after the one exposure gain, in linear light, that
     brings it closest to ``target`` (least squares over every value): float64 sRGB in [0, 1].
@@ -210,10 +202,10 @@ def fit_exposure(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     exposure bias), not an error: scoring after this fit counts colour, detail and noise only.
     """
     pred, target = _check_pair(pred, target)
-    p, t = _srgb_decode(_unit_float(pred)), _srgb_decode(_unit_float(target))
+    p, t = srgb_decode(_unit_float(pred)), srgb_decode(_unit_float(target))
     denom = float(np.sum(p * p))
     gain = float(np.sum(p * t)) / denom if denom > 0 else 1.0
-    return _srgb_encode(p * gain)
+    return srgb_encode(p * gain)
 
 
 TONE_CURVE_LEVELS = 256
