@@ -532,6 +532,7 @@ class Converted:
     notes: list[str] = field(default_factory=list)
     device: str | None = None  # where the network ran (None for baselines)
     precision: str | None = None  # fp32 | fp16 | bf16 actually used
+    white_balance: str | None = None  # raw2rgb: camera | auto | daylight | custom | model
 
 
 class Converter(Protocol):
@@ -562,6 +563,7 @@ class Record:
     notes: list[str] = field(default_factory=list)
     device: str | None = None
     precision: str | None = None
+    white_balance: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -576,6 +578,7 @@ class Record:
             "notes": list(self.notes),
             "device": self.device,
             "precision": self.precision,
+            "white_balance": self.white_balance,
         }
 
 
@@ -762,7 +765,8 @@ class BatchRunner:
         except Exception as exc:  # noqa: BLE001 (a bad file never stops the batch)
             return self._record(job, "failed", error=error_text(exc, job.input), seconds=self.clock() - start)
         return self._record(job, "ok", tile=converted.tile, notes=list(converted.notes),
-                            seconds=self.clock() - start, device=converted.device, precision=converted.precision)
+                            seconds=self.clock() - start, device=converted.device, precision=converted.precision,
+                            white_balance=converted.white_balance)
 
 
 # ============================================================================ the model step
@@ -839,7 +843,7 @@ class ModelConverter:
             depth = None
         return Converted(result.rgb, depth, getattr(source, "exif", None), getattr(source, "icc_profile", None),
                          result.tile, list(result.notes), getattr(result, "device", "") or None,
-                         getattr(result, "precision", "") or None)
+                         getattr(result, "precision", "") or None, getattr(result, "white_balance", "") or None)
 
 
 # ============================================================================ 4. torchrun

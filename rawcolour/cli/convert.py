@@ -38,6 +38,7 @@ from rawcolour.cli.common import (
     print_json,
 )
 from rawcolour.errors import OutputError, UsageError
+from rawcolour.io.raw import EXPOSURE_RANGE
 from rawcolour.tasks import get_task
 
 app = typer.Typer()
@@ -98,6 +99,16 @@ def _tile(value: str) -> str:
     if value == "auto" or (value.isdigit() and int(value) >= 0):
         return value
     raise typer.BadParameter(f"{value!r} is not a tile size; use auto, a number of pixels, or 0")
+
+
+def _wb(value: str) -> str:
+    from rawcolour.camera_colour import parse_wb
+
+    try:
+        parse_wb(value)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+    return value
 
 
 def _bit_depth(value: int | None) -> int | None:
@@ -202,6 +213,12 @@ def raw2rgb(
     black: Annotated[float, typer.Option(min=0, help="Black level of zurich PNGs.")] = 0.0,
     white: Annotated[float, typer.Option(min=1, help="White level of zurich PNGs (4*255 for the Zurich "
                                                       "dataset).")] = 1020.0,
+    wb: Annotated[str, typer.Option(
+        "--wb", callback=_wb, help="White balance: camera (as shot; auto when the file has none), auto (grey world), "
+                     "daylight, or gains R,G,B.")] = "camera",
+    exposure: Annotated[float, typer.Option(
+        "--exposure", min=EXPOSURE_RANGE[0], max=EXPOSURE_RANGE[1],
+        help="Exposure in EV, on top of the automatic brightness.")] = 0.0,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = Precision.fp32,
     recursive: RecursiveOpt = False,
@@ -217,7 +234,8 @@ def raw2rgb(
     """Develop camera RAW files (and packed RAW PNGs) to RGB pictures. Default model: sgan-tiny."""
     if white <= black:
         raise typer.BadParameter(f"--white {white:g} must be above --black {black:g}")
-    options = _inference(device, precision, tile, overlap) | {"tile_stats": tile_stats.value}
+    options = _inference(device, precision, tile, overlap) | {"tile_stats": tile_stats.value, "wb": wb,
+                                                              "exposure": exposure}
     load = batch.LoadSettings(max_pixels=max_pixels, raw_format=raw_format.value, cfa=cfa.value,
                               black=black, white=white)
     _convert("raw2rgb", inputs, output=output, model=model, options=options, load=load, recursive=recursive,
