@@ -285,3 +285,32 @@ class TestReportUnits:
     def test_synthetic_seed_rule(self):
         assert evaluation.synthetic_seed(0, "a.png") == evaluation.synthetic_seed(0, "a.png")
         assert evaluation.synthetic_seed(0, "a.png") != evaluation.synthetic_seed(0, "b.png")
+
+
+class TestCameraProtocol:
+    """eval raw2rgb --cameras: DNG files through held-out cameras, every phase, scored after a tone fit."""
+
+    def test_plan_covers_every_camera_and_phase(self):
+        from rawcolour.cameras import EVAL_CAMERAS
+        from rawcolour.eval.cameras import PHASES, camera_plan
+
+        pairs = {camera_plan(i)[:2] for i in range(24)}
+        assert pairs == {(c, p) for c in range(len(EVAL_CAMERAS)) for p in PHASES}
+
+    def test_rows_and_records(self, small_photos, no_shipped_weights):
+        res = runner.invoke(app, ["eval", "raw2rgb", "--data", str(small_photos), "--cameras", "--limit", "1",
+                                  "--model", "sgan-tiny", "--allow-random", "--json", "-q"])
+        rec = _json(res)
+        assert rec["task"] == "raw2rgb-cameras"
+        rows = {r["model"]: r for r in rec["rows"]}
+        assert set(rows) == {"classic", "sgan-tiny"} and all(r["images"] == 3 for r in rows.values())
+        assert rows["classic"]["output"] == "sensor" and rows["sgan-tiny"]["output"] == "half sensor"
+        for r in rows.values():
+            assert r["psnr"] >= r["psnr_gain"] - 0.5  # a free curve fits at least about as well as one gain
+            assert 0 < r["de2000"] < 50 and 0 < r["ssim"] <= 1
+        shots = [p for p in rec["per_image"] if p["model"] == "classic"]
+        assert sorted(p["noise"] for p in shots) == ["high", "low", "mid"]
+        assert {p["camera"] for p in shots} == {"Canon EOS 5D Mark IV"} and {p["phase"] for p in shots} == {"RGGB"}
+        # Noise costs classic (LibRaw does not denoise): the low-noise shot scores best.
+        by = {p["noise"]: p["psnr"] for p in shots}
+        assert by["low"] > by["high"]

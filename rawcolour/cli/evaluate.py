@@ -206,6 +206,10 @@ def raw2rgb_command(
     synthetic_raw: Annotated[bool, typer.Option(
         "--synthetic-raw", help="--data holds ordinary photos: unprocess each into a synthetic raw "
                                 "(fixed seed per picture).")] = False,
+    cameras: Annotated[bool, typer.Option(
+        "--cameras", help="--data holds ordinary photos: shoot each as DNG files through held-out real cameras "
+                          "(4 Bayer phases, 3 noise levels) and score at sensor size after a global tone fit.")
+    ] = False,
     seed: Annotated[int, typer.Option("--seed", help="Base seed of the synthetic cameras.")] = 0,
     cfa: Annotated[str, typer.Option("--cfa", help="Bayer pattern of Zurich mosaics.")] = "RGGB",
     black: Annotated[float, typer.Option("--black", help="Black level of Zurich mosaics.")] = 0.0,
@@ -226,7 +230,12 @@ def raw2rgb_command(
 
     Rows: the `classic` baseline unless --no-baseline, then each --model.
 
-    Data: a paired folder in the Zurich or RAW2RGB-GAN layout, or --synthetic-raw from a folder of photos.
+    Data: a paired folder in the Zurich or RAW2RGB-GAN layout, or --synthetic-raw or --cameras from a folder
+    of photos.
+
+    --cameras (the realistic protocol): each photo becomes DNG files shot through held-out real cameras, in all
+    four Bayer phases and at three noise levels, developed like a user's files and scored at sensor size after
+    one global tone fit (an exposure gain; one curve shared by R, G and B): PSNR, SSIM, mean CIEDE2000.
 
     Synthetic raw: each photo's camera is drawn from --seed and its file name, so every model and run sees the same raw.
     """
@@ -234,8 +243,11 @@ def raw2rgb_command(
 
     with library_errors():
         _check_outputs(as_json, csv_to, report, run)
-        if synthetic_raw and layout is not Layout.auto:
-            raise UsageError("--layout is for paired folders, --synthetic-raw for photos", hint="pass one of them")
+        if (synthetic_raw or cameras) and layout is not Layout.auto:
+            raise UsageError("--layout is for paired folders, --synthetic-raw and --cameras for photos",
+                             hint="pass one of them")
+        if synthetic_raw and cameras:
+            raise UsageError("--synthetic-raw and --cameras are two protocols", hint="pass one of them")
         tile_value: int | str = tile
         if tile != "auto":
             if not tile.isdigit():
@@ -244,6 +256,13 @@ def raw2rgb_command(
         models = evaluation.load_models(model or [], "raw2rgb", baseline=not no_baseline,
                                         allow_random=allow_random)
         options = _inference_options(device, precision, tile=tile_value)
+        if cameras:
+            from rawcolour.eval.cameras import evaluate_raw2rgb_cameras
+
+            result = evaluate_raw2rgb_cameras(data, models, options=options, seed=seed, limit=limit,
+                                              samples=samples if report else 0, progress=_progress(quiet))
+            _finish(result, as_json=as_json, csv_to=csv_to, report=report, run=run)
+            return
         result = evaluation.evaluate_raw2rgb(data, models, options=options, synthetic=synthetic_raw,
                                              layout=layout.value, seed=seed, cfa=cfa, black=black, white=white,
                                              limit=limit, samples=samples if report else 0,

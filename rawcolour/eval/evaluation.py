@@ -78,6 +78,15 @@ COLUMNS: dict[str, list[tuple[str, str, str, str]]] = {
         ("ssim", "SSIM", "{:.4f}", "higher"),
         ("seconds", "s/image", "{:.3f}", "lower"),
     ],
+    # the realistic protocol (rawcolour.eval.cameras): after a global tone fit
+    "raw2rgb-cameras": [
+        ("psnr_gain", "PSNR gain fit [dB]", "{:.2f}", "higher"),
+        ("psnr", "PSNR curve fit [dB]", "{:.2f}", "higher"),
+        ("ssim", "SSIM", "{:.4f}", "higher"),
+        ("de2000", "CIEDE2000", "{:.2f}", "lower"),
+        ("output", "output", "{}", "sensor size"),
+        ("seconds", "s/image", "{:.3f}", "lower"),
+    ],
 }
 
 Progress = Callable[[int, int, str], None]  # (index from 1, total, picture name)
