@@ -102,11 +102,11 @@ def kodak(n: int = 24) -> list[np.ndarray]:
     """Kodak photos (768x512 RGB uint8) from the sample data, or smooth synthetic stand-ins."""
     folder = DATA / "photos" / "kodak24"
     if folder.is_dir():
-        import imageio.v3 as iio
+        from PIL import Image
 
         files = sorted(folder.glob("*.png"))[:n]
         if files:
-            return [np.asarray(iio.imread(f))[..., :3] for f in files]
+            return [np.asarray(Image.open(f).convert("RGB")) for f in files]
     rng = np.random.default_rng(0)
     out = []
     for _ in range(n):
@@ -125,8 +125,8 @@ def photo_mosaic(rows: int, cols: int, first: int = 0) -> np.ndarray:
 
 
 def synthetic_packed(rgb: np.ndarray, seed: int = 0) -> np.ndarray:
-    """(4, h, w) packed RAW in [0, 1] made from an sRGB photo by unprocessing (rawcolour.unprocess)."""
-    from rawcolour.unprocess import synthetic_pair
+    """(4, h, w) packed RAW in [0, 1] made from an sRGB photo by unprocessing (rawcolour.data.unprocess)."""
+    from rawcolour.data.unprocess import synthetic_pair
 
     packed, _target, _params = synthetic_pair(rgb, np.random.default_rng(seed))
     return packed

@@ -1,4 +1,4 @@
-"""(c) A synthetic 12 MP camera RAW (a DNG written by rawcolour.dng from unprocessed Kodak photos)
+"""(c) A synthetic 12 MP camera RAW (a DNG written by rawcolour.io.dng from unprocessed Kodak photos)
 through sgan-tiny and sgan with tiles of 512 and 768: seconds and peak RSS; then peak RSS at
 6 MP vs 24 MP, each run in a fresh subprocess (ru_maxrss), to show that memory beyond the model
 and the picture buffers does not grow with the picture.
@@ -60,9 +60,9 @@ def child(dng: str, name: str, tile: str, batch: int) -> None:
     """One conversion in this (fresh) process; prints one JSON line."""
     import torch
 
-    from rawcolour.device import prepare_net
-    from rawcolour.pipelines import InferenceOptions, raw_to_rgb
-    from rawcolour.raw import read_raw
+    from rawcolour.inference.device import prepare_net
+    from rawcolour.inference.pipelines import InferenceOptions, raw_to_rgb
+    from rawcolour.io.raw import read_raw
 
     torch.manual_seed(0)
     model, source = _bench.load_raw_model(name)
@@ -103,8 +103,8 @@ def child(dng: str, name: str, tile: str, batch: int) -> None:
 def make_dng(folder: Path, label: str) -> Path:
     import cv2
 
-    from rawcolour.dng import write_bayer_dng
-    from rawcolour.raw import unpack_bayer
+    from rawcolour.io.dng import write_bayer_dng
+    from rawcolour.io.raw import unpack_bayer
 
     h, w = SIZES[label]
     photo = cv2.resize(_bench.photo_mosaic(2, 2), (w // 2, h // 2), interpolation=cv2.INTER_AREA)

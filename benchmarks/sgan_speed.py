@@ -3,7 +3,7 @@
 
 Reference-style: the network as the RAW2RGB-GAN code runs it at test time: spectral-norm power
 iteration on every forward (train-mode parametrization), the saliency decoder computed (and thrown
-away), autograd recording (no inference mode). Ours: rawcolour.device.prepare_net (SN and BN folded,
+away), autograd recording (no inference mode). Ours: rawcolour.inference.device.prepare_net (SN and BN folded,
 no saliency branch, exact upsample-conv and narrow-conv rewrites) under torch.inference_mode.
 
 Useful FLOPs: torch.utils.flop_counter on the main branch of the reference architecture (the work
@@ -24,10 +24,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import _bench
-from rawcolour.device import inference_copy, prepare_net
+from rawcolour.inference.device import inference_copy, prepare_net
 from rawcolour.nets.fold import fold_for_inference
-from rawcolour.pipelines import InferenceOptions, raw_to_rgb
-from rawcolour.raw import RawPicture
+from rawcolour.inference.pipelines import InferenceOptions, raw_to_rgb
+from rawcolour.io.raw import RawPicture
 from rawcolour.registry import create_model
 from rawcolour.checkpoint import LoadedModel
 from rawcolour.registry import get_spec
@@ -118,7 +118,7 @@ def main() -> None:
         "layout": {
             "channels_last_faster_on_cpu": rows["batch1"]["ours_channels_last_ms_per_picture"]
             < rows["batch1"]["ours_ms_per_picture"],
-            "note": "rawcolour.device.CHANNELS_LAST_DEFAULT['cpu'] follows this measurement",
+            "note": "rawcolour.inference.device.CHANNELS_LAST_DEFAULT['cpu'] follows this measurement",
         },
         "notes": [
             "times are the best of several runs; other engineers share this 2-core machine (see loadavg)",

@@ -24,9 +24,9 @@ import torch
 
 import _bench
 from rawcolour.colour import l_to_model, rgb_to_grey_l
-from rawcolour.device import prepare_net
+from rawcolour.inference.device import prepare_net
 from rawcolour.nets.norms import has_sample_statistics
-from rawcolour.tiling import FEATHER_DEFAULT, _fade_zone, padded_size, run_tiled, tile_starts
+from rawcolour.inference.tiling import FEATHER_DEFAULT, _fade_zone, padded_size, run_tiled, tile_starts
 
 CPU = torch.device("cpu")
 
@@ -108,7 +108,7 @@ def main() -> None:
     pictures = {"kodak-2x2-unprocessed (packed 500x749)": packed}
     dng = _bench.DATA / "raw" / "rpi_imx296_chessboard_1456x1088.dng"
     if dng.is_file() and not args.quick:
-        from rawcolour.raw import read_raw
+        from rawcolour.io.raw import read_raw
 
         pictures["rpi_imx296 DNG (packed 544x728)"] = torch.from_numpy(read_raw(dng).packed)
 

@@ -4,8 +4,8 @@
 
 Rows of scikit-image's bundled photos (public domain / CC0; needs the test extra):
 - colourise: the photo's CIE L (what the model sees) | colorgan-tiny | the original photo;
-- raw2rgb: each photo run backwards through a random synthetic camera (rawcolour.unprocess) into a
-  Bayer DNG (rawcolour.dng), then developed by `classic` (LibRaw) | sgan-tiny | the original photo.
+- raw2rgb: each photo run backwards through a random synthetic camera (rawcolour.data.unprocess) into a
+  Bayer DNG (rawcolour.io.dng), then developed by `classic` (LibRaw) | sgan-tiny | the original photo.
 `--raw FILE` adds rows for real camera RAW files: classic | sgan-tiny (no ground truth exists).
 Every output goes through the same library calls as `rawcolour colourise` / `rawcolour raw2rgb`.
 """
@@ -21,9 +21,12 @@ import torch
 from PIL import Image, ImageDraw
 from skimage import data
 
-from rawcolour import colour, dng, images, unprocess
+from rawcolour import colour
+from rawcolour.io import dng
+from rawcolour.io import images
+from rawcolour.data import unprocess
 from rawcolour.checkpoint import load_model
-from rawcolour.pipelines import InferenceOptions, colourise_image, raw_to_rgb
+from rawcolour.inference.pipelines import InferenceOptions, colourise_image, raw_to_rgb
 
 ROOT = Path(__file__).resolve().parent.parent
 COLOURISE_PHOTOS = ("chelsea", "astronaut", "rocket", "coffee")

@@ -3,8 +3,8 @@
     python examples/make_examples.py        # needs the test extra: pip install -e '.[test]'
 
 - coffee.dng: a 12-bit Bayer (RGGB) DNG made from skimage's `coffee` photo by our own
-  unprocessing (rawcolour.unprocess: random camera matrix, white-balance gains, tone and gamma
-  inverted, mosaic, mild shot/read noise) and written by rawcolour.dng (pidng). The DNG carries
+  unprocessing (rawcolour.data.unprocess: random camera matrix, white-balance gains, tone and gamma
+  inverted, mosaic, mild shot/read noise) and written by rawcolour.io.dng (pidng). The DNG carries
   the synthetic camera's ColorMatrix1 and AsShotNeutral, so LibRaw (the `classic` model) can
   render it with correct colour too.
 - chelsea_grey.png: skimage's `chelsea` photo as an 8-bit greyscale PNG (CIE L), the input of
@@ -21,7 +21,10 @@ import numpy as np
 import torch
 from skimage import data
 
-from rawcolour import colour, dng, images, unprocess
+from rawcolour import colour
+from rawcolour.io import dng
+from rawcolour.io import images
+from rawcolour.data import unprocess
 
 HERE = Path(__file__).resolve().parent
 SEED = 2026

@@ -1,3 +1,40 @@
-"""rawcolour: camera data to pictures with learned models (colourisation GAN, saliency RAW-to-RGB GAN)."""
+"""rawcolour: camera data to pictures with learned models (colourisation GAN, saliency RAW-to-RGB GAN).
+
+The Python API is re-exported here: ``load_model``, ``raw_to_rgb``, ``colourise_image``,
+``read_image``, ``write_image`` (with ``InferenceOptions`` and ``from_float``, which using them
+needs). They load on first use, so ``import rawcolour`` stays light (no torch).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+# name -> module that defines it
+_API = {
+    "load_model": "rawcolour.checkpoint",
+    "raw_to_rgb": "rawcolour.inference.pipelines",
+    "colourise_image": "rawcolour.inference.pipelines",
+    "InferenceOptions": "rawcolour.inference.pipelines",
+    "read_image": "rawcolour.io.images",
+    "write_image": "rawcolour.io.images",
+    "from_float": "rawcolour.io.images",
+}
+
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str) -> Any:
+    """Import an API name's module on first use (PEP 562)."""
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rawcolour' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

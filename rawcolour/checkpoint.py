@@ -9,7 +9,6 @@ Tensors are the generator's state dict; a training checkpoint may add the discri
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from torch import nn
 
 import rawcolour
 from rawcolour.errors import CheckpointError, MissingWeightsError, RawcolourError
-from rawcolour.fileio import atomic_write_bytes
+from rawcolour.io.files import atomic_write_bytes, file_sha256
 from rawcolour.nets.fold import fold_for_inference
 from rawcolour.nets.limits import meta_build, state_shapes
 from rawcolour.registry import InferencePolicy, IOSpec, ModelSpec, NetSpec, get_spec, is_model, weights_path
@@ -49,13 +48,7 @@ class LoadedModel:
     @cached_property
     def sha256(self) -> str | None:
         """Hash of the checkpoint file (for provenance in --json records)."""
-        if self.source is None:
-            return None
-        digest = hashlib.sha256()
-        with open(self.source, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        return None if self.source is None else file_sha256(self.source)
 
 
 # ---------------------------------------------------------------------------------------- saving
@@ -192,7 +185,7 @@ def checked_net_spec(metadata: dict[str, str], shapes: dict[str, tuple[int, ...]
     except (ValueError, TypeError, RuntimeError) as err:
         raise CheckpointError(f"metadata config does not fit its architecture ({err})", path=path,
                               hint=_NOT_OURS) from None
-    check_shapes(expected, {_strip_wrappers(k): v for k, v in shapes.items()}, path)
+    check_shapes(expected, {strip_wrappers(k): v for k, v in shapes.items()}, path)
     return spec
 
 
@@ -216,7 +209,7 @@ def check_shapes(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[in
 
 def load_state(net: nn.Module, state: dict[str, torch.Tensor], path: Path | None = None) -> None:
     """Load a state dict strictly, with one clear error for missing, unexpected or mis-shaped tensors."""
-    state = {_strip_wrappers(k): v for k, v in state.items()}
+    state = {strip_wrappers(k): v for k, v in state.items()}
     own = net.state_dict()
     check_shapes({k: tuple(v.shape) for k, v in own.items()}, {k: tuple(v.shape) for k, v in state.items()}, path)
     converted = {k: state[k].to(own[k].dtype) for k in own}
@@ -255,15 +248,22 @@ def io_and_policy(metadata: dict[str, str], path: Path) -> tuple[IOSpec, Inferen
             bad = True
         if bad or (key == "tiling" and value not in ("supported", "discouraged", "none")):
             raise CheckpointError(f"metadata policy {key} = {value!r:.40} is not valid", path=path, hint=_NOT_OURS)
-    if not all(isinstance(v, (str, list, type(None))) for v in io_d.values()):
-        raise CheckpointError("metadata io holds values that are not text", path=path, hint=_NOT_OURS)
+    for key, value in io_d.items():
+        if key == "output_scale":
+            ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 16
+        else:  # names and formulas: text, or short lists of text
+            ok = value is None or isinstance(value, str) or (
+                isinstance(value, list) and len(value) <= 64 and all(isinstance(x, str) for x in value))
+        if not ok:
+            raise CheckpointError(f"metadata io {key} = {value!r:.40} is not valid", path=path, hint=_NOT_OURS)
     try:
         return IOSpec.from_dict(io_d), InferencePolicy.from_dict(policy_d)
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"metadata has no valid io/policy ({err})", path=path, hint=_NOT_OURS) from None
 
 
-def _strip_wrappers(key: str) -> str:
+def strip_wrappers(key: str) -> str:
+    """A state-dict key without DDP (``module.``) and torch.compile (``_orig_mod.``) wrapper prefixes."""
     for prefix in _WRAPPER_PREFIXES:
         while key.startswith(prefix):
             key = key[len(prefix):]

@@ -34,7 +34,7 @@ from torch import nn
 import rawcolour
 from rawcolour.checkpoint import LoadedModel, load_model
 from rawcolour.errors import OutputError, RawcolourError, UsageError
-from rawcolour.fileio import atomic_write_bytes, output_error
+from rawcolour.io.files import atomic_write_bytes, output_error
 from rawcolour.nets.fold import fold_for_inference
 
 INPUT_NAME, OUTPUT_NAME = "input", "output"
@@ -155,10 +155,11 @@ def export_onnx(model: str | Path | LoadedModel, output: str | Path, *, force: b
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise output_error(out, err, "ONNX file") from None
-    # Exported and checked in a private scratch folder, then written by the one atomic writer: a
-    # read-only or full target gives one error line, and the file gets a picture's permissions.
+    # The exporter writes a file of its own; it is built in a private folder and then goes through
+    # the one atomic writer, so a failed export or check never leaves a partial output, a read-only
+    # or full target gives one error line, and the file gets the permissions any new file gets.
     with tempfile.TemporaryDirectory(prefix="rawcolour-onnx-") as scratch:
-        tmp = os.path.join(scratch, "model.onnx")
+        tmp = os.path.join(scratch, out.name)
         with _quiet_exporter(), torch.no_grad():
             try:
                 program = torch.onnx.export(net, (example,), None, dynamo=True, input_names=[INPUT_NAME],
@@ -186,8 +187,7 @@ def export_onnx(model: str | Path | LoadedModel, output: str | Path, *, force: b
                 raise RawcolourError(f"the exported graph differs from PyTorch by {diff:.3g} (more than {tolerance:g}) "
                                      f"on a {'x'.join(map(str, checked))} input; nothing written", path=out)
         with open(tmp, "rb") as f:
-            data = f.read()
-    atomic_write_bytes(out, data, what="ONNX file")
+            atomic_write_bytes(out, f.read(), what="ONNX file")
     return ExportResult(path=out, name=loaded.name, task=loaded.task, input_name=INPUT_NAME, output_name=OUTPUT_NAME,
                         size_multiple=multiple, min_side=min_side, opset=opset, checked_shape=checked,
                         max_abs_diff=diff, seconds=round(time.perf_counter() - start, 2))

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import _compat_pickle
 import dataclasses
-import hashlib
 import pickle
 import re
 import sys
@@ -44,7 +43,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from rawcolour.checkpoint import strip_wrappers
 from rawcolour.errors import CheckpointError, OutputError, UsageError
+from rawcolour.io.files import file_sha256
 from rawcolour.nets import config_from_dict, config_to_dict, count_parameters, meta_build
 from rawcolour.nets.unet import Pix2PixUNetConfig
 from rawcolour.nets.uresnet import SGANGeneratorConfig
@@ -326,16 +327,6 @@ def _module_tensors(stub: _Stub, prefix: str, classes: list[str], path: Path,
     return out
 
 
-def _strip_wrappers(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    out = {}
-    for k, v in tensors.items():
-        for p in ("module.", "_orig_mod."):
-            while k.startswith(p):
-                k = k[len(p):]
-        out[k] = v
-    return out
-
-
 # ----------------------------------------------------------------------------- key mapping: pix2pix
 
 
@@ -514,7 +505,7 @@ def convert_state(arch: str, foreign: dict[str, torch.Tensor], path: Path | None
                   ) -> tuple[NetSpec, nn.Module, list[str]]:
     """Build our generator for a foreign state dict and load it: (net spec, net, notes)."""
     path = path or Path("<state dict>")
-    state = _strip_wrappers(foreign)
+    state = {strip_wrappers(k): v for k, v in foreign.items()}
     notes: list[str] = []
     if arch not in FOREIGN_ARCHS:
         raise UsageError(f"unknown foreign architecture {arch!r}", hint=f"choose one of {', '.join(FOREIGN_ARCHS)}")
@@ -635,14 +626,6 @@ def _target_spec(arch: str, netspec: NetSpec, path: Path) -> ModelSpec:
     return dataclasses.replace(base, generator=netspec, policy=policy)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def default_output(path: str | Path) -> Path:
     """FILE -> FILE's stem + .safetensors beside it."""
     path = Path(path)
@@ -672,7 +655,7 @@ def import_checkpoint(path: str | Path, arch: str, output: str | Path | None = N
     spec = _target_spec(arch, netspec, path)
     training: dict[str, Any] = {
         "imported_from": path.name,
-        "imported_sha256": _sha256(path),
+        "imported_sha256": file_sha256(path),
         "imported_format": foreign.format,
         "imported_layout": FOREIGN_ARCHS[arch],
     }

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from rawcolour.errors import UnknownModelError
+from rawcolour.tasks import TASKS, TaskSpec, get_task  # noqa: F401 (the registry's task table)
 from rawcolour.nets import build_net, config_from_dict, config_to_dict, count_parameters
 from rawcolour.nets.patchgan import (
     COLORGAN_RELEASED_CODE_DISC,
@@ -35,7 +36,6 @@ from rawcolour.nets.unet import COLORGAN_RELEASED_CODE, COLORGAN_TINY, ColorGANC
 from rawcolour.nets.uresnet import SGAN_TINY, SGANGeneratorConfig
 
 Task = Literal["colourise", "raw2rgb"]
-TASKS: tuple[str, ...] = ("colourise", "raw2rgb")
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ class IOSpec:
     output_scaling: str
     cfa_order: tuple[str, ...] | None = None  # raw: packed plane order
     level_normalisation: str | None = None  # raw: black/white handling before scaling
+    output_scale: int = 1  # output pixels per input pixel along each side (2: packed in, sensor resolution out)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -95,6 +96,18 @@ RAW2RGB_IO = IOSpec(
     output_scaling="rgb = (y + 1) / 2 (tanh output y in [-1,1]), sRGB-encoded",
     cfa_order=("R", "Gr", "B", "Gb"),
     level_normalisation="v = clip((x - black[c]) / (white - black[c]), 0, 1) per CFA colour",
+)
+# Our learned developer (not in the paper): colour is applied from the file's metadata before the
+# network (rawcolour.camera_colour.balance_packed), the mosaic is mirrored to RGGB, and the network
+# demosaics and denoises to linear sRGB at sensor resolution; exposure and the sRGB curve follow.
+DEVELOPER_IO = dataclasses.replace(
+    RAW2RGB_IO,
+    input_space="raw-balanced-srgb",
+    input_scaling="2 * v - 1, v = packed level white-balanced (clipped at 1) and taken to linear sRGB primaries",
+    output_space="linear-srgb",
+    output_scaling="linear sRGB = (y + 1) / 2 at sensor resolution; then auto-brightness, exposure, sRGB curve",
+    cfa_order=("R", "Gr", "B", "Gb"),
+    output_scale=2,
 )
 
 
@@ -166,6 +179,7 @@ class ModelSpec:
     io: IOSpec | None = None
     weights: str | None = None  # file name of shipped weights (in the models folder)
     paper: str = ""
+    constant_ab: tuple[float, float] | None = None  # colourise baselines without a network: the a, b they paint
 
     @property
     def learned(self) -> bool:
@@ -395,6 +409,16 @@ register(ModelSpec(
     generator=None,
     policy=InferencePolicy(size_multiple=1, tiling="none"),
     io=COLOURISE_IO,
+    constant_ab=(0.0, 0.0),
+))
+register(ModelSpec(
+    name="sepia",
+    task="colourise",
+    description="baseline without learning: one warm tone (a, b) = (6, 18) over the input's luminance",
+    generator=None,
+    policy=InferencePolicy(size_multiple=1, tiling="none"),
+    io=COLOURISE_IO,
+    constant_ab=(6.0, 18.0),
 ))
 
 _SGAN_STAGES = (
@@ -429,6 +453,20 @@ register(ModelSpec(
     io=RAW2RGB_IO,
     weights="sgan-tiny.safetensors",
     paper=PAPER_RAW2RGB,
+))
+register(ModelSpec(
+    name="sgan-isp-tiny",
+    task="raw2rgb",
+    description="our developer: camera colour from the file, the saliency U-Net demosaics and denoises to full "
+                "sensor resolution (norm-free, pixel-shuffle head, residual over bilinear); shipped weights",
+    generator=NetSpec("sgan_generator", SGANGeneratorConfig(width=16, norm="none", spectral_norm=False, bias=True,
+                                                            output_scale=2, residual=True)),
+    discriminator=NetSpec("sgan_discriminator", SGAN_TINY_DISC),
+    recipe=dataclasses.replace(_SGAN_RECIPE, batch_size=8, crop_size=128),
+    policy=RAW2RGB_POLICY,
+    io=DEVELOPER_IO,
+    weights=None,  # trained weights: see models/README when shipped
+    paper=PAPER_RAW2RGB + " (extended: metadata colour, sensor resolution)",
 ))
 register(ModelSpec(
     name="pix2pix-raw",

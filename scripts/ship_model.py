@@ -11,12 +11,14 @@ field names it resolve to it without a path.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import torch
 
 from rawcolour.checkpoint import DISCRIMINATOR_PREFIX, read_checkpoint
-from rawcolour.fileio import atomic_write_bytes
+from rawcolour.io.files import atomic_write_bytes
+from rawcolour.train.datasets import dataset_name
 from safetensors.torch import save
 
 
@@ -26,6 +28,13 @@ def ship(src: Path, dst: Path) -> Path:
                  for k, v in tensors.items() if not k.startswith(DISCRIMINATOR_PREFIX)}
     metadata = {k: v for k, v in metadata.items() if not k.startswith("discriminator_")}
     metadata["stored_dtype"] = "float16"
+    if "training" in metadata:  # runs of older versions recorded data folders as paths
+        training = json.loads(metadata["training"])
+        data = training.get("data") or {}
+        for key in ("data", "val"):
+            if data.get(key):
+                data[key] = dataset_name(data[key])
+        metadata["training"] = json.dumps(training, sort_keys=True)
     dst.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write_bytes(dst, save(generator, metadata=metadata), what="checkpoint")
 

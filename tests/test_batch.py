@@ -1,4 +1,4 @@
-"""rawcolour.batch without a model: collecting inputs, naming outputs, the runner's policies and failures."""
+"""rawcolour.batch.run without a model: collecting inputs, naming outputs, the runner's policies and failures."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rawcolour import batch, images
-from rawcolour.batch import (
+from rawcolour.batch import run as batch
+from rawcolour.io import images
+from rawcolour.batch.run import (
     BatchRunner,
     Collection,
     Converted,

@@ -22,13 +22,14 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from rawcolour import images, registry
+from rawcolour import registry
+from rawcolour.io import images
 from rawcolour.checkpoint import checkpoint_metadata, save_checkpoint
 from rawcolour.cli.main import app
-from rawcolour.raw import unpack_bayer
+from rawcolour.io.raw import unpack_bayer
 
 pytest.importorskip("pidng")
-from rawcolour.dng import write_bayer_dng  # noqa: E402
+from rawcolour.io.dng import write_bayer_dng  # noqa: E402
 
 RAW_H, RAW_W = 64, 96  # mosaic: packed 32 x 48
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0

@@ -1,4 +1,4 @@
-"""Sample listing and decoding shared by training and eval (rawcolour.data), on fixture folders."""
+"""Sample listing and decoding shared by training and eval (rawcolour.data.samples), on fixture folders."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rawcolour import data
+from rawcolour.data import samples as data
 from rawcolour.errors import InputError, UsageError
-from rawcolour.raw import unpack_bayer
+from rawcolour.io.raw import unpack_bayer
 
 
 def _write_rgb(path: Path, rgb: np.ndarray) -> Path:

@@ -17,11 +17,14 @@ from skimage import data as skdata
 from skimage import metrics as skmetrics
 from typer.testing import CliRunner
 
-from rawcolour import evaluation, metrics, registry, report
+from rawcolour import registry
+from rawcolour.eval import evaluation
+from rawcolour.eval import metrics
+from rawcolour.eval import report
 from rawcolour.checkpoint import checkpoint_metadata, save_checkpoint
 from rawcolour.cli.main import app
-from rawcolour.images import write_image
-from rawcolour.raw import classic_render_packed, read_rawgan_png
+from rawcolour.io.images import write_image
+from rawcolour.io.raw import classic_render_packed, read_rawgan_png
 from rawcolour.registry import get_spec
 
 runner = CliRunner()
@@ -107,14 +110,20 @@ class TestColourise:
         res = runner.invoke(app, ["eval", "colourise", "--data", str(photos), "--model", str(tiny_checkpoint),
                                   "--json", "-q"])
         rec = _json(res)
-        assert [r["model"] for r in rec["rows"]] == ["grey", "tiny-random"]
-        assert rec["rows"][0]["weights"] == "baseline"
-        assert rec["rows"][1]["weights"].startswith("tiny-random.safetensors (")
+        assert [r["model"] for r in rec["rows"]] == ["grey", "sepia", "tiny-random"]
+        assert rec["rows"][0]["weights"] == rec["rows"][1]["weights"] == "baseline"
+        assert rec["rows"][2]["weights"].startswith("tiny-random.safetensors (")
         assert all(r["images"] == 3 for r in rec["rows"])
         assert rec["skipped"] == [{"image": "d_camera.png", "reason": "greyscale"}]
         grey = rec["rows"][0]
-        for key in ("psnr", "ssim", "ab_l1", "ab_psnr", "colourfulness", "overlap_a", "overlap_b"):
+        for key in ("psnr", "ssim", "ab_l1", "ab_psnr", "colourfulness", "colourfulness_ratio", "overlap_a",
+                    "overlap_b", "hue_accuracy"):
             assert all(isinstance(r[key], float) for r in rec["rows"]), key
+        # Grey gives no pixel a hue; sepia gets the warm sectors of these photos (skin, fur) right only.
+        assert grey["hue_accuracy"] == 0.0
+        assert 0.0 < rec["rows"][1]["hue_accuracy"] < 0.8
+        assert rec["reference"]["hue_accuracy"] == 1.0
+        assert grey["colourfulness_ratio"] == pytest.approx(grey["colourfulness"] / rec["reference"]["colourfulness"])
         # The grey baseline has no chroma: colourfulness ~0 and its ab errors are the photos' |ab|.
         assert grey["colourfulness"] < 0.5
         assert rec["reference"]["colourfulness"] > 10
@@ -129,7 +138,7 @@ class TestColourise:
         res = runner.invoke(app, ["eval", "colourise", "--data", str(photos), "--json", "-q", "--limit", "2",
                                   "--vgg-weights", str(vgg19_file)])
         rec = _json(res)
-        assert [r["model"] for r in rec["rows"]] == ["grey"]
+        assert [r["model"] for r in rec["rows"]] == ["grey", "sepia"]
         assert rec["rows"][0]["perceptual"] > 0  # the L_perc column appears with --vgg-weights
         want = []
         for name in ("a_astronaut.png", "b_coffee.png"):
@@ -148,15 +157,15 @@ class TestColourise:
         for text in ("grey", "colorgan-tiny", "random-init", "ab PSNR [dB]", "ground truth"):
             assert text in res.stdout
         rows = list(csv.DictReader(out.open()))
-        assert [r["model"] for r in rows] == ["grey", "colorgan-tiny", "ground truth"]
-        assert rows[1]["weights"] == "random-init" and rows[2]["psnr"] == ""
+        assert [r["model"] for r in rows] == ["grey", "sepia", "colorgan-tiny", "ground truth"]
+        assert rows[2]["weights"] == "random-init" and rows[3]["psnr"] == ""
         res = runner.invoke(app, ["eval", "colourise", "--data", str(photos), "--limit", "1", "-q", "--csv", "-",
                                   "--model", "colorgan-tiny", "--allow-random", "--no-baseline"])
         again = list(csv.DictReader(io.StringIO(res.stdout)))
         # stdout holds only the CSV; the random-init network is seeded, so the row repeats exactly.
         assert [r["model"] for r in again] == ["colorgan-tiny", "ground truth"]
         assert {k: v for k, v in again[0].items() if k != "seconds"} == \
-            {k: v for k, v in rows[1].items() if k != "seconds"}
+            {k: v for k, v in rows[2].items() if k != "seconds"}
 
     def test_report(self, photos, tiny_checkpoint, tmp_path):
         run = tmp_path / "run"
@@ -177,10 +186,10 @@ class TestColourise:
             assert not Path(src).is_absolute() and (rep / src).is_file(), src
         written = {str(p.relative_to(rep)) for p in rep.rglob("*.png")}
         assert written == set(srcs)
-        # 2 samples x (input + grey + tiny-random + truth) + histograms + curves
-        assert len([s for s in srcs if s.startswith("images/")]) == 8
+        # 2 samples x (input + grey + sepia + tiny-random + truth) + histograms + curves
+        assert len([s for s in srcs if s.startswith("images/")]) == 10
         assert {"plots/ab_histograms.png", "plots/training_curves.png"} <= set(srcs)
-        assert json.loads((rep / "results.json").read_text())["rows"][1]["model"] == "tiny-random"
+        assert json.loads((rep / "results.json").read_text())["rows"][2]["model"] == "tiny-random"
 
     def test_errors(self, photos, tmp_path, no_shipped_weights):
         res = runner.invoke(app, ["eval", "colourise", "--data", str(photos), "--model", "sgan-tiny", "--allow-random"])
@@ -276,3 +285,32 @@ class TestReportUnits:
     def test_synthetic_seed_rule(self):
         assert evaluation.synthetic_seed(0, "a.png") == evaluation.synthetic_seed(0, "a.png")
         assert evaluation.synthetic_seed(0, "a.png") != evaluation.synthetic_seed(0, "b.png")
+
+
+class TestCameraProtocol:
+    """eval raw2rgb --cameras: DNG files through held-out cameras, every phase, scored after a tone fit."""
+
+    def test_plan_covers_every_camera_and_phase(self):
+        from rawcolour.cameras import EVAL_CAMERAS
+        from rawcolour.eval.cameras import PHASES, camera_plan
+
+        pairs = {camera_plan(i)[:2] for i in range(24)}
+        assert pairs == {(c, p) for c in range(len(EVAL_CAMERAS)) for p in PHASES}
+
+    def test_rows_and_records(self, small_photos, no_shipped_weights):
+        res = runner.invoke(app, ["eval", "raw2rgb", "--data", str(small_photos), "--cameras", "--limit", "1",
+                                  "--model", "sgan-tiny", "--allow-random", "--json", "-q"])
+        rec = _json(res)
+        assert rec["task"] == "raw2rgb-cameras"
+        rows = {r["model"]: r for r in rec["rows"]}
+        assert set(rows) == {"classic", "sgan-tiny"} and all(r["images"] == 3 for r in rows.values())
+        assert rows["classic"]["output"] == "sensor" and rows["sgan-tiny"]["output"] == "half sensor"
+        for r in rows.values():
+            assert r["psnr"] >= r["psnr_gain"] - 0.5  # a free curve fits at least about as well as one gain
+            assert 0 < r["de2000"] < 50 and 0 < r["ssim"] <= 1
+        shots = [p for p in rec["per_image"] if p["model"] == "classic"]
+        assert sorted(p["noise"] for p in shots) == ["high", "low", "mid"]
+        assert {p["camera"] for p in shots} == {"Canon EOS 5D Mark IV"} and {p["phase"] for p in shots} == {"RGGB"}
+        # Noise costs classic (LibRaw does not denoise): the low-noise shot scores best.
+        by = {p["noise"]: p["psnr"] for p in shots}
+        assert by["low"] > by["high"]

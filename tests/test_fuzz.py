@@ -25,13 +25,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rawcolour import images, registry
+from rawcolour import registry
+from rawcolour.io import images
 from rawcolour.checkpoint import checkpoint_metadata, save_checkpoint
 from rawcolour.errors import RawcolourError, display_path
-from rawcolour.raw import read_raw, unpack_bayer
+from rawcolour.io.raw import read_raw, unpack_bayer
 
 pytest.importorskip("pidng")
-from rawcolour.dng import write_bayer_dng  # noqa: E402
+from rawcolour.io.dng import write_bayer_dng  # noqa: E402
 
 PER_KIND = 100  # mutants of each fixture: 300 files in all
 PER_FILE = 30.0  # seconds any one file may take (a mutant that hangs fails the test)

@@ -28,15 +28,16 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from rawcolour import images, registry
+from rawcolour import registry
+from rawcolour.io import images
 from rawcolour.checkpoint import checkpoint_metadata, load_model, save_checkpoint
 from rawcolour.cli.main import app
 from rawcolour.errors import CheckpointError, InputError, display_path
-from rawcolour.fileio import atomic_write_bytes, clean_stale_temporaries
-from rawcolour.raw import read_raw, unpack_bayer
+from rawcolour.io.files import atomic_write_bytes, clean_stale_temporaries
+from rawcolour.io.raw import read_raw, unpack_bayer
 
 pytest.importorskip("pidng")
-from rawcolour.dng import write_bayer_dng  # noqa: E402
+from rawcolour.io.dng import write_bayer_dng  # noqa: E402
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": "200"}
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -128,12 +129,12 @@ def test_header_only_raw_is_refused_not_converted(tmp_path, models):
     run = cli("raw2rgb", str(shoot), "-o", str(out), "--model", str(models["sgan-tiny"]), "--json", "--tile", "0")
     assert run.returncode == 1, run.stderr.decode()
     recs, summary = records(run.stdout)
-    assert (summary["ok"], summary["failed"]) == (1, 2)
+    assert (summary["ok"], summary["failed"]) == (1, 2), (summary.get("error"), run.stderr.decode())
     for name in ("header-only.dng", "cut-off.dng"):
         assert "no image data" in recs[name]["error"] and "header-only" in recs[name]["error"]
     assert tree(out) == ["good.png"]
     with pytest.raises(InputError, match="no image data"):  # the classic baseline refuses it too
-        from rawcolour.raw import classic_render
+        from rawcolour.io.raw import classic_render
         classic_render(shoot / "header-only.dng")
 
 
@@ -531,3 +532,16 @@ def test_dangling_output_link_fails_and_unknown_picture_suffix_is_a_usage_error(
     assert result.exit_code == 2
     assert "cannot write .webp files" in result.output
     assert not (tmp_path / "pic.webp").exists()
+
+
+def test_every_registry_network_lies_inside_its_limits_and_meta_builds_exactly():
+    """The limits must never refuse our own models (a config field added without a range would),
+    and the meta-device build that checks shapes must give the real build's shapes."""
+    from rawcolour.nets import config_from_dict, config_to_dict, meta_build, state_shapes
+
+    for name in registry.list_models():
+        spec = registry.get_spec(name)
+        for net in (spec.generator, getattr(spec, "discriminator", None)):
+            if net is not None:
+                assert config_from_dict(net.arch, config_to_dict(net.config)) == net.config
+                assert state_shapes(meta_build(net.build)) == state_shapes(net.build()), name

@@ -1,4 +1,4 @@
-"""rawcolour.images: decoding, orientation, 16-bit, metadata carry-over, atomic writes, bad files."""
+"""rawcolour.io.images: decoding, orientation, 16-bit, metadata carry-over, atomic writes, bad files."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from PIL.TiffImagePlugin import IFDRational
 from skimage import data as skdata
 
 from rawcolour import __version__
-from rawcolour import images
+from rawcolour.io import images
 from rawcolour.errors import InputError, OutputError, UsageError
 
 RNG = np.random.default_rng(1234)

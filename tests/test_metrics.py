@@ -1,4 +1,4 @@
-"""rawcolour.metrics against independent computations (scikit-image, or numpy written here)."""
+"""rawcolour.eval.metrics against independent computations (scikit-image, or numpy written here)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from skimage import color as skcolor
 from skimage import data as skdata
 from skimage import metrics as skmetrics
 
-from rawcolour import metrics
+from rawcolour.eval import metrics
 from rawcolour.errors import MissingWeightsError
 
 
@@ -237,3 +237,107 @@ class TestPerceptual:
     def test_needs_weights(self, tmp_path):
         with pytest.raises(MissingWeightsError):
             metrics.PerceptualDistance(tmp_path / "missing.pth")
+
+
+class TestHueAccuracy:
+    """Balanced hue accuracy against a per-pixel loop written here with colorsys-free numpy maths."""
+
+    @staticmethod
+    def _by_hand(pred_lab: np.ndarray, true_lab: np.ndarray) -> float:
+        hits, counts = [0] * 6, [0] * 6
+        for (_, pa, pb), (_, ta, tb) in zip(pred_lab.reshape(-1, 3), true_lab.reshape(-1, 3)):
+            if np.hypot(ta, tb) <= 20:
+                continue
+            th = np.degrees(np.arctan2(tb, ta)) % 360
+            s = int(th // 60)
+            counts[s] += 1
+            ph = np.degrees(np.arctan2(pb, pa)) % 360
+            d = abs(ph - th)
+            if np.hypot(pa, pb) > 10 and min(d, 360 - d) <= 45:
+                hits[s] += 1
+        total = sum(counts)
+        used = [h / c for h, c in zip(hits, counts) if c >= max(0.01 * total, 1)]
+        return float(np.mean(used))
+
+    def test_matches_loop_on_a_photo(self):
+        a, b = _pair(noise=40)
+        true_lab, pred_lab = _sk_lab_8bit(a[::2, ::2]), _sk_lab_8bit(b[::2, ::2])
+        got = metrics.balanced_hue_accuracy(*metrics.hue_hits(pred_lab, true_lab))
+        assert got == pytest.approx(self._by_hand(pred_lab, true_lab), abs=1e-12)
+        assert 0.0 < got < 1.0
+
+    def test_truth_scores_one_grey_scores_zero(self):
+        lab = _sk_lab_8bit(skdata.astronaut()[::4, ::4])
+        assert metrics.balanced_hue_accuracy(*metrics.hue_hits(lab, lab)) == 1.0
+        grey = lab.copy()
+        grey[..., 1:] = 0
+        assert metrics.balanced_hue_accuracy(*metrics.hue_hits(grey, lab)) == 0.0
+
+    def test_balanced_over_hues(self):
+        # 90 warm pixels and 10 blue ones: a warm tone everywhere gets every warm pixel right, which
+        # is 90% unbalanced but only the warm sector's 1.0 averaged with blue's 0.0 when balanced.
+        true = np.zeros((1, 100, 3))
+        true[0, :90, 1:] = (30, 30)  # hue 45: sector 0
+        true[0, 90:, 1:] = (0, -40)  # hue 270: sector 4
+        warm = np.zeros_like(true)
+        warm[0, :, 1:] = (12, 15)  # hue ~51, chroma ~19
+        hits, counts = metrics.hue_hits(warm, true)
+        assert hits.sum() / counts.sum() == pytest.approx(0.9)
+        assert metrics.balanced_hue_accuracy(hits, counts) == pytest.approx(0.5)
+
+    def test_wraps_around_zero_and_sparse_sectors_left_out(self):
+        true = np.zeros((1, 1000, 3))
+        true[0, :, 1:] = (40, -5)  # hue ~353: sector 5
+        true[0, 0, 1:] = (-40, 0)  # one pixel at hue 180: 0.1% of the colourful ones, below 1%
+        pred = np.zeros_like(true)
+        pred[0, :, 1:] = (40, 5)  # hue ~7: 14 degrees away across 0
+        hits, counts = metrics.hue_hits(pred, true)
+        assert counts[5] == 999 and hits[5] == 999 and counts[3] == 1 and hits[3] == 0
+        assert metrics.balanced_hue_accuracy(hits, counts) == 1.0
+
+    def test_no_colourful_pixel_is_nan(self):
+        lab = np.zeros((4, 4, 3))
+        assert np.isnan(metrics.balanced_hue_accuracy(*metrics.hue_hits(lab, lab)))
+
+    def test_bad_counts(self):
+        with pytest.raises(ValueError):
+            metrics.balanced_hue_accuracy([2, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0])
+
+
+class TestToneFits:
+    """The RAW developers' fits: one exposure gain, or one curve shared by R, G and B."""
+
+    def test_exposure_recovers_a_darker_copy(self):
+        a = skdata.astronaut()[::4, ::4] / 255.0
+        lin = np.where(a <= 0.04045, a / 12.92, ((a + 0.055) / 1.055) ** 2.4)
+        dark = lin * 0.4
+        dark_srgb = np.where(dark <= 0.0031308, 12.92 * dark, 1.055 * dark ** (1 / 2.4) - 0.055)
+        np.testing.assert_allclose(metrics.fit_exposure(dark_srgb, a), a, atol=1e-9)
+
+    def test_shared_curve_forgives_tone_not_colour(self):
+        a = skdata.coffee()[::4, ::4] / 255.0
+        look = a ** 0.6 * 0.9  # a brighter, flatter "look", the same for all channels
+        fitted = metrics.fit_tone_curve(look, a)
+        assert metrics.psnr(fitted, a) > 40 and metrics.psnr(look, a) < 25
+        cast = look.copy()
+        cast[..., 0] *= 0.8  # a colour cast survives the shared curve
+        assert metrics.psnr(metrics.fit_tone_curve(cast, a), a) < 30
+
+    def test_curve_is_non_decreasing_least_squares(self):
+        rng = np.random.default_rng(0)
+        pred = rng.random((40, 40, 3))
+        target = np.clip(pred + rng.normal(0, 0.2, pred.shape), 0, 1)
+        fitted = metrics.fit_tone_curve(pred, target, levels=16)
+        order = np.argsort(pred.ravel())
+        assert np.all(np.diff(fitted.ravel()[order]) >= -1e-12)
+        # (3, 1) pool to 2 (weight 2), which then pools with 1 (weight 2) to 1.5.
+        y = np.array([3.0, 1.0, 1.0, 5.0])
+        np.testing.assert_allclose(metrics._isotonic(y, np.array([1.0, 1.0, 2.0, 1.0])), [1.5, 1.5, 1.5, 5.0])
+
+    def test_ciede2000_against_scikit_image(self):
+        from skimage.color import deltaE_ciede2000, rgb2lab
+
+        a, b = _pair(noise=30)
+        want = float(np.mean(deltaE_ciede2000(rgb2lab(a / 255.0), rgb2lab(b / 255.0))))
+        assert metrics.mean_ciede2000(b, a) == pytest.approx(want, rel=1e-4)
+        assert metrics.mean_ciede2000(a, a) == 0.0

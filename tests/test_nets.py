@@ -34,6 +34,7 @@ from rawcolour.nets import (
     set_norm_stats_mode,
 )
 from rawcolour.nets.norms import tf_same_pad_4x4
+from rawcolour.nets.uresnet import SGANGenerator, SGANGeneratorConfig
 from rawcolour.nets.vgg import conv_indices
 
 
@@ -412,3 +413,60 @@ class TestVGG:
         path.write_bytes(b"not a pickle")
         with pytest.raises(CheckpointError, match="cannot read"):
             VGGFeatures("vgg16", layers=("conv1_1",), weights=path)
+
+
+class TestSensorResolution:
+    """Our extension of the raw2rgb generator: a pixel-shuffle head and a residual over bilinear demosaicking."""
+
+    def test_bilinear_demosaic_matches_opencv(self):
+        import cv2
+        import numpy as np
+
+        from rawcolour.nets.bayer import bilinear_demosaic
+
+        packed = np.random.default_rng(0).random((4, 16, 20)).astype(np.float32)  # R, Gr, B, Gb of RGGB
+        mosaic = np.zeros((32, 40), np.float32)
+        mosaic[0::2, 0::2], mosaic[0::2, 1::2], mosaic[1::2, 1::2], mosaic[1::2, 0::2] = packed
+        # OpenCV names Bayer layouts by the second row's colours: RGGB is its "BayerBG".
+        want = cv2.cvtColor((mosaic * 65535).round().astype(np.uint16), cv2.COLOR_BayerBG2RGB) / 65535.0
+        got = bilinear_demosaic(torch.from_numpy(packed)[None])[0].permute(1, 2, 0).numpy()
+        assert np.abs(got - want)[2:-2, 2:-2].max() < 1e-4  # OpenCV's borders are its own
+        # Flat colour is exact everywhere, borders included; the input samples are kept.
+        flat = bilinear_demosaic(torch.tensor([0.3, 0.5, 0.7, 0.5]).view(1, 4, 1, 1).expand(1, 4, 6, 6))
+        assert torch.allclose(flat, torch.tensor([0.3, 0.5, 0.7]).view(1, 3, 1, 1).expand_as(flat))
+        assert np.array_equal(got[0::2, 0::2, 0], packed[0]) and np.array_equal(got[1::2, 1::2, 2], packed[2])
+
+    def test_output_at_sensor_resolution(self):
+        cfg = SGANGeneratorConfig(width=8, norm="none", output_scale=2, residual=True, spectral_norm=False)
+        net = SGANGenerator(cfg).eval()
+        x = torch.rand(2, 4, 16, 24) * 2 - 1
+        with torch.no_grad():
+            rgb, sal = net(x, return_saliency=True)
+        assert rgb.shape == (2, 3, 32, 48) and sal.shape == (2, 1, 16, 24)
+        # With the learned head zeroed, the output is exactly the bilinear demosaic of the input.
+        from rawcolour.nets.bayer import bilinear_demosaic
+
+        with torch.no_grad():
+            for p in net.d4.parameters():
+                p.zero_()
+            assert torch.allclose(net(x), bilinear_demosaic(x), atol=1e-6)
+
+    def test_norm_free_generator_tiles_exactly_inside_its_reach(self):
+        # No per-picture statistics: the centre of a crop with enough context equals the whole picture's.
+        net = SGANGenerator(SGANGeneratorConfig(width=8, norm="none", output_scale=2, residual=True)).eval()
+        x = torch.rand(1, 4, 384, 384)
+        with torch.no_grad():
+            whole = net(x)
+            crop = net(x[..., :256, :256])  # shares the top-left borders; 128 packed pixels short elsewhere
+        assert torch.allclose(crop[..., :256, :256], whole[..., :256, :256], atol=1e-5)
+        assert not torch.allclose(crop[..., -8:, -8:], whole[..., 504:512, 504:512], atol=1e-3)  # the cut edge
+
+    def test_old_configs_load_unchanged_and_bad_scales_refused(self):
+        old = {k: v for k, v in config_to_dict(SGANGeneratorConfig(width=16)).items()
+               if k not in ("output_scale", "residual")}
+        cfg = config_from_dict("sgan_generator", old)  # a checkpoint written before the new fields
+        assert cfg.output_scale == 1 and not cfg.residual
+        with pytest.raises(ValueError, match="output_scale"):
+            SGANGeneratorConfig(output_scale=3)
+        with pytest.raises(ValueError, match="residual"):
+            SGANGeneratorConfig(residual=True)

@@ -57,7 +57,7 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     monkeypatch.chdir(tmp_path)
     exec(compile(snippet, "README.md", "exec"), {})
-    from rawcolour.images import read_image
+    from rawcolour.io.images import read_image
 
     coffee, chelsea = read_image(tmp_path / "coffee.png"), read_image(tmp_path / "chelsea.png")
     assert coffee.bit_depth == 16 and coffee.pixels.shape == (400 // 2, 600 // 2, 3)

@@ -15,7 +15,7 @@ from PIL import Image
 
 from rawcolour.checkpoint import LoadedModel, load_model
 from rawcolour.colour import rgb_to_lab
-from rawcolour.device import (
+from rawcolour.inference.device import (
     NarrowConv2d,
     UpsampleConv2d,
     forget_prepared,
@@ -24,13 +24,13 @@ from rawcolour.device import (
     resolve_precision,
 )
 from rawcolour.errors import DeviceError, InputError, UsageError
-from rawcolour.images import Picture
-from rawcolour.pipelines import InferenceOptions, colourise_image, load_input, raw_to_rgb, render_shape
-from rawcolour.raw import RawPicture, apply_orientation, unpack_bayer
+from rawcolour.io.images import Picture
+from rawcolour.inference.pipelines import InferenceOptions, colourise_image, load_input, raw_to_rgb, render_shape
+from rawcolour.io.raw import RawPicture, apply_orientation, unpack_bayer
 from rawcolour.registry import RAW2RGB_IO, InferencePolicy, create_model
 
 pytest.importorskip("pidng")
-from rawcolour.dng import write_bayer_dng  # noqa: E402
+from rawcolour.io.dng import write_bayer_dng  # noqa: E402
 
 CPU = torch.device("cpu")
 
@@ -301,3 +301,114 @@ def test_folded_reference_agrees_with_pipeline(sgan_tiny: LoadedModel) -> None:
     with torch.no_grad():  # load_model folded spectral norm already; the saliency branch is idle
         expect = ((sgan_tiny.net(torch.from_numpy(raw.packed)[None] * 2 - 1) + 1) / 2)[0].permute(1, 2, 0).numpy()
     np.testing.assert_allclose(raw_to_rgb(sgan_tiny, raw).rgb, np.clip(expect, 0, 1), atol=2e-5)
+
+
+def test_sepia_baseline_paints_one_tone_over_the_luminance() -> None:
+    """`sepia` keeps the input's L and paints (a, b) = (6, 18) wherever the gamut allows it."""
+    from skimage import color as skcolor
+    from skimage import data as skdata
+
+    grey = skdata.camera()[::4, ::4]
+    out = colourise_image(load_model("sepia"), grey).rgb
+    lab = skcolor.rgb2lab(out.astype(np.float64))
+    mid = (lab[..., 0] > 20) & (lab[..., 0] < 80)  # away from black and white, where sRGB clips chroma
+    assert np.abs(lab[..., 1][mid] - 6).max() < 0.5 and np.abs(lab[..., 2][mid] - 18).max() < 0.5
+    assert np.abs(lab[..., 0] - skcolor.rgb2lab(np.repeat(grey[..., None] / 255.0, 3, -1))[..., 0])[mid].max() < 0.5
+
+
+# ------------------------------------------------------------------ the learned developer (our extension)
+
+
+def _bilinear_developer() -> LoadedModel:
+    """sgan-isp-tiny with its learned head zeroed: exactly the bilinear demosaic, plus the analytic colour."""
+    model = load_model("sgan-isp-tiny", allow_random=True)
+    with torch.no_grad():
+        for p in model.net.d4.parameters():
+            p.zero_()
+    return model
+
+
+def _phase_mosaic(rgb01: np.ndarray, cfa: str) -> np.ndarray:
+    """(H, W, 3) -> the (H, W) Bayer mosaic of layout cfa."""
+    letters = {"R": 0, "G": 1, "B": 2}
+    out = np.empty(rgb01.shape[:2], rgb01.dtype)
+    for k, letter in enumerate(cfa):
+        dy, dx = divmod(k, 2)
+        out[dy::2, dx::2] = rgb01[dy::2, dx::2, letters[letter]]
+    return out
+
+
+@pytest.mark.parametrize("cfa", ["RGGB", "BGGR", "GRBG", "GBRG"])
+def test_to_rggb_is_the_mirrored_scene(photo, cfa):
+    from rawcolour.io.raw import flip_image, pack_bayer, rggb_flips, to_rggb
+
+    rgb = photo[:64, :96].astype(np.float32) / 255.0
+    packed = pack_bayer(_phase_mosaic(rgb, cfa), cfa)
+    flips = rggb_flips(cfa)
+    want = pack_bayer(_phase_mosaic(np.ascontiguousarray(flip_image(rgb, flips)), "RGGB"), "RGGB")
+    np.testing.assert_array_equal(to_rggb(packed, cfa), want)
+
+
+@pytest.mark.parametrize("cfa", ["RGGB", "BGGR", "GRBG", "GBRG"])
+def test_developer_writes_the_sensor_size_in_every_phase(tmp_path, photo, cfa):
+    rgb = photo[:96, :128].astype(np.float64) / 255.0
+    mosaic = np.rint(64 + _phase_mosaic(rgb ** 2.2, cfa) * (4095 - 64)).astype(np.uint16)
+    path = write_bayer_dng(tmp_path / f"{cfa}.dng", mosaic, cfa, black=64, white=4095,
+                           as_shot_neutral=(0.999, 1.0, 1.001))
+    developer = _bilinear_developer()
+    out = raw_to_rgb(developer, path, InferenceOptions(device="cpu"))
+    classic = raw_to_rgb(load_model("classic"), path)
+    assert out.rgb.shape == classic.rgb.shape == (96, 128, 3)
+    assert out.white_balance == "camera" and classic.white_balance == "camera"
+    # The phases are undone: the bilinear developer's picture is the photo (up to its own interpolation
+    # and LibRaw-like brightness): interior correlation with the photo per channel, not a shifted one.
+    lin = out.rgb.astype(np.float64)
+    for c in range(3):
+        assert np.corrcoef(lin[4:-4, 4:-4, c].ravel(), rgb[4:-4, 4:-4, c].ravel())[0, 1] > 0.97
+
+
+def test_developer_white_balance_modes_and_exposure(tmp_path):
+    card = np.full((32, 48, 3), 0.3) * np.array([0.5, 1.0, 0.7])  # a grey card under warm light
+    mosaic = np.rint(64 + _phase_mosaic(card, "RGGB") * (4095 - 64)).astype(np.uint16)
+    path = write_bayer_dng(tmp_path / "card.dng", mosaic, "RGGB", black=64, white=4095,
+                           as_shot_neutral=(0.5, 1.0, 0.7))
+    developer = _bilinear_developer()
+    camera = raw_to_rgb(developer, path, InferenceOptions(device="cpu"))
+    assert np.ptp(camera.rgb[8:-8, 8:-8].mean(axis=(0, 1))) < 2e-3  # the card is grey, as the file says
+    unbalanced = raw_to_rgb(developer, path, InferenceOptions(device="cpu", wb="1,1,1"))  # the raw cast stays
+    r, g, _ = unbalanced.rgb.reshape(-1, 3).mean(axis=0)
+    assert unbalanced.white_balance == "custom" and g > r + 0.1
+    auto = raw_to_rgb(developer, path, InferenceOptions(device="cpu", wb="auto"))
+    assert auto.white_balance == "auto" and np.ptp(auto.rgb[8:-8, 8:-8].mean(axis=(0, 1))) < 2e-3
+    dark = raw_to_rgb(developer, path, InferenceOptions(device="cpu", exposure=-1.0))
+    ratio = (dark.rgb[8:-8, 8:-8] ** 2.2).mean() / (camera.rgb[8:-8, 8:-8] ** 2.2).mean()
+    assert 0.4 < ratio < 0.6  # one stop down in linear light (the sRGB curve is near 2.2 here)
+
+
+def test_packed_models_refuse_wb_but_take_exposure(tmp_path, sgan_tiny):
+    raw = RawPicture(packed=np.full((4, 16, 16), 0.2, np.float32))
+    with pytest.raises(UsageError, match="cannot use --wb"):
+        raw_to_rgb(sgan_tiny, raw, InferenceOptions(device="cpu", wb="daylight"))
+    base = raw_to_rgb(sgan_tiny, raw, InferenceOptions(device="cpu"))
+    assert base.white_balance == "model" and base.rgb.shape == (16, 16, 3)  # the paper's: packed resolution
+
+
+def test_inference_options_validate_themselves():
+    assert InferenceOptions(wb=" 4,2,3 ").wb == (2.0, 1.0, 1.5)
+    for bad in ({"wb": "tungsten"}, {"wb": (1.0, 0.0, 1.0)}, {"exposure": 4.0}, {"exposure": "1"}):
+        with pytest.raises(UsageError):
+            InferenceOptions(**bad)
+
+
+def test_developer_tiles_match_the_whole_picture():
+    from rawcolour.inference.tiling import run_tiled
+
+    torch.manual_seed(0)
+    net = create_model("sgan-isp-tiny", saliency_decoder=False).eval()
+    x = torch.rand(4, 200, 264)
+    whole = run_tiled(net, x, out_channels=3, tile=None, size_multiple=8, min_size=16, device=CPU, scale=2).output
+    tiled = run_tiled(net, x, out_channels=3, tile=96, overlap=32, size_multiple=8, min_size=16, device=CPU,
+                      scale=2, whole_if_fits=False)
+    assert whole.shape == tiled.output.shape == (400, 528, 3) and tiled.tile == 96
+    mse = float(np.mean((whole - tiled.output) ** 2))
+    assert 10 * np.log10(np.ptp(whole) ** 2 / mse) > 40  # no per-picture statistics: only border effects

@@ -12,9 +12,9 @@ from PIL import Image
 rawpy = pytest.importorskip("rawpy")
 pytest.importorskip("pidng")
 
-from rawcolour.dng import write_bayer_dng  # noqa: E402
+from rawcolour.io.dng import write_bayer_dng  # noqa: E402
 from rawcolour.errors import InputError, UnsupportedRawError, UsageError  # noqa: E402
-from rawcolour.raw import (  # noqa: E402
+from rawcolour.io.raw import (  # noqa: E402
     PACKED_ORDER,
     RawPicture,
     apply_orientation,
@@ -201,9 +201,10 @@ def test_classic_render_orients_and_sizes(tmp_path):
     path = write_bayer_dng(
         tmp_path / "c.dng", mosaic_with_edges(planes, "BGGR", 1, 1), "BGGR", black=64, white=WHITE, orientation=6
     )
-    out16 = classic_render(path)
+    out16, wb = classic_render(path)
     assert out16.dtype == np.uint16 and out16.shape == (41, 29, 3)  # 29x41 mosaic turned 90 CW
-    out8 = classic_render(path, bit_depth=8)
+    assert wb == "auto"  # the fixture's as-shot neutral is the unset 1, 1, 1
+    out8, _ = classic_render(path, bit_depth=8)
     assert out8.dtype == np.uint8 and out8.shape == (41, 29, 3)
     with pytest.raises(UsageError):
         classic_render(path, bit_depth=12)
@@ -387,7 +388,7 @@ def test_libraw_diagnostics_are_kept_off_stderr_while_decoding():
     import subprocess
     import sys
 
-    code = ("import os\nfrom rawcolour.raw import _libraw_diagnostics_silenced\n"
+    code = ("import os\nfrom rawcolour.io.raw import _libraw_diagnostics_silenced\n"
             "with _libraw_diagnostics_silenced():\n    os.write(2, b'data corrupted at 1378\\n')\n"
             "os.write(2, b'after\\n')\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)

@@ -115,8 +115,8 @@ def test_create_model_overrides_config():
 
 
 def test_list_models_filters():
-    assert set(registry.list_models(task="raw2rgb")) == {"sgan", "sgan-tiny", "pix2pix-raw", "classic"}
-    assert registry.list_models("sgan*") == ["sgan", "sgan-tiny"]
+    assert set(registry.list_models(task="raw2rgb")) == {"sgan", "sgan-tiny", "sgan-isp-tiny", "pix2pix-raw", "classic"}
+    assert registry.list_models("sgan*") == ["sgan", "sgan-tiny", "sgan-isp-tiny"]
     assert all(registry.get_spec(n).task == "colourise" for n in registry.list_models(task="colourise"))
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from skimage import data
 
-import rawcolour.saliency as sal
+import rawcolour.data.saliency as sal
 from rawcolour.errors import InputError, UsageError
-from rawcolour.saliency import SaliencyCache, compute_saliency, load_saliency_map
+from rawcolour.data.saliency import SaliencyCache, compute_saliency, load_saliency_map
 
 
 def _object_scene(dtype=np.uint8) -> tuple[np.ndarray, np.ndarray]:

@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-from rawcolour import tiling
-from rawcolour.device import prepare_net
+from rawcolour.inference import tiling
+from rawcolour.inference.device import prepare_net
 from rawcolour.registry import create_model
-from rawcolour.tiling import (
+from rawcolour.inference.tiling import (
     _LiveBytes,
     axis_weights,
     choose_tile,

@@ -266,7 +266,7 @@ def test_cli_runs(photos: Path, tmp_path: Path) -> None:
 
 
 def test_wide_synthetic_gains_reach_the_training_cameras(photos: Path) -> None:
-    from rawcolour.data import list_photos
+    from rawcolour.data.samples import list_photos
     from rawcolour.train.datasets import SyntheticRawDataset, scan_photos
 
     index = scan_photos(list_photos(photos))
@@ -274,3 +274,36 @@ def test_wide_synthetic_gains_reach_the_training_cameras(photos: Path) -> None:
     # the same crop and target; only the camera's white balance (hence the raw levels) differs
     assert torch.equal(samples["brooks"]["rgb"], samples["wide"]["rgb"])
     assert not torch.equal(samples["brooks"]["raw"], samples["wide"]["raw"])
+
+
+# ------------------------------------------------------------------------------------ the learned developer
+
+
+def test_developer_trains_on_camera_shots_and_develops_at_sensor_size(photos: Path, tmp_path: Path) -> None:
+    from rawcolour.inference.pipelines import InferenceOptions, raw_to_rgb
+    from rawcolour.io.raw import RawPicture
+
+    out = tmp_path / "run"
+    cfg = TrainConfig("raw2rgb", "sgan-isp-tiny", str(photos), out=str(out), synthetic_raw=True, stage="1",
+                      crop_size=32, batch_size=2, max_steps=3, val_split=0.2, val_max=2)
+    t = Trainer(cfg)
+    batch = next(iter(t._loader()))
+    assert batch["raw"].shape == (2, 4, 32, 32) and batch["rgb"].shape == (2, 3, 64, 64)
+    assert batch["saliency"].shape == (2, 1, 64, 64)
+    assert t.run()["step"] == 3
+    loaded = load_checkpoint(out / LAST)
+    training = json.loads(loaded.metadata["training"])
+    # The data set is named, not located: no path of the machine it was trained on.
+    assert training["data"]["kind"] == "camera-shots" and training["data"]["data"] == photos.name
+    vals = [r for r in read_log(out / "log.jsonl") if r["kind"] == "val"]
+    assert vals[-1]["psnr"] > 10  # the residual over bilinear starts from a picture, not from noise
+    res = raw_to_rgb(loaded, RawPicture(packed=np.full((4, 24, 40), 0.3, np.float32)), InferenceOptions(device="cpu"))
+    assert res.rgb.shape == (48, 80, 3)
+
+
+def test_developer_refuses_what_it_cannot_learn_from(photos: Path, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="simulated cameras"):
+        Trainer(TrainConfig("raw2rgb", "sgan-isp-tiny", str(photos), out=str(tmp_path / "a"), stage="1"))
+    with pytest.raises(UsageError, match="stage 1 only"):
+        Trainer(TrainConfig("raw2rgb", "sgan-isp-tiny", str(photos), out=str(tmp_path / "b"), synthetic_raw=True,
+                            stage="2", lambda_perc=0.0))

@@ -11,7 +11,7 @@ import pytest
 from skimage import data
 
 from rawcolour.errors import InputError, UsageError
-from rawcolour.unprocess import (
+from rawcolour.data.unprocess import (
     CAMERA_XYZ_TO_CAM,
     SRGB_TO_XYZ,
     UnprocessParams,

@@ -72,7 +72,7 @@ def silence_stdout() -> None:
 
 
 class Layout(str, Enum):
-    """Paired RAW folder layouts (see rawcolour.data.list_raw_pairs)."""
+    """Paired RAW folder layouts (see rawcolour.data.samples.list_raw_pairs)."""
 
     auto = "auto"
     zurich = "zurich"
@@ -80,7 +80,7 @@ class Layout(str, Enum):
 
 
 class TileStats(str, Enum):
-    """Where frozen instance-norm statistics come from when a picture is tiled (rawcolour.tiling)."""
+    """Where frozen instance-norm statistics come from when a picture is tiled (rawcolour.inference.tiling)."""
 
     auto = "auto"  # a point-sampled whole-picture pass the size of one device call
     exact = "exact"  # pooled over all tiles layer by layer: untiled colours, about 5x the work

@@ -1,7 +1,7 @@
 """`rawcolour colourise` and `rawcolour raw2rgb`: convert many pictures with a model.
 
 Parsing and printing only; collecting inputs, naming outputs, converting and writing live in
-rawcolour.batch. stdout carries nothing but the --json records or, with `-o -`, the picture;
+rawcolour.batch.run. stdout carries nothing but the --json records or, with `-o -`, the picture;
 progress, warnings, failures and the summary go to stderr.
 """
 
@@ -25,7 +25,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Column
 from rich.text import Text
 
-from rawcolour import batch, images
+from rawcolour.batch import run as batch
+from rawcolour.io import images
 from rawcolour.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -39,6 +40,8 @@ from rawcolour.cli.common import (
     silence_stdout,
 )
 from rawcolour.errors import RawcolourError, UsageError, display_path
+from rawcolour.io.raw import EXPOSURE_RANGE
+from rawcolour.tasks import get_task
 
 app = typer.Typer()
 
@@ -98,6 +101,16 @@ def _tile(value: str) -> str:
     if value == "auto" or (value.isdigit() and int(value) >= 0):
         return value
     raise typer.BadParameter(f"{value!r} is not a tile size; use auto, a number of pixels, or 0")
+
+
+def _wb(value: str) -> str:
+    from rawcolour.camera_colour import parse_wb
+
+    try:
+        parse_wb(value)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+    return value
 
 
 def _bit_depth(value: int | None) -> int | None:
@@ -202,6 +215,12 @@ def raw2rgb(
     black: Annotated[float, typer.Option(min=0, help="Black level of zurich PNGs.")] = 0.0,
     white: Annotated[float, typer.Option(min=1, help="White level of zurich PNGs (4*255 for the Zurich "
                                                       "dataset).")] = 1020.0,
+    wb: Annotated[str, typer.Option(
+        "--wb", callback=_wb, help="White balance: camera (as shot; auto when the file has none), auto (grey world), "
+                     "daylight, or gains R,G,B.")] = "camera",
+    exposure: Annotated[float, typer.Option(
+        "--exposure", min=EXPOSURE_RANGE[0], max=EXPOSURE_RANGE[1],
+        help="Exposure in EV, on top of the automatic brightness.")] = 0.0,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = Precision.fp32,
     recursive: RecursiveOpt = False,
@@ -217,7 +236,8 @@ def raw2rgb(
     """Develop camera RAW files (and packed RAW PNGs) to RGB pictures. Default model: sgan-tiny."""
     if white <= black:
         raise typer.BadParameter(f"--white {white:g} must be above --black {black:g}")
-    options = _inference(device, precision, tile, overlap) | {"tile_stats": tile_stats.value}
+    options = _inference(device, precision, tile, overlap) | {"tile_stats": tile_stats.value, "wb": wb,
+                                                              "exposure": exposure}
     load = batch.LoadSettings(max_pixels=max_pixels, raw_format=raw_format.value, cfa=cfa.value,
                               black=black, white=white)
     _convert("raw2rgb", inputs, output=output, model=model, options=options, load=load, recursive=recursive,
@@ -353,7 +373,7 @@ def _convert(task: str, inputs: list[str], *, output: str | None, model: str | N
                 distributed = batch.init_distributed(ranks)
                 mine = batch.share(jobs, ranks)
                 planned = len(mine)
-                converter = batch.ModelConverter(task, model or batch.DEFAULT_MODELS[task], options, load)
+                converter = batch.ModelConverter(task, model or get_task(task).default_model, options, load)
                 show = (not quiet and err_console.is_terminal and ranks.rank == 0
                         and not (as_json and sys.stdout.isatty()))
                 progress = _progress(show)

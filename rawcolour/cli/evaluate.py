@@ -1,6 +1,6 @@
 """`rawcolour eval colourise|raw2rgb`: the papers' metrics for one or more models, side by side.
 
-Only parses options and prints; the work is rawcolour.evaluation (and rawcolour.report).
+Only parses options and prints; the work is rawcolour.eval.evaluation (and rawcolour.eval.report).
 The table goes to stdout (or JSON with --json, CSV with --csv), progress and messages to stderr.
 """
 
@@ -64,7 +64,7 @@ def _progress(quiet: bool):
 
 
 def _inference_options(device: str, precision: Precision, **kw: Any) -> Any:
-    from rawcolour.pipelines import InferenceOptions
+    from rawcolour.inference.pipelines import InferenceOptions
 
     return InferenceOptions(device=device, precision=precision.value, **kw)
 
@@ -91,7 +91,9 @@ def _print_table(result: Any) -> None:
             v = r.get(key)
             cells.append("" if v is None else fmt.format(v))
         table.add_row(escape(str(r["model"])), escape(str(r.get("weights", ""))), str(r.get("images", "")), *cells)
-    console = Console(soft_wrap=False, width=max(160, Console().width))
+    # As wide as the table needs (a pipe or a log keeps whole rows; a narrow terminal scrolls).
+    needed = Console(width=1000).measure(table).maximum
+    console = Console(soft_wrap=False, width=max(needed, Console().width))
     console.print(f"rawcolour eval {result.task}: {result.data} ({result.settings.get('images', 0)} pictures)",
                   markup=False, highlight=False)
     console.print(table)
@@ -117,7 +119,7 @@ def _finish(result: Any, *, as_json: bool, csv_to: str | None, report: Path | No
             sys.stdout.write(text)
             sys.stdout.flush()
         else:
-            from rawcolour.fileio import atomic_write_bytes
+            from rawcolour.io.files import atomic_write_bytes
 
             atomic_write_bytes(csv_to, text.encode("utf-8"), what="CSV")
     if as_json:
@@ -128,7 +130,7 @@ def _finish(result: Any, *, as_json: bool, csv_to: str | None, report: Path | No
     elif csv_to != "-":
         _print_table(result)
     if report is not None:
-        from rawcolour.report import write_report
+        from rawcolour.eval.report import write_report
 
         index = write_report(result, report, run_dir=run, command=shlex.join(["rawcolour", *sys.argv[1:]]))
         err_console.print(f"report: {index}", markup=False)
@@ -167,17 +169,20 @@ def colourise_command(
 ) -> None:
     """Colourise the colour photos of --data from their L channel and compare with the originals.
 
-    Rows: the `grey` baseline (zero ab) unless --no-baseline, then each --model.
+    Rows: the `grey` (zero ab) and `sepia` (one warm tone) baselines unless --no-baseline, then each --model.
 
     Columns: PSNR and SSIM on RGB; ab L1 and ab PSNR after the paper's Lab -> 8-bit RGB -> Lab round trip.
 
-    Colourfulness (Hasler & Suesstrunk) with the ground truth's in the last row, for comparison.
+    Colourfulness (Hasler & Suesstrunk) and its ratio to the ground truth's (last row).
 
-    Overlap of the dataset's a and b histograms with the ground truth's (the paper's Fig. 4).
+    Overlap of the dataset's a and b histograms with the ground truth's (the paper's Fig. 4; 64 bins).
+
+    Hue accuracy: where the truth is colourful (C*ab > 20), the share of pixels given a hue within 45
+    degrees, averaged over six hue sectors so that every hue counts (grey scores 0).
 
     L_perc (Table I) with --vgg-weights. Photos are used at full size; greyscale ones are skipped and counted.
     """
-    from rawcolour import evaluation
+    from rawcolour.eval import evaluation
 
     with library_errors():
         _check_outputs(as_json, csv_to, report, run)
@@ -201,6 +206,10 @@ def raw2rgb_command(
     synthetic_raw: Annotated[bool, typer.Option(
         "--synthetic-raw", help="--data holds ordinary photos: unprocess each into a synthetic raw "
                                 "(fixed seed per picture).")] = False,
+    cameras: Annotated[bool, typer.Option(
+        "--cameras", help="--data holds ordinary photos: shoot each as DNG files through held-out real cameras "
+                          "(4 Bayer phases, 3 noise levels) and score at sensor size after a global tone fit.")
+    ] = False,
     seed: Annotated[int, typer.Option("--seed", help="Base seed of the synthetic cameras.")] = 0,
     cfa: Annotated[str, typer.Option("--cfa", help="Bayer pattern of Zurich mosaics.")] = "RGGB",
     black: Annotated[float, typer.Option("--black", help="Black level of Zurich mosaics.")] = 0.0,
@@ -221,16 +230,24 @@ def raw2rgb_command(
 
     Rows: the `classic` baseline unless --no-baseline, then each --model.
 
-    Data: a paired folder in the Zurich or RAW2RGB-GAN layout, or --synthetic-raw from a folder of photos.
+    Data: a paired folder in the Zurich or RAW2RGB-GAN layout, or --synthetic-raw or --cameras from a folder
+    of photos.
+
+    --cameras (the realistic protocol): each photo becomes DNG files shot through held-out real cameras, in all
+    four Bayer phases and at three noise levels, developed like a user's files and scored at sensor size after
+    one global tone fit (an exposure gain; one curve shared by R, G and B): PSNR, SSIM, mean CIEDE2000.
 
     Synthetic raw: each photo's camera is drawn from --seed and its file name, so every model and run sees the same raw.
     """
-    from rawcolour import evaluation
+    from rawcolour.eval import evaluation
 
     with library_errors():
         _check_outputs(as_json, csv_to, report, run)
-        if synthetic_raw and layout is not Layout.auto:
-            raise UsageError("--layout is for paired folders, --synthetic-raw for photos", hint="pass one of them")
+        if (synthetic_raw or cameras) and layout is not Layout.auto:
+            raise UsageError("--layout is for paired folders, --synthetic-raw and --cameras for photos",
+                             hint="pass one of them")
+        if synthetic_raw and cameras:
+            raise UsageError("--synthetic-raw and --cameras are two protocols", hint="pass one of them")
         tile_value: int | str = tile
         if tile != "auto":
             if not tile.isdigit():
@@ -239,6 +256,13 @@ def raw2rgb_command(
         models = evaluation.load_models(model or [], "raw2rgb", baseline=not no_baseline,
                                         allow_random=allow_random)
         options = _inference_options(device, precision, tile=tile_value)
+        if cameras:
+            from rawcolour.eval.cameras import evaluate_raw2rgb_cameras
+
+            result = evaluate_raw2rgb_cameras(data, models, options=options, seed=seed, limit=limit,
+                                              samples=samples if report else 0, progress=_progress(quiet))
+            _finish(result, as_json=as_json, csv_to=csv_to, report=report, run=run)
+            return
         result = evaluation.evaluate_raw2rgb(data, models, options=options, synthetic=synthetic_raw,
                                              layout=layout.value, seed=seed, cfa=cfa, black=black, white=white,
                                              limit=limit, samples=samples if report else 0,

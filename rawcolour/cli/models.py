@@ -25,6 +25,8 @@ def model_summary(name: str) -> dict:
         "parameters": registry.parameter_count(spec.generator) if spec.generator else 0,
         "size_multiple": spec.policy.size_multiple,
         "tiling": spec.policy.tiling,
+        "input_space": spec.io.input_space if spec.io and spec.learned else None,
+        "output_size": _output_size(spec),
         "weights": registry.weights_status(name),
     }
     if spec.discriminator is not None:
@@ -32,23 +34,33 @@ def model_summary(name: str) -> dict:
     return record
 
 
+def _output_size(spec: registry.ModelSpec) -> str:
+    """What size of picture a model writes: the input's, or for RAW the sensor's or half of it."""
+    if spec.task == "colourise":
+        return "input"
+    if not spec.learned or (spec.io is not None and spec.io.output_scale == 2):
+        return "sensor"
+    return "half sensor"  # the paper's: one RGB pixel per 2x2 Bayer quad
+
+
 @app.command("list")
 def list_command(
     task: Annotated[str | None, typer.Option(help="Only models of this task (colourise or raw2rgb).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
 ) -> None:
-    """List every model name with its task, parameter count, input size multiple and weights."""
+    """List every model name with its task, parameter count, input size multiple, output size, input space and weights."""
     records = [model_summary(n) for n in registry.list_models(task=task)]
     if as_json:
         print_json(records)
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for col in ("name", "task", "parameters", "multiple", "tiling", "weights"):
+    for col in ("name", "task", "parameters", "multiple", "tiling", "output", "input", "weights"):
         numeric = col in ("parameters", "multiple")
         table.add_column(col, justify="right" if numeric else "left", no_wrap=True)
     for r in records:
         weights = {"not needed": "-"}.get(r["weights"], r["weights"].split(" (")[0])  # the caption explains
-        table.add_row(r["name"], r["task"], f"{r['parameters']:,}", str(r["size_multiple"]), r["tiling"], weights)
+        table.add_row(r["name"], r["task"], f"{r['parameters']:,}", str(r["size_multiple"]), r["tiling"],
+                      r["output_size"], r["input_space"] or "-", weights)
     table.caption = ("weights: installed (shipped), none (train it: rawcolour train, or import weights: "
                      "rawcolour models import), - (a baseline without weights)")
     table.caption_justify = "left"

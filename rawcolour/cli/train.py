@@ -42,7 +42,7 @@ class Task(str, Enum):
 
 
 class SyntheticGains(str, Enum):
-    """White-balance gain ranges of synthetic cameras (rawcolour.unprocess.WB_GAIN_RANGES)."""
+    """White-balance gain ranges of synthetic cameras (rawcolour.data.unprocess.WB_GAIN_RANGES)."""
 
     brooks = "brooks"
     wide = "wide"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from .bayer import bilinear_demosaic
 from .norms import check_norm_kinds, make_norm, maybe_sn
 
 
@@ -26,9 +27,16 @@ class SGANGeneratorConfig:
     spectral_norm: bool = True  # SN on every conv
     saliency_decoder: bool = True  # build the saliency branch (needed for the stage-1 attention loss)
     bias: bool = False  # conv bias (the code has none)
+    # Our extension for a developer at sensor resolution (the paper: 1 and False):
+    output_scale: int = 1  # 1: RGB at the packed resolution; 2: a pixel-shuffle head, RGB at sensor resolution
+    residual: bool = False  # output_scale 2 only: add a bilinear demosaic of the (RGGB) input, learn the rest
 
     def __post_init__(self) -> None:
         check_norm_kinds((self.norm,), "SGANGeneratorConfig.norm")
+        if self.output_scale not in (1, 2):
+            raise ValueError(f"SGANGeneratorConfig.output_scale must be 1 or 2, got {self.output_scale}")
+        if self.residual and (self.output_scale != 2 or self.in_channels != 4 or self.out_channels != 3):
+            raise ValueError("SGANGeneratorConfig.residual needs output_scale 2 and 4 -> 3 channels")
 
     @property
     def size_multiple(self) -> int:
@@ -87,7 +95,8 @@ class SaliencyDecoder(nn.Module):
 
 
 class SGANGenerator(nn.Module):
-    """Packed RAW (B, 4, h, w) -> RGB (B, 3, h, w) in [-1, 1]; optionally the saliency map (B, 1, h, w)."""
+    """Packed RAW (B, 4, h, w) -> RGB (B, 3, s*h, s*w), s = config.output_scale (tanh: in [-1, 1]; residual: a
+    bilinear demosaic of the input plus a learned correction); optionally the saliency map (B, 1, h, w)."""
 
     def __init__(self, config: SGANGeneratorConfig = SGANGeneratorConfig()) -> None:
         super().__init__()
@@ -101,7 +110,11 @@ class SGANGenerator(nn.Module):
         self.d1 = conv_block(8 * w, 4 * w, 3, 1, norm, _lrelu(), sn, bias, upsample=True)
         self.d2 = conv_block(8 * w, 2 * w, 3, 1, norm, _lrelu(), sn, bias, upsample=True)
         self.d3 = conv_block(4 * w, w, 3, 1, norm, _lrelu(), sn, bias, upsample=True)
-        self.d4 = conv_block(2 * w, cfg.out_channels, 7, 1, "none", nn.Tanh(), sn, bias)
+        if cfg.output_scale == 1:
+            self.d4 = conv_block(2 * w, cfg.out_channels, 7, 1, "none", nn.Tanh(), sn, bias)
+        else:  # 4 output pixels per packed pixel: (B, 4 * C, h, w) -> (B, C, 2h, 2w)
+            head = conv_block(2 * w, 4 * cfg.out_channels, 7, 1, "none", None if cfg.residual else nn.Tanh(), sn, bias)
+            self.d4 = nn.Sequential(head, nn.PixelShuffle(2))
         self.saliency = SaliencyDecoder(w, norm, sn, bias) if cfg.saliency_decoder else None
 
     def forward(
@@ -122,10 +135,12 @@ class SGANGenerator(nn.Module):
         d1 = torch.cat((self.d1(y), e3), dim=1)  # (B, 8w, h/4, w/4)
         d2 = torch.cat((self.d2(d1), e2), dim=1)  # (B, 4w, h/2, w/2)
         d3 = torch.cat((self.d3(d2), e1), dim=1)  # (B, 2w, h, w)
-        rgb = self.d4(d3)  # (B, 3, h, w)
+        rgb = self.d4(d3)  # (B, 3, s*h, s*w)
+        if self.config.residual:
+            rgb = rgb + bilinear_demosaic(x)
         if not return_saliency:
             return rgb
-        return rgb, self.saliency(d1, d2, d3)  # (B, 3, h, w), (B, 1, h, w)
+        return rgb, self.saliency(d1, d2, d3)  # (B, 3, s*h, s*w), (B, 1, h, w)
 
 
 # Small widths for CPU training, CI smoke tests and shipped weights.

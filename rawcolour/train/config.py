@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rawcolour.fileio import atomic_write_bytes
+from rawcolour.io.files import atomic_write_bytes
 from rawcolour.errors import UsageError
 from rawcolour.registry import ModelSpec, Recipe, Stage, get_spec
-from rawcolour.unprocess import WB_GAIN_RANGES
+from rawcolour.tasks import get_task
+from rawcolour.data.unprocess import WB_GAIN_RANGES
 
 GAN_LOSSES = ("vanilla", "nonsaturating", "lsgan")
 AUGMENTS = ("flip", "rot90", "crop", "resize286")
@@ -190,8 +191,7 @@ def _check_positive(name: str, value: float | int | None, allow_zero: bool = Fal
 def resolve(cfg: TrainConfig) -> RunPlan:
     """Registry recipe + overrides -> RunPlan; contradictory or impossible options raise UsageError."""
     spec = get_spec(cfg.model)
-    if cfg.task not in ("colourise", "raw2rgb"):
-        raise UsageError(f"unknown task {cfg.task!r}", hint="use colourise or raw2rgb")
+    get_task(cfg.task)
     if spec.task != cfg.task:
         raise UsageError(f"model {spec.name!r} is a {spec.task} model, not {cfg.task}",
                          hint=f"use `rawcolour train {spec.task}` or pick a {cfg.task} model")

@@ -1,9 +1,11 @@
-"""Training datasets for both tasks, built on rawcolour.data (the same decoding eval uses).
+"""Training datasets for both tasks, built on rawcolour.data.samples (the same decoding eval uses).
 
 - :class:`ColouriseDataset`: colour photos -> ``{"rgb": (3, S, S)}`` in [0, 1]; Lab conversion
   happens batch-wise on the device.
 - :class:`SyntheticRawDataset`: colour photos -> a random ``2S`` crop at full resolution,
   unprocessed with a fresh random camera -> ``{"raw": (4, S, S), "rgb": (3, S, S)[, "saliency": (1, S, S)]}``.
+- :class:`DeveloperDataset`: colour photos -> shots through simulated real cameras for the learned
+  developer -> ``{"raw": (4, S, S), "rgb": (3, 2S, 2S) linear sRGB[, "saliency"]}``.
 - :class:`PairedRawDataset`: Zurich / RAW2RGB-GAN pairs -> the same keys.
 
 Every random choice of a sample (crop, flips, camera, noise) comes from a generator seeded by
@@ -27,9 +29,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from rawcolour import data, unprocess
+from rawcolour.data import samples as data
+from rawcolour.data import unprocess
 from rawcolour.errors import InputError, RawcolourError, UsageError
-from rawcolour.saliency import SaliencyCache, load_saliency_map
+from rawcolour.data.saliency import SaliencyCache, load_saliency_map
 
 _VAL_KEY = 0x7A1  # epoch key of validation samples
 _CACHE_BUDGET = 1 << 30  # bytes of decoded photos kept in memory
@@ -250,6 +253,41 @@ class SyntheticRawDataset(_PhotoDataset):
         return out
 
 
+class DeveloperDataset(_PhotoDataset):
+    """Colour photos -> shots through real camera models (rawcolour.data.camera_sim), for the learned
+    developer: ``{"raw": (4, S, S) balanced input, "rgb": (3, 2S, 2S) linear sRGB truth[, "saliency": (1, 2S, 2S)]}``.
+
+    Training draws a camera, light, exposure, ISO, bit depth and black level per sample; validation
+    samples draw theirs from the fixed validation key, so they are the same in every run.
+    """
+
+    def __init__(self, photos: PhotoIndex, crop: int, augment: tuple[str, ...], seed: int, train: bool,
+                 saliency: SaliencySource | None = None):
+        super().__init__(photos, seed, train)
+        self.crop, self.augment, self.saliency = crop, augment, saliency
+
+    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        from rawcolour.data.camera_sim import developer_sample, draw_shot
+
+        rng, index = self._key_index(item)
+        path, rgb = self.photo(index)
+        full = 2 * self.crop
+        if min(rgb.shape[:2]) < full:
+            rgb = _resize_short(rgb, full)
+        sal = self.saliency.get(path, rgb) if self.saliency is not None else None
+        y, x = _crop_box(rgb.shape[0], rgb.shape[1], full, rng if self.train else None)
+        arrays = [rgb[y:y + full, x:x + full]]
+        if sal is not None:
+            arrays.append(sal[y:y + full, x:x + full])
+        if self.train:
+            arrays = _augment_hwc(arrays, self.augment, rng)
+        model_input, truth = developer_sample(arrays[0], draw_shot(rng), rng)
+        out = {"raw": torch.from_numpy(model_input), "rgb": torch.from_numpy(truth)}
+        if sal is not None:
+            out["saliency"] = _chw(arrays[1])
+        return out
+
+
 class PairedRawDataset(_SeededDataset):
     """Zurich / RAW2RGB-GAN pairs -> packed crops, targets at packed resolution, saliency."""
 
@@ -288,6 +326,12 @@ class PairedRawDataset(_SeededDataset):
 # --------------------------------------------------------------------------- building
 
 
+def dataset_name(folder: str | Path) -> str:
+    """How a run's metadata names a data folder: its own name, never the machine's path to it
+    (checkpoints are shared; "/tmp/ship/train" says nothing and leaks a local path)."""
+    return Path(folder).resolve().name or str(folder)
+
+
 @dataclass
 class DataBundle:
     train: Dataset
@@ -296,8 +340,16 @@ class DataBundle:
 
 
 def build_datasets(cfg: Any, crop: int, augment: tuple[str, ...], *, need_saliency: bool,
-                   saliency_cache: Path | None) -> DataBundle:
-    """Training and validation datasets for a TrainConfig (see its fields) and resolved crop/augment."""
+                   saliency_cache: Path | None, input_space: str = "") -> DataBundle:
+    """Training and validation datasets for a TrainConfig (see its fields) and resolved crop/augment.
+
+    ``input_space`` is the model's (IOSpec.input_space): "raw-balanced-srgb" models (the learned
+    developer) train on photos shot through simulated real cameras.
+    """
+    developer = input_space == "raw-balanced-srgb"
+    if developer and not cfg.synthetic_raw:
+        raise UsageError(f"{cfg.model} learns from photos shot through simulated cameras, not from paired RAW data",
+                         hint="pass --synthetic-raw with a folder of colour photos")
     if cfg.task == "colourise" or cfg.synthetic_raw:
         all_paths = data.list_photos(cfg.data)
         if not all_paths:
@@ -315,12 +367,17 @@ def build_datasets(cfg: Any, crop: int, augment: tuple[str, ...], *, need_salien
             raise InputError("no colour photos to train on", path=cfg.data,
                              hint=f"{len(train_ix.grey_skipped)} greyscale and {len(train_ix.unreadable)} "
                                   "unreadable files were skipped")
-        summary = {"kind": "photos" if cfg.task == "colourise" else "synthetic-raw", "data": str(cfg.data),
-                   "val": str(cfg.val) if cfg.val else None, "val_source": val_source,
+        summary = {"kind": "photos" if cfg.task == "colourise" else "synthetic-raw", "data": dataset_name(cfg.data),
+                   "val": dataset_name(cfg.val) if cfg.val else None, "val_source": val_source,
                    "train": train_ix.summary(), "val_set": val_ix.summary()}
         if cfg.task == "colourise":
             train = ColouriseDataset(train_ix, crop, augment, cfg.seed, True)
             val = ColouriseDataset(val_ix, crop, (), cfg.seed, False)
+        elif developer:
+            summary["kind"] = "camera-shots"
+            sal = SaliencySource(cfg.saliency, saliency_cache) if need_saliency else None
+            train = DeveloperDataset(train_ix, crop, augment, cfg.seed, True, sal)
+            val = DeveloperDataset(val_ix, crop, (), cfg.seed, False, None)
         else:
             sal = SaliencySource(cfg.saliency, saliency_cache) if need_saliency else None
             train = SyntheticRawDataset(train_ix, crop, augment, cfg.seed, True, sal, gains=cfg.synthetic_gains)
@@ -343,7 +400,8 @@ def build_datasets(cfg: Any, crop: int, augment: tuple[str, ...], *, need_salien
     lv = {"cfa": cfg.cfa, "black": cfg.black, "white": cfg.white}
     train = PairedRawDataset(train_pairs, crop, augment, cfg.seed, True, sal, **lv)
     val = PairedRawDataset(val_pairs, crop, (), cfg.seed, False, None, **lv)
-    summary = {"kind": f"paired-{pairs[0].layout}", "data": str(cfg.data), "val": str(cfg.val) if cfg.val else None,
+    summary = {"kind": f"paired-{pairs[0].layout}", "data": dataset_name(cfg.data),
+               "val": dataset_name(cfg.val) if cfg.val else None,
                "val_source": val_source, "train": {"pairs": len(train_pairs)}, "val_set": {"pairs": len(val_pairs)}}
     return DataBundle(train, val, summary)
 
@@ -351,11 +409,13 @@ def build_datasets(cfg: Any, crop: int, augment: tuple[str, ...], *, need_salien
 __all__ = [
     "ColouriseDataset",
     "DataBundle",
+    "DeveloperDataset",
     "PairedRawDataset",
     "PhotoIndex",
     "SaliencySource",
     "SyntheticRawDataset",
     "build_datasets",
+    "dataset_name",
     "scan_photos",
     "split_items",
 ]

@@ -45,14 +45,14 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 import rawcolour
 from rawcolour.checkpoint import DISCRIMINATOR_PREFIX, checkpoint_metadata, load_state, read_checkpoint, save_checkpoint
-from rawcolour.colour import AB_SCALE, model_lab_to_rgb, model_to_rgb, rgb_to_model_lab
-from rawcolour.device import resolve_device
+from rawcolour.inference.device import resolve_device
 from rawcolour.distributed import Ranks, rank_device
-from rawcolour.fileio import atomic_write_bytes
+from rawcolour.io.files import atomic_write_bytes, read_jsonl
 from rawcolour.errors import CheckpointError, OutputError, UsageError
-from rawcolour.images import write_image
+from rawcolour.io.images import write_image
 from rawcolour.nets import init_weights
 from rawcolour.nets.uresnet import SGANGenerator
+from rawcolour.train.adapters import TaskAdapter, adapter_for, packed_preview
 from rawcolour.train.config import RESUME_MUTABLE, RunPlan, StagePlan, TrainConfig, resolve, write_json_atomic
 from rawcolour.train.datasets import DataBundle, build_datasets
 from rawcolour.train.losses import GANLoss, PerceptualLoss, attention_loss, l1
@@ -88,7 +88,7 @@ Progress = Callable[[dict[str, Any]], None]
 
 
 def pick_device(pref: str, ranks: Ranks = Ranks()) -> torch.device:
-    """auto | cpu | cuda | cuda:N | mps -> a torch.device that exists here (rawcolour.device rules);
+    """auto | cpu | cuda | cuda:N | mps -> a torch.device that exists here (rawcolour.inference.device rules);
     under torchrun, auto/cuda mean the GPU of this process's LOCAL_RANK."""
     return resolve_device(rank_device((pref or "auto").strip().lower(), ranks))
 
@@ -172,17 +172,9 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue(), what="resume state")
 
 
-def packed_preview(raw01: torch.Tensor) -> torch.Tensor:
-    """(B, 4, h, w) packed R,Gr,B,Gb in [0, 1] -> (B, 3, h, w) viewable RGB (per-image gain, gamma 1/2.2)."""
-    rgb = torch.stack([raw01[:, 0], 0.5 * (raw01[:, 1] + raw01[:, 3]), raw01[:, 2]], dim=1)
-    top = torch.quantile(rgb.flatten(1), 0.99, dim=1).clamp_min(1e-6).view(-1, 1, 1, 1)
-    return (rgb / top).clamp(0, 1) ** (1 / 2.2)
-
-
 def read_log(path: str | Path) -> list[dict[str, Any]]:
-    """The records of a run's log.jsonl."""
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """The records of a run's log.jsonl (a line cut off by an interrupted run is skipped)."""
+    return read_jsonl(path)
 
 
 # ---------------------------------------------------------------------------------- the trainer
@@ -211,6 +203,10 @@ class Trainer:
         self.plan: RunPlan = resolve(cfg)
         self.spec = self.plan.spec
         self.task = cfg.task
+        self.adapter: TaskAdapter = adapter_for(self.spec)
+        if self.plan.uses_discriminator and not self.adapter.supports_discriminator:
+            raise UsageError(f"{self.spec.name} writes a larger picture than it reads, so the paired discriminator "
+                             "cannot judge it: train its stage 1 only", hint="--stage 1")
 
         # -- precision: one autocast context + GradScaler; both no-ops off CUDA
         cuda = self.device.type == "cuda"
@@ -227,7 +223,8 @@ class Trainer:
         need_sal = any(s.needs_saliency for s in self.plan.stages)
         cache_dir = Path(cfg.saliency_cache) if cfg.saliency_cache else self.out / "saliency_cache"
         self.data: DataBundle = build_datasets(cfg, self.plan.crop_size, self.plan.augment,
-                                               need_saliency=need_sal, saliency_cache=cache_dir)
+                                               need_saliency=need_sal, saliency_cache=cache_dir,
+                                               input_space=self.spec.io.input_space if self.spec.io else "")
         self.sampler = ResumableSampler(self.data.train, self.dist, cfg.seed)
         self.batches_per_epoch = len(self.sampler) // self.plan.batch_size
         if self.batches_per_epoch == 0:
@@ -375,21 +372,7 @@ class Trainer:
 
     def prepare(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """A collated batch -> (network input, target, saliency) in model range on the device."""
-        nb = self.device.type == "cuda"
-        if self.task == "colourise":
-            rgb = batch["rgb"].to(self.device, non_blocking=nb)
-            with torch.no_grad():
-                l_in, ab = rgb_to_model_lab(rgb)  # (B, 1, S, S), (B, 2, S, S)
-            return l_in, ab, None
-        x = batch["raw"].to(self.device, non_blocking=nb) * 2 - 1  # (B, 4, S, S)
-        y = batch["rgb"].to(self.device, non_blocking=nb) * 2 - 1  # (B, 3, S, S)
-        sal = batch["saliency"].to(self.device, non_blocking=nb) if "saliency" in batch else None
-        return x, y, sal
-
-    def _to_rgb01(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        if self.task == "colourise":
-            return model_lab_to_rgb(x.float(), out.float())
-        return model_to_rgb(out.float())
+        return self.adapter.prepare(batch, self.device)
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One optimiser step of D (when the stage has one) then G; returns the loss values."""
@@ -429,17 +412,18 @@ class Trainer:
         # ---- generator
         self.opt_g.zero_grad(set_to_none=True)
         with self.autocast():
-            loss_l1 = l1(fake, y)
+            fake_seen, y_seen = self.adapter.loss_view(fake), self.adapter.loss_view(y)
+            loss_l1 = l1(fake_seen, y_seen)
             total = st.lambda_l1 * loss_l1
             logs["l1"] = _f(loss_l1)
             if st.lambda_attention > 0:
                 assert sal is not None and sal_pred is not None
-                att = attention_loss(fake, sal_pred, y, sal)
+                att = attention_loss(fake_seen, self.adapter.saliency_view(sal_pred, fake), y_seen, sal)
                 total = total + st.lambda_attention * att
                 logs["attention"] = _f(att)
             if st.lambda_saliency > 0:
                 assert sal is not None and sal_pred is not None
-                sl = l1(sal_pred, sal)
+                sl = l1(self.adapter.saliency_view(sal_pred, fake), sal)
                 total = total + st.lambda_saliency * sl
                 logs["saliency"] = _f(sl)
             if st.uses_discriminator:
@@ -450,7 +434,7 @@ class Trainer:
                 logs["g_gan"] = _f(adv)
             if st.lambda_perc > 0:
                 assert self.perceptual is not None
-                perc = self.perceptual(self._to_rgb01(x, fake), self._to_rgb01(x, y))
+                perc = self.perceptual(self.adapter.to_rgb01(x, fake), self.adapter.to_rgb01(x, y))
                 total = total + st.lambda_perc * perc
                 logs["perceptual"] = _f(perc)
         self.scaler_g.scale(total).backward()
@@ -494,27 +478,20 @@ class Trainer:
         was = self.G.training
         self.G.eval()
         sums: dict[str, float] = {}
-        n_px = n_img = 0
+        n_values = n_img = 0
         try:
             for batch in batches:
                 x, y, _ = self.prepare(batch)
                 with self.autocast():
                     out = self.G(x).float()
-                if self.task == "colourise":
-                    diff = (out.clamp(-1, 1) - y).abs() * AB_SCALE
-                    sums["ab_l1"] = sums.get("ab_l1", 0.0) + float(diff.sum())
-                    sums["grey_ab_l1"] = sums.get("grey_ab_l1", 0.0) + float((y.abs() * AB_SCALE).sum())
-                    n_px += y.numel()
-                else:
-                    pred, tgt = model_to_rgb(out), (y + 1) / 2
-                    sums["l1"] = sums.get("l1", 0.0) + float((pred - tgt).abs().sum())
-                    mse = ((pred - tgt) ** 2).flatten(1).mean(1).clamp_min(1e-10)
-                    sums["psnr"] = sums.get("psnr", 0.0) + float((-10 * torch.log10(mse)).sum())
-                    n_px += y.numel()
-                    n_img += y.shape[0]
+                figures, values, pictures = self.adapter.validation_sums(out, y)
+                for k, v in figures.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                n_values += values
+                n_img += pictures
         finally:
             self.G.train(was)
-        return {k: (v / n_img if k == "psnr" else v / n_px) for k, v in sums.items()}
+        return {k: (v / n_img if k == "psnr" else v / n_values) for k, v in sums.items()}
 
     @torch.no_grad()
     def sample_grid(self) -> np.ndarray | None:
@@ -530,11 +507,7 @@ class Trainer:
             out = self.G(x).float()
         finally:
             self.G.train(was)
-        if self.task == "colourise":
-            shown = model_lab_to_rgb(x, torch.zeros_like(y))
-        else:
-            shown = packed_preview((x + 1) / 2)
-        cols = [shown, self._to_rgb01(x, out), self._to_rgb01(x, y)]
+        cols = [self.adapter.preview(x, out), self.adapter.to_rgb01(x, out), self.adapter.to_rgb01(x, y)]
         rows = [torch.cat([c[i] for c in cols], dim=2) for i in range(x.shape[0])]  # (3, S, 3S) each
         grid = torch.cat(rows, dim=1)  # (3, rows*S, 3S)
         return grid.permute(1, 2, 0).cpu().numpy()

@@ -9,7 +9,7 @@ be moved or zipped)::
     plots/ab_histograms.png      colourise: log-scale a and b histograms, real vs each model (Fig. 4)
     plots/training_curves.png    with a training run: every numeric series of its log.jsonl
 
-Pictures and plots are written with :func:`rawcolour.images.write_image` (PNG, atomic); plots are
+Pictures and plots are written with :func:`rawcolour.io.images.write_image` (PNG, atomic); plots are
 drawn with matplotlib's Agg canvas (no display, no global pyplot state). Sample pictures are
 shown at full size up to ``PREVIEW_MAX_SIDE`` (1024) pixels on the long side, area-downscaled
 beyond it.
@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from rawcolour import metrics
+from rawcolour.eval import metrics
 from rawcolour.errors import InputError, OutputError
-from rawcolour.fileio import atomic_write_bytes
-from rawcolour.images import write_image
+from rawcolour.io.files import atomic_write_bytes, read_jsonl
+from rawcolour.io.images import write_image
 
 __all__ = ["plot_ab_histograms", "plot_training_curves", "read_training_log", "write_report"]
 
@@ -98,19 +98,7 @@ def read_training_log(run_dir: str | Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise InputError(f"no training log ({TRAINING_LOG})", path=path,
                          hint="--run takes the folder `rawcolour train --out` wrote")
-    records = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut off by an interrupted run
-            if isinstance(rec, dict):
-                records.append(rec)
-    return records
+    return read_jsonl(path)
 
 
 def _is_number(v: Any) -> bool:
@@ -206,7 +194,7 @@ def _preview(pixels: np.ndarray, max_side: int) -> np.ndarray:
 
 def write_report(result: Any, out_dir: str | Path, *, run_dir: str | Path | None = None,
                  command: str | None = None, max_side: int = PREVIEW_MAX_SIDE) -> Path:
-    """Write the report folder for an :class:`rawcolour.evaluation.EvalResult`; returns index.html's path.
+    """Write the report folder for an :class:`rawcolour.eval.evaluation.EvalResult`; returns index.html's path.
 
     Sample pictures larger than `max_side` on their long side are shown area-downscaled to it
     (metrics are always computed at full size).

@@ -18,7 +18,7 @@
 - Synthetic RAW from any colour photo: :func:`synthetic_raw_sample` crops at full resolution,
   then unprocesses (REFERENCE.md section 6) with a fresh random camera to a packed crop.
 
-Targets are decoded with :func:`rawcolour.images.read_image` and divided by 255 (65535 for 16-bit),
+Targets are decoded with :func:`rawcolour.io.images.read_image` and divided by 255 (65535 for 16-bit),
 the same scaling inference outputs are written with.
 """
 
@@ -32,9 +32,9 @@ import cv2
 import numpy as np
 
 from rawcolour.errors import InputError, UsageError
-from rawcolour.images import IMAGE_EXTENSIONS, read_image, to_float
-from rawcolour.raw import read_rawgan_png, read_zurich_png
-from rawcolour.unprocess import UnprocessParams, synthetic_pair
+from rawcolour.io.images import IMAGE_EXTENSIONS, read_image, to_float
+from rawcolour.io.raw import read_rawgan_png, read_zurich_png
+from rawcolour.data.unprocess import UnprocessParams, area_half, synthetic_pair
 
 __all__ = [
     "GREY_TOLERANCE",
@@ -231,12 +231,6 @@ def _target_float(path: Path) -> np.ndarray:
     return to_float(read_photo(path))
 
 
-def _area_half(rgb01: np.ndarray) -> np.ndarray:
-    h, w = rgb01.shape[0] // 2 * 2, rgb01.shape[1] // 2 * 2
-    rgb01 = rgb01[:h, :w]
-    return 0.25 * (rgb01[0::2, 0::2] + rgb01[0::2, 1::2] + rgb01[1::2, 0::2] + rgb01[1::2, 1::2])
-
-
 def load_raw_pair(
     pair: RawPair, *, cfa: str = "RGGB", black: float = 0.0, white: float = 1020.0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -255,7 +249,7 @@ def load_raw_pair(
     h, w = packed.shape[1:]
     th, tw = target.shape[:2]
     if (th, tw) == (2 * h, 2 * w) or (th // 2, tw // 2) == (h, w):
-        target = _area_half(target)
+        target = area_half(target)
     elif (th, tw) != (h, w):
         raise InputError(
             f"target is {tw}x{th} but the packed raw is {w}x{h}",

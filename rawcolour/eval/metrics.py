@@ -27,7 +27,15 @@ What each metric is, and where it comes from:
   histograms of the a and b values of all generated pixels of a dataset against those of the real
   pictures; their overlap is the histogram intersection ``sum_i min(p_i, q_i)`` of the two
   normalised histograms (1 = same distribution, 0 = disjoint), on fixed 1-unit bins over
-  [-110, 110] (:data:`AB_BIN_EDGES`).
+  [-110, 110] (:data:`AB_BIN_EDGES`) for the plot; the overlap score uses 64 bins over the same
+  range (:data:`OVERLAP_BIN_EDGES`), coarse enough that a shift of a Lab unit or two is not
+  counted as a miss.
+- :func:`hue_hits` / :func:`balanced_hue_accuracy` -- whether a colouriser picks the right hue
+  where the truth is colourful, with every hue counted equally: over pixels whose true chroma
+  ``C*ab > 20``, split by their true hue into six 60-degree sectors, the fraction whose predicted
+  chroma is above 10 and whose hue is within 45 degrees of the truth, averaged over the sectors
+  holding at least 1% of those pixels. Grey scores 0; a uniform sepia scores well on the warm
+  sectors only, and the balancing keeps the (many) warm pixels of photos from hiding that.
 - :class:`PerceptualDistance` -- Table I's ``L_perc`` (the colourisation paper's eq. 7):
   ``1/5 sum_i 1/N_i ||F_i(x) - F_i(G(x))||_1`` over VGG19 relu1_1 .. relu5_1 features of both
   images resized to 224x224. Uses torchvision-layout ImageNet weights from a user file (nothing is
@@ -45,18 +53,25 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rawcolour.camera_colour import srgb_decode, srgb_encode
 from rawcolour.colour import lab_to_rgb, rgb_to_lab
 
 __all__ = [
     "AB_BIN_EDGES",
     "ABErrors",
+    "OVERLAP_BIN_EDGES",
     "PerceptualDistance",
     "ab_errors",
     "ab_errors_lab",
     "ab_histograms",
+    "balanced_hue_accuracy",
     "colourfulness",
+    "fit_exposure",
+    "fit_tone_curve",
     "histogram_intersection",
+    "hue_hits",
     "lab_round_trip",
+    "mean_ciede2000",
     "psnr",
     "rgb_to_lab_8bit",
     "ssim",
@@ -65,6 +80,15 @@ __all__ = [
 
 # Fig. 4 bins: 1 Lab unit wide over [-110, 110] (the ab/110 model scaling); sRGB's gamut fits inside.
 AB_BIN_EDGES: np.ndarray = np.arange(-110.0, 111.0, 1.0)
+# The overlap score's bins: 64 over the same range (3.4 Lab units each).
+OVERLAP_BIN_EDGES: np.ndarray = np.linspace(-110.0, 110.0, 65)
+
+# Balanced hue accuracy (see the module docstring).
+HUE_SECTORS = 6  # 60 degrees each, starting at hue 0 (the +a axis)
+HUE_TRUE_CHROMA = 20.0  # C*ab of the truth above which a pixel counts as colourful
+HUE_PRED_CHROMA = 10.0  # C*ab the prediction needs to have a hue at all
+HUE_TOLERANCE = 45.0  # degrees
+HUE_MIN_FRACTION = 0.01  # a sector counts when it holds at least this share of the colourful pixels
 
 SSIM_WINDOW = 11  # Wang et al.: 11x11 Gaussian, sigma 1.5
 SSIM_SIGMA = 1.5
@@ -167,6 +191,73 @@ def ssim(pred: np.ndarray, target: np.ndarray) -> float:
     return float(ssim_map.mean())
 
 
+# ------------------------------------------------------------- tone fits (the RAW developers')
+
+
+def fit_exposure(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``pred`` (sRGB, [0, 1] float or integers) after the one exposure gain, in linear light, that
+    brings it closest to ``target`` (least squares over every value): float64 sRGB in [0, 1].
+
+    A RAW developer's overall brightness is a choice (LibRaw's auto-brightness, a camera's
+    exposure bias), not an error: scoring after this fit counts colour, detail and noise only.
+    """
+    pred, target = _check_pair(pred, target)
+    p, t = srgb_decode(_unit_float(pred)), srgb_decode(_unit_float(target))
+    denom = float(np.sum(p * p))
+    gain = float(np.sum(p * t)) / denom if denom > 0 else 1.0
+    return srgb_encode(p * gain)
+
+
+TONE_CURVE_LEVELS = 256
+
+
+def fit_tone_curve(pred: np.ndarray, target: np.ndarray, levels: int = TONE_CURVE_LEVELS) -> np.ndarray:
+    """``pred`` through the one non-decreasing curve, shared by R, G and B, that best maps its
+    values to ``target``'s: float64 sRGB in [0, 1].
+
+    The curve is the mean target value of each of ``levels`` equal bins of pred values (every
+    channel pooled), made non-decreasing by pooling adjacent violators (isotonic regression),
+    and applied by linear interpolation between bin centres. Shared by the three channels, it
+    forgives a tone "look" (contrast, brightness, a film curve) but not a colour cast.
+    """
+    pred, target = _check_pair(pred, target)
+    p, t = _unit_float(pred).ravel(), _unit_float(target).ravel()
+    index = np.minimum((p * levels).astype(np.int64), levels - 1)
+    counts = np.bincount(index, minlength=levels).astype(np.float64)
+    sums = np.bincount(index, weights=t, minlength=levels)
+    centres = np.bincount(index, weights=p, minlength=levels)
+    used = counts > 0
+    x, y, w = centres[used] / counts[used], sums[used] / counts[used], counts[used]
+    y = _isotonic(y, w)
+    return np.interp(_unit_float(pred), x, y)
+
+
+def _isotonic(y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted non-decreasing least-squares fit of y (pool adjacent violators)."""
+    values, weights, sizes = [], [], []
+    for v, wt in zip(y.tolist(), w.tolist()):
+        values.append(v)
+        weights.append(wt)
+        sizes.append(1)
+        while len(values) > 1 and values[-2] > values[-1]:
+            v2, w2, n2 = values.pop(), weights.pop(), sizes.pop()
+            wsum = weights[-1] + w2
+            values[-1] = (values[-1] * weights[-1] + v2 * w2) / wsum
+            weights[-1] = wsum
+            sizes[-1] += n2
+    return np.repeat(values, sizes)
+
+
+def mean_ciede2000(pred: np.ndarray, target: np.ndarray) -> float:
+    """Mean CIEDE2000 colour difference of two sRGB pictures (D65 Lab, scikit-image's formula)."""
+    from skimage.color import deltaE_ciede2000
+
+    pred, target = _check_pair(pred, target)
+    lab_p = rgb_to_lab(_hwc_to_tensor(_unit_float(pred)))[0].permute(1, 2, 0).numpy()
+    lab_t = rgb_to_lab(_hwc_to_tensor(_unit_float(target)))[0].permute(1, 2, 0).numpy()
+    return float(np.mean(deltaE_ciede2000(lab_t, lab_p)))
+
+
 # ------------------------------------------------------------------- the colourisation paper's
 
 
@@ -263,6 +354,45 @@ def histogram_intersection(p: np.ndarray, q: np.ndarray) -> float:
     if sp <= 0 or sq <= 0:
         raise ValueError("histograms must not be empty")
     return float(np.minimum(p / sp, q / sq).sum())
+
+
+def hue_hits(pred_lab: np.ndarray, target_lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per hue sector of the truth: (pixels with the right hue, colourful pixels), int64 arrays of 6.
+
+    A pixel counts when the truth's chroma ``sqrt(a^2 + b^2)`` exceeds 20; it lands in the sector
+    ``floor(hue / 60)`` of the truth's hue ``atan2(b, a)`` in [0, 360); it is a hit when the
+    prediction's chroma exceeds 10 and its hue is within 45 degrees of the truth's (circularly).
+    Add the arrays of many pictures and pass them to :func:`balanced_hue_accuracy`.
+    """
+    pred_lab, target_lab = _check_pair(pred_lab, target_lab)
+    if pred_lab.ndim != 3:
+        raise ValueError(f"Lab images must have shape (H, W, 3). Got {pred_lab.shape}")
+    ta, tb = (np.asarray(target_lab[..., c], np.float64).ravel() for c in (1, 2))
+    pa, pb = (np.asarray(pred_lab[..., c], np.float64).ravel() for c in (1, 2))
+    colourful = np.hypot(ta, tb) > HUE_TRUE_CHROMA
+    ta, tb, pa, pb = ta[colourful], tb[colourful], pa[colourful], pb[colourful]
+    true_hue = np.degrees(np.arctan2(tb, ta)) % 360.0
+    pred_hue = np.degrees(np.arctan2(pb, pa)) % 360.0
+    gap = np.abs(pred_hue - true_hue)
+    gap = np.minimum(gap, 360.0 - gap)
+    hit = (np.hypot(pa, pb) > HUE_PRED_CHROMA) & (gap <= HUE_TOLERANCE)
+    sector = np.minimum((true_hue // (360.0 / HUE_SECTORS)).astype(np.int64), HUE_SECTORS - 1)
+    hits = np.bincount(sector[hit], minlength=HUE_SECTORS).astype(np.int64)
+    counts = np.bincount(sector, minlength=HUE_SECTORS).astype(np.int64)
+    return hits, counts
+
+
+def balanced_hue_accuracy(hits: np.ndarray, counts: np.ndarray, min_fraction: float = HUE_MIN_FRACTION) -> float:
+    """Mean over hue sectors of hits / counts, over the sectors holding at least `min_fraction` of
+    all colourful pixels; NaN when no pixel is colourful (a grey truth has no hue to get right)."""
+    hits, counts = np.asarray(hits, np.float64), np.asarray(counts, np.float64)
+    if hits.shape != counts.shape or np.any(hits > counts) or np.any(hits < 0):
+        raise ValueError("hits and counts must be per-sector counts with 0 <= hits <= counts")
+    total = counts.sum()
+    if total <= 0:
+        return float("nan")
+    used = counts >= max(min_fraction * total, 1.0)
+    return float(np.mean(hits[used] / counts[used]))
 
 
 # ------------------------------------------------------------------------ perceptual distance

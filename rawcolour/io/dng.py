@@ -11,9 +11,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import RawcolourError, UsageError
-from .fileio import atomic_write_bytes
-from .raw import PACKED_ORDER, _cfa_offsets, _check_cfa
+from rawcolour.errors import RawcolourError, UsageError
+from rawcolour.io.files import atomic_write_bytes
+from rawcolour.io.raw import PACKED_ORDER, _cfa_offsets, _check_cfa
 
 # CIE XYZ (D65) -> linear sRGB: the default ColorMatrix1, i.e. "the camera's RGB is linear sRGB",
 # which is what a photo unprocessed without a camera matrix is.

@@ -34,12 +34,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from rawcolour import metrics
+from rawcolour.eval import metrics
 from rawcolour.checkpoint import LoadedModel, load_model
 from rawcolour.colour import lab_to_rgb
 from rawcolour.errors import InputError, RawcolourError, UsageError
-from rawcolour.raw import RawPicture
+from rawcolour.io.raw import RawPicture, packed_rgb
 from rawcolour.registry import is_model
+from rawcolour.tasks import TASK_SPECS, get_task
 
 __all__ = [
     "BASELINES",
@@ -52,7 +53,9 @@ __all__ = [
     "load_models",
 ]
 
-BASELINES = {"colourise": "grey", "raw2rgb": "classic"}
+# The rows every eval starts with: grey (zero ab) and a uniform sepia tone for colourise (the
+# floor a colouriser must clear on colour and on hue), LibRaw's rendering for raw2rgb.
+BASELINES: dict[str, tuple[str, ...]] = {name: t.baselines for name, t in TASK_SPECS.items()}
 RANDOM_INIT_SEED = 0
 
 # (key, header, format, which way is better) of each figure a row may carry, in table order.
@@ -64,13 +67,24 @@ COLUMNS: dict[str, list[tuple[str, str, str, str]]] = {
         ("ab_psnr", "ab PSNR [dB]", "{:.2f}", "higher"),
         ("perceptual", "L_perc", "{:.4f}", "lower"),
         ("colourfulness", "colourfulness", "{:.1f}", "closer to ground truth"),
+        ("colourfulness_ratio", "colour ratio", "{:.2f}", "closer to 1"),
         ("overlap_a", "a overlap", "{:.3f}", "higher"),
         ("overlap_b", "b overlap", "{:.3f}", "higher"),
+        ("hue_accuracy", "hue acc.", "{:.3f}", "higher"),
         ("seconds", "s/image", "{:.3f}", "lower"),
     ],
     "raw2rgb": [
         ("psnr", "PSNR [dB]", "{:.2f}", "higher"),
         ("ssim", "SSIM", "{:.4f}", "higher"),
+        ("seconds", "s/image", "{:.3f}", "lower"),
+    ],
+    # the realistic protocol (rawcolour.eval.cameras): after a global tone fit
+    "raw2rgb-cameras": [
+        ("psnr_gain", "PSNR gain fit [dB]", "{:.2f}", "higher"),
+        ("psnr", "PSNR curve fit [dB]", "{:.2f}", "higher"),
+        ("ssim", "SSIM", "{:.4f}", "higher"),
+        ("de2000", "CIEDE2000", "{:.2f}", "lower"),
+        ("output", "output", "{}", "sensor size"),
         ("seconds", "s/image", "{:.3f}", "lower"),
     ],
 }
@@ -155,11 +169,10 @@ def load_models(names: Sequence[str], task: str, *, baseline: bool = True,
     (smoke tests and demos; its row says "random-init"; the initialisation is seeded with
     RANDOM_INIT_SEED, so such a row is reproducible). A model of the other task is a UsageError.
     """
-    if task not in BASELINES:
-        raise UsageError(f"unknown task {task!r}", hint="use colourise or raw2rgb")
+    spec = get_task(task)
     wanted = list(names)
-    if baseline and BASELINES[task] not in wanted:
-        wanted.insert(0, BASELINES[task])
+    if baseline:
+        wanted = [b for b in spec.baselines if b not in wanted] + wanted
     if not wanted:
         raise UsageError("no model to evaluate", hint="pass --model NAME|FILE (or keep the baseline row)")
     out: list[EvalModel] = []
@@ -190,8 +203,8 @@ def load_models(names: Sequence[str], task: str, *, baseline: bool = True,
 def _options(options: Any | None) -> Any:
     """The inference options, checked once up front: a device or precision that cannot work here
     is one clear error, not the same failure for every picture."""
-    from rawcolour.device import resolve_device, resolve_precision
-    from rawcolour.pipelines import InferenceOptions
+    from rawcolour.inference.device import resolve_device, resolve_precision
+    from rawcolour.inference.pipelines import InferenceOptions
 
     opts = options if options is not None else InferenceOptions()
     resolve_precision(opts.precision, resolve_device(opts.device))
@@ -257,8 +270,8 @@ def evaluate_colourise(data: str | Path, models: Sequence[EvalModel], *, options
     colourfulness, overlap of the dataset's a and b histograms with the ground truth's, and the VGG19
     perceptual distance when `vgg_weights` is given. `samples` keeps the first N pictures for a report.
     """
-    from rawcolour.data import is_greyscale, list_photos, read_photo
-    from rawcolour.pipelines import colourise_image
+    from rawcolour.data.samples import is_greyscale, list_photos, read_photo
+    from rawcolour.inference.pipelines import colourise_image
 
     opts = _options(options)
     photos = list_photos(data)
@@ -266,12 +279,16 @@ def evaluate_colourise(data: str | Path, models: Sequence[EvalModel], *, options
         raise InputError("no image files in the data folder", path=data,
                          hint="point --data at a folder of colour photos (png, jpg, tif ...)")
     perceptual = metrics.PerceptualDistance(vgg_weights) if vgg_weights is not None else None
-    keys = ["psnr", "ssim", "ab_l1", "ab_psnr", "colourfulness", "seconds"] + (["perceptual"] if perceptual else [])
+    keys = ["psnr", "ssim", "ab_l1", "ab_psnr", "colourfulness", "hue_accuracy", "seconds"] + (["perceptual"] if perceptual else [])
     figures = {m.label: {k: [] for k in keys} for m in models}
     counts = {m.label: 0 for m in models}
     nbins = len(metrics.AB_BIN_EDGES) - 1
     hists = {name: [np.zeros(nbins, np.int64), np.zeros(nbins, np.int64)]
              for name in ["ground truth", *figures]}
+    coarse = {name: [np.zeros(len(metrics.OVERLAP_BIN_EDGES) - 1, np.int64) for _ in range(2)]
+              for name in ["ground truth", *figures]}
+    hue = {m.label: [np.zeros(metrics.HUE_SECTORS, np.int64), np.zeros(metrics.HUE_SECTORS, np.int64)]
+           for m in models}
     truth_colourfulness: list[float] = []
     per_image: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
@@ -298,8 +315,7 @@ def evaluate_colourise(data: str | Path, models: Sequence[EvalModel], *, options
         truth8 = metrics.to_uint8(photo)
         lab_truth = metrics.rgb_to_lab_8bit(truth8)
         truth_colourfulness.append(metrics.colourfulness(truth8))
-        for h, c in zip(hists["ground truth"], metrics.ab_histograms(lab_truth)):
-            h += c
+        _add_histograms(hists["ground truth"], coarse["ground truth"], lab_truth)
         sample = Sample(name, _grey_view(lab_truth[..., 0]), {}, truth8) if len(kept) < samples else None
         for m in models:
             ran = _run_model(lambda: colourise_image(m.model, truth8, opts), m.label, name, truth8, "photo",
@@ -309,12 +325,14 @@ def evaluate_colourise(data: str | Path, models: Sequence[EvalModel], *, options
             out8, result = ran
             lab_out = metrics.rgb_to_lab_8bit(out8)
             ab = metrics.ab_errors_lab(lab_out, lab_truth)
+            hits, colourful = metrics.hue_hits(lab_out, lab_truth)
             rec = {
                 "psnr": metrics.psnr(out8, truth8),
                 "ssim": metrics.ssim(out8, truth8),
                 "ab_l1": ab.l1,
                 "ab_psnr": ab.psnr,
                 "colourfulness": metrics.colourfulness(out8),
+                "hue_accuracy": metrics.balanced_hue_accuracy(hits, colourful),
                 "seconds": float(result.seconds),
             }
             if perceptual is not None:
@@ -322,8 +340,9 @@ def evaluate_colourise(data: str | Path, models: Sequence[EvalModel], *, options
             for k, v in rec.items():
                 figures[m.label][k].append(v)
             counts[m.label] += 1
-            for h, c in zip(hists[m.label], metrics.ab_histograms(lab_out)):
-                h += c
+            _add_histograms(hists[m.label], coarse[m.label], lab_out)
+            hue[m.label][0] += hits
+            hue[m.label][1] += colourful
             per_image.append({"image": name, "model": m.label, **rec})
             if sample is not None:
                 sample.outputs[m.label] = out8
@@ -336,9 +355,13 @@ def evaluate_colourise(data: str | Path, models: Sequence[EvalModel], *, options
     for m in models:
         row = _row(m, figures[m.label], counts[m.label], runs)
         if counts[m.label]:
-            real_a, real_b = hists["ground truth"]
-            row["overlap_a"] = metrics.histogram_intersection(hists[m.label][0], real_a)
-            row["overlap_b"] = metrics.histogram_intersection(hists[m.label][1], real_b)
+            real_a, real_b = coarse["ground truth"]
+            row["overlap_a"] = metrics.histogram_intersection(coarse[m.label][0], real_a)
+            row["overlap_b"] = metrics.histogram_intersection(coarse[m.label][1], real_b)
+            # Pooled over the dataset like the overlaps (the per-picture figures are in per_image).
+            row["hue_accuracy"] = metrics.balanced_hue_accuracy(*hue[m.label])
+            truth_mean = _mean(truth_colourfulness)
+            row["colourfulness_ratio"] = row["colourfulness"] / truth_mean if truth_mean else None
         rows.append(row)
     settings = {
         "images": used,
@@ -348,17 +371,31 @@ def evaluate_colourise(data: str | Path, models: Sequence[EvalModel], *, options
         "device": getattr(opts, "device", None),
         "precision": getattr(opts, "precision", None),
         "limit": limit,
-        "ab_histogram_bins": f"{len(metrics.AB_BIN_EDGES) - 1} bins of 1 Lab unit over [-110, 110]",
+        "ab_histogram_bins": f"plot: {len(metrics.AB_BIN_EDGES) - 1} bins of 1 Lab unit over [-110, 110]; "
+                             f"overlap: {len(metrics.OVERLAP_BIN_EDGES) - 1} bins over [-110, 110]",
+        "hue_accuracy": f"true C*ab > {metrics.HUE_TRUE_CHROMA:g}, {metrics.HUE_SECTORS} hue sectors, hit = "
+                        f"predicted C*ab > {metrics.HUE_PRED_CHROMA:g} and hue within "
+                        f"{metrics.HUE_TOLERANCE:g} degrees, mean over sectors with >= "
+                        f"{metrics.HUE_MIN_FRACTION:.0%} of the colourful pixels; pooled over the dataset",
         "ssim": "Gaussian 11x11, sigma 1.5, population covariance, valid window positions (Wang et al.)",
         "vgg_weights": str(vgg_weights) if vgg_weights else None,
     }
     return EvalResult(
         task="colourise", data=str(data), rows=rows,
         reference={"model": "ground truth", "images": used, "colourfulness": _mean(truth_colourfulness),
+                   "colourfulness_ratio": 1.0, "hue_accuracy": 1.0,
                    "overlap_a": 1.0, "overlap_b": 1.0},
         per_image=per_image, skipped=skipped, failed=failed, settings=settings, samples=kept,
         histograms={k: (v[0], v[1]) for k, v in hists.items()}, notes=notes,
     )
+
+
+def _add_histograms(fine: list[np.ndarray], coarse: list[np.ndarray], lab: np.ndarray) -> None:
+    """Add a picture's a and b values to the plot's fine histograms and the overlap's coarse ones."""
+    for h, c in zip(fine, metrics.ab_histograms(lab)):
+        h += c
+    for h, c in zip(coarse, metrics.ab_histograms(lab, metrics.OVERLAP_BIN_EDGES)):
+        h += c
 
 
 def _display_name(path: Path, root: str | Path) -> str:
@@ -378,14 +415,14 @@ def synthetic_seed(seed: int, name: str) -> list[int]:
 
 def _packed_view(packed: np.ndarray) -> np.ndarray:
     """Packed (4, h, w) in [0, 1] -> 8-bit (h, w, 3): R, mean G, B with a 1/2.2 gamma, no white balance."""
-    rgb = np.stack([packed[0], 0.5 * (packed[1] + packed[3]), packed[2]], axis=-1)
+    rgb = packed_rgb(packed).transpose(1, 2, 0)
     return metrics.to_uint8(np.power(np.clip(rgb, 0.0, 1.0), 1.0 / 2.2))
 
 
 def _raw2rgb_inputs(data: str | Path, *, synthetic: bool, layout: str, seed: int, cfa: str, black: float,
                     white: float) -> tuple[list[tuple[str, Callable[[], tuple[RawPicture, np.ndarray]]]], str]:
     """(name, loader) per sample; a loader returns (RawPicture, target (h, w, 3) float [0, 1])."""
-    from rawcolour import data as datasets
+    from rawcolour.data import samples as datasets
 
     items: list[tuple[str, Callable[[], tuple[RawPicture, np.ndarray]]]] = []
     if synthetic:
@@ -425,7 +462,7 @@ def evaluate_raw2rgb(data: str | Path, models: Sequence[EvalModel], *, options: 
     photos of the folder (see the module docstring for the seeds). `cfa`/`black`/`white` apply to
     Zurich mosaics.
     """
-    from rawcolour.pipelines import raw_to_rgb
+    from rawcolour.inference.pipelines import raw_to_rgb
 
     opts = _options(options)
     items, found_layout = _raw2rgb_inputs(data, synthetic=synthetic, layout=layout, seed=seed, cfa=cfa,

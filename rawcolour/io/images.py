@@ -59,7 +59,7 @@ from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
 
 from rawcolour import __version__
 from rawcolour.errors import InputError, OutputError, UsageError
-from rawcolour.fileio import atomic_write_bytes, open_regular
+from rawcolour.io.files import atomic_write_bytes, open_regular
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -199,7 +199,7 @@ def _open_input(path: Path) -> Iterator[tuple[BinaryIO, bytes]]:
     """Open ``path`` for reading, turning every OS-level problem into one InputError line.
 
     Only regular files are opened (a FIFO or a device would block or never end; see
-    rawcolour.fileio.open_regular).
+    rawcolour.io.files.open_regular).
     """
     fh = os.fdopen(open_regular(path), "rb")
     with fh:

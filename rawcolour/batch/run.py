@@ -36,7 +36,7 @@ from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 
-from rawcolour import images
+from rawcolour.io import images
 from rawcolour.distributed import Ranks, rank_device
 from rawcolour.errors import (
     CheckpointError,
@@ -49,8 +49,9 @@ from rawcolour.errors import (
     UnknownModelError,
     UsageError,
 )
-from rawcolour.fileio import check_regular_file, clean_stale_temporaries
-from rawcolour.raw import RAW_EXTENSIONS
+from rawcolour.io.files import check_regular_file, clean_stale_temporaries
+from rawcolour.io.raw import RAW_EXTENSIONS
+from rawcolour.tasks import TASK_SPECS, get_task
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -82,9 +83,8 @@ __all__ = [
     "write_output",
 ]
 
-TASKS = ("colourise", "raw2rgb")
-DEFAULT_MODELS = {"colourise": "colorgan-tiny", "raw2rgb": "sgan-tiny"}
-DEFAULT_SUFFIXES = {"colourise": "_colour", "raw2rgb": "_rgb"}
+DEFAULT_MODELS = {name: t.default_model for name, t in TASK_SPECS.items()}
+DEFAULT_SUFFIXES = {name: t.suffix for name, t in TASK_SPECS.items()}
 ON_EXIST = ("skip", "overwrite", "error")
 OUTPUT_EXTENSIONS = {"png": ".png", "tiff": ".tif", "jpg": ".jpg"}
 # Packed RAW datasets (Zurich, RAW2RGB-GAN) are PNG files.
@@ -102,15 +102,9 @@ FATAL_ERRORS: tuple[type[RawcolourError], ...] = (
 )
 
 
-def _check_task(task: str) -> str:
-    if task not in TASKS:
-        raise UsageError(f"unknown task {task!r}", hint="use colourise or raw2rgb")
-    return task
-
-
 def accepted_extensions(task: str) -> frozenset[str]:
     """Lower-case suffixes (with the dot) the task picks up from folders and globs."""
-    if _check_task(task) == "raw2rgb":
+    if get_task(task).inputs == "raw":
         return RAW_EXTENSIONS | PACKED_RAW_EXTENSIONS
     return images.IMAGE_EXTENSIONS
 
@@ -119,9 +113,7 @@ def default_bit_depth(task: str, fmt: str, input_bit_depth: int | None) -> int:
     """8 for JPEG; else 16 for raw2rgb and the input's depth for colourise."""
     if fmt == "jpg":
         return 8
-    if task == "raw2rgb":
-        return 16
-    return input_bit_depth or 8
+    return get_task(task).output_bit_depth or input_bit_depth or 8
 
 
 # ============================================================================ 1. inputs
@@ -368,7 +360,7 @@ def collect_inputs(
     (``skip_outputs``). A named path that does not exist goes to ``missing``; the same file named
     twice is kept once. Sources come back sorted by path.
     """
-    collector = _Collector(_check_task(task), recursive, exclude, skip_outputs)
+    collector = _Collector(get_task(task).name, recursive, exclude, skip_outputs)
     stdin_done = False
     for arg in args:
         if arg == "-":
@@ -449,7 +441,7 @@ def plan_jobs(collection: Collection, task: str, plan: OutputPlan) -> list[Job]:
     output that would overwrite any input. Jobs come back sorted by input path (every rank of a
     ``torchrun`` computes the same list).
     """
-    _check_task(task)
+    get_task(task)
     kind = output_kind(plan.target)
     fmt = images.normalise_format(plan.fmt) if plan.fmt else None
     if kind == "file":
@@ -499,7 +491,7 @@ def plan_jobs(collection: Collection, task: str, plan: OutputPlan) -> list[Job]:
         suffix = plan.suffix
         if suffix is None:
             same = os.path.realpath(out_dir) == os.path.realpath(src.path.parent)
-            suffix = DEFAULT_SUFFIXES[task] if same else ""
+            suffix = get_task(task).suffix if same else ""
         jobs.append(Job(src.path, out_dir / f"{src.path.stem}{suffix}{ext}", fmt, plan.bit_depth))
 
     _refuse_collisions(jobs, sources)
@@ -563,6 +555,7 @@ class Converted:
     notes: list[str] = field(default_factory=list)
     device: str | None = None  # where the network ran (None for baselines)
     precision: str | None = None  # fp32 | fp16 | bf16 actually used
+    white_balance: str | None = None  # raw2rgb: camera | auto | daylight | custom | model
 
 
 class Converter(Protocol):
@@ -593,6 +586,7 @@ class Record:
     notes: list[str] = field(default_factory=list)
     device: str | None = None
     precision: str | None = None
+    white_balance: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -607,6 +601,7 @@ class Record:
             "notes": list(self.notes),
             "device": self.device,
             "precision": self.precision,
+            "white_balance": self.white_balance,
         }
 
 
@@ -659,8 +654,9 @@ def error_text(err: BaseException, path: Path | str) -> str:
     shown = display_path(path)
     if isinstance(err, MemoryError):
         return f"{shown}: not enough memory to convert this picture; close other programs or use a smaller --tile"
-    oom = type(err).__name__ == "OutOfMemoryError"
-    if oom:
+    from rawcolour.inference.device import is_oom  # torch is loaded by now; batch itself stays torch-free
+
+    if is_oom(err):
         return f"{shown}: the device ran out of memory; use a smaller --tile or --device cpu"
     detail = one_line(str(err)) or type(err).__name__
     return f"{shown}: unexpected error ({type(err).__name__}: {detail}); please report this as a bug"
@@ -728,7 +724,7 @@ class BatchRunner:
         if on_exist not in ON_EXIST:
             raise UsageError(f"--on-exist {on_exist!r} is not a policy", hint="use skip, overwrite or error")
         self.converter = converter
-        self.task = _check_task(task)
+        self.task = get_task(task).name
         self.on_exist = on_exist
         self.strip_metadata = strip_metadata
         self.stdout = stdout
@@ -824,7 +820,8 @@ class BatchRunner:
             return self._record(job, "failed", error=error_text(exc, job.input), seconds=self.clock() - start,
                                 notes=notes)
         return self._record(job, "ok", tile=converted.tile, notes=notes + list(converted.notes),
-                            seconds=self.clock() - start, device=converted.device, precision=converted.precision)
+                            seconds=self.clock() - start, device=converted.device, precision=converted.precision,
+                            white_balance=converted.white_balance)
 
 
 # ============================================================================ the model step
@@ -842,7 +839,7 @@ class LoadSettings:
 
 
 class ModelConverter:
-    """The conversion step of the CLI: a registry name or checkpoint file run by rawcolour.pipelines.
+    """The conversion step of the CLI: a registry name or checkpoint file run by rawcolour.inference.pipelines.
 
     ``options``: keyword arguments of ``pipelines.InferenceOptions`` (device, precision, tile,
     overlap, render_size); the model is loaded in ``prepare``, on the first file that needs it.
@@ -850,7 +847,7 @@ class ModelConverter:
 
     def __init__(self, task: str, model: str, options: dict[str, Any] | None = None,
                  load: LoadSettings | None = None):
-        self.task = _check_task(task)
+        self.task = get_task(task).name
         self.model_ref = model
         self.option_values = dict(options or {})
         self.load = load or LoadSettings()
@@ -858,9 +855,9 @@ class ModelConverter:
         self.model: Any = None
 
     def prepare(self) -> None:
-        from rawcolour import pipelines
+        from rawcolour.inference import pipelines
         from rawcolour.checkpoint import load_model
-        from rawcolour.device import resolve_precision
+        from rawcolour.inference.device import resolve_precision
 
         self.options = pipelines.InferenceOptions(**self.option_values)
         # Device and precision problems would fail every file: find them before the first one.
@@ -888,7 +885,7 @@ class ModelConverter:
         return {"model": self.model.name, "model_sha256": self.model.sha256}
 
     def convert(self, path: Path) -> Converted:
-        from rawcolour import pipelines
+        from rawcolour.inference import pipelines
 
         s = self.load
         source = pipelines.load_input(self.task, path, max_pixels=s.max_pixels, raw_format=s.raw_format,
@@ -901,7 +898,7 @@ class ModelConverter:
             depth = None
         return Converted(result.rgb, depth, getattr(source, "exif", None), getattr(source, "icc_profile", None),
                          result.tile, list(result.notes), getattr(result, "device", "") or None,
-                         getattr(result, "precision", "") or None)
+                         getattr(result, "precision", "") or None, getattr(result, "white_balance", "") or None)
 
 
 # ============================================================================ 4. torchrun

@@ -29,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rawcolour.fileio import atomic_write_bytes
+from rawcolour.io.files import atomic_write_bytes
 from rawcolour.errors import InputError, OutputError, UsageError
 
 __all__ = [

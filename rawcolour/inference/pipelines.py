@@ -7,13 +7,13 @@ orientation handling.
   side ``render_size`` rounded to the size multiple), upsampled bilinearly and merged with the
   input's own full-resolution L, so the output has the input's size and luminance. ``tile=N``
   predicts at native resolution through the tiler instead.
-- ``raw_to_rgb``: the packed picture goes through the tiler (``rawcolour.tiling``): only tiles go
+- ``raw_to_rgb``: the packed picture goes through the tiler (``rawcolour.inference.tiling``): only tiles go
   to the device, blended with raised-cosine weights, instance-norm statistics frozen per picture.
   Learned models output RGB at the packed resolution; ``classic`` renders camera files at full
   resolution with LibRaw.
 - Precision: fp16/bf16 outputs are checked for NaN/inf and the picture is redone in fp32 when
   any appear (``Result.notes`` says so). Everything runs under ``torch.inference_mode`` on an
-  inference copy of the net (``rawcolour.device.prepare_net``).
+  inference copy of the net (``rawcolour.inference.device.prepare_net``).
 """
 
 from __future__ import annotations
@@ -27,21 +27,35 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .checkpoint import LoadedModel
-from .colour import l_to_model, lab_to_rgb, model_to_ab, rgb_to_grey_l
-from .device import (
+from rawcolour.camera_colour import (
+    auto_brightness,
+    balance_packed,
+    parse_wb,
+    picture_colour,
+    srgb_decode,
+    srgb_encode,
+)
+from rawcolour.checkpoint import LoadedModel
+from rawcolour.colour import l_to_model, lab_to_rgb, model_to_ab, rgb_to_grey_l
+from rawcolour.inference.device import (
     default_channels_last,
     precision_name,
     prepare_net,
     resolve_device,
     resolve_precision,
 )
-from .errors import InputError, UsageError
-from .fileio import open_regular
-from .images import DEFAULT_MAX_PIXELS, Picture, read_image, to_float
-from .raw import (
+from rawcolour.errors import InputError, UsageError
+from rawcolour.registry import get_spec
+from rawcolour.tasks import get_task
+from rawcolour.io.files import open_regular
+from rawcolour.io.images import DEFAULT_MAX_PIXELS, Picture, read_image, to_float
+from rawcolour.io.raw import (
+    EXPOSURE_RANGE,
     RawPicture,
     apply_orientation,
+    flip_image,
+    rggb_flips,
+    to_rggb,
     classic_render,
     classic_render_packed,
     is_raw_path,
@@ -49,7 +63,7 @@ from .raw import (
     read_raw,
     read_zurich_png,
 )
-from .tiling import STATS_MODES, NonFiniteOutput, TiledResult, padded_size, run_tiled
+from rawcolour.inference.tiling import STATS_MODES, NonFiniteOutput, TiledResult, padded_size, run_tiled
 
 RAW_FORMATS = ("auto", "camera", "zurich", "rawgan")
 # Rows per strip when merging L and ab: bounds the float temporaries of the Lab -> RGB step.
@@ -68,6 +82,24 @@ class InferenceOptions:
     tile_batch: int = 4  # tiles per device call (at most; "auto" may use fewer)
     tile_stats: str = "auto"  # where frozen instance-norm statistics come from when tiling (tiling.STATS_MODES)
     channels_last: bool | None = None  # NHWC activations; None: the measured default of the device type
+    wb: str | tuple[float, float, float] = "camera"  # raw2rgb: camera|auto|daylight or gains "R,G,B" (see camera_colour)
+    exposure: float = 0.0  # raw2rgb: EV on top of the automatic brightness, within EXPOSURE_RANGE
+
+    def __post_init__(self) -> None:
+        if isinstance(self.wb, str):
+            try:
+                self.wb = parse_wb(self.wb)
+            except ValueError as err:
+                raise UsageError(str(err)) from None
+        elif len(self.wb) != 3 or not all(float(g) > 0 for g in self.wb):
+            raise UsageError(f"white-balance gains must be three positive numbers, got {self.wb!r}")
+        else:
+            self.wb = tuple(float(g) / float(self.wb[1]) for g in self.wb)  # type: ignore[assignment]
+        lo, hi = EXPOSURE_RANGE
+        if not (isinstance(self.exposure, (int, float)) and lo <= float(self.exposure) <= hi):
+            raise UsageError(f"exposure {self.exposure!r} EV is outside {lo:g}..{hi:g}",
+                             hint="LibRaw's exposure range; brighten further in an editor")
+        self.exposure = float(self.exposure)
 
 
 @dataclass
@@ -80,6 +112,7 @@ class Result:
     notes: list[str] = field(default_factory=list)  # e.g. "fp16 gave non-finite values; reran in fp32"
     device: str = ""  # where the network ran ("" for baselines without one)
     precision: str = ""  # fp32 | fp16 | bf16 actually used for the output
+    white_balance: str = ""  # raw2rgb: camera | auto | daylight | custom, or "model" (guessed by the network)
 
 
 __all__ = [
@@ -107,10 +140,8 @@ def load_input(task: str, path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIX
     before decoding; camera RAW files are bounded by LibRaw's own limits.
     """
     path = Path(path)
-    if task == "colourise":
+    if get_task(task).inputs == "pictures":
         return read_image(path, max_pixels=max_pixels)
-    if task != "raw2rgb":
-        raise UsageError(f"unknown task {task!r}", hint="use colourise or raw2rgb")
     fmt = str(raw_format).lower()
     if fmt not in RAW_FORMATS:
         raise UsageError(f"unknown RAW format {raw_format!r}", hint=f"use one of {', '.join(RAW_FORMATS)}")
@@ -219,9 +250,11 @@ def _run_with_fp32_retry(model: LoadedModel, options: InferenceOptions,
         return fn(prepare_net(model.net, device, torch.float32, channels_last=cl), run, False), run
 
 
-def _finish(rgb: np.ndarray, tile: int | None, start: float, notes: list[str], run: _Run | None) -> Result:
+def _finish(rgb: np.ndarray, tile: int | None, start: float, notes: list[str], run: _Run | None,
+            white_balance: str = "") -> Result:
     return Result(rgb=rgb, tile=tile, seconds=time.perf_counter() - start, notes=notes,
-                  device=str(run.device) if run else "", precision=precision_name(run.dtype) if run else "")
+                  device=str(run.device) if run else "", precision=precision_name(run.dtype) if run else "",
+                  white_balance=white_balance)
 
 
 # ------------------------------------------------------------------------------------------- raw2rgb
@@ -231,9 +264,15 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
                options: InferenceOptions | None = None) -> Result:
     """Develop a packed RAW picture (or a file) to upright sRGB (H, W, 3) float32 in [0, 1].
 
-    Learned models: packed (4, h, w) -> 2v - 1 -> net (tiled, see InferenceOptions.tile) ->
-    (y + 1) / 2 at packed resolution -> orientation. ``classic``: LibRaw's full-resolution render
-    for camera files, ``classic_render_packed`` (packed resolution) for packed inputs.
+    - ``classic``: LibRaw's full-resolution render for camera files, ``classic_render_packed``
+      (packed resolution) for packed inputs; white balance and exposure from the options.
+    - Learned models whose input space is ``raw-balanced-srgb`` (our developer): colour from the
+      file (``options.wb``, see rawcolour.camera_colour), the mosaic mirrored to RGGB, the net
+      (tiled) writes linear sRGB at sensor resolution, mirrored back; automatic brightness and
+      ``options.exposure``; sRGB curve; orientation.
+    - Learned models on ``raw-packed`` input (the paper's): packed (4, h, w) -> 2v - 1 -> net ->
+      (y + 1) / 2 at packed resolution -> orientation; they judge colour from the picture, so an
+      explicit ``options.wb`` is refused; exposure is applied in linear light.
     """
     start = time.perf_counter()
     options = options or InferenceOptions()
@@ -241,19 +280,28 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
     if isinstance(raw, (str, Path)):
         path = Path(raw)
         if model.net is None and is_raw_path(path):
-            return _finish(_classic_camera(path), None, start, [], None)
+            return _classic_camera(path, options, start)
         raw = load_input("raw2rgb", path)
     if not isinstance(raw, RawPicture):
         raise UsageError(f"raw_to_rgb needs a RawPicture or a file path, got {type(raw).__name__}")
     if model.net is None:
         if raw.path is not None and is_raw_path(raw.path) and Path(raw.path).is_file():
-            return _finish(_classic_camera(Path(raw.path)), None, start, [], None)
-        rgb = classic_render_packed(raw).transpose(1, 2, 0)
-        return _finish(apply_orientation(rgb, raw.flip), None, start, [], None)
+            return _classic_camera(Path(raw.path), options, start)
+        colour = picture_colour(raw, options.wb)
+        rgb = classic_render_packed(raw, colour, options.exposure).transpose(1, 2, 0)
+        return _finish(apply_orientation(rgb, raw.flip), None, start, list(colour.notes), None, colour.wb)
 
     packed = np.asarray(raw.packed)
     if packed.ndim != 3 or packed.shape[0] != 4:
         raise InputError(f"packed RAW must have shape (4, h, w), got {packed.shape}", path=raw.path)
+    io = model.io
+    balanced = io is not None and io.input_space == "raw-balanced-srgb"
+    if not balanced and options.wb != "camera":
+        raise UsageError(f"{model.name} judges colour from the picture itself and cannot use --wb",
+                         hint="use the default developer (its colour comes from the file) or --model classic")
+    colour = picture_colour(raw, options.wb) if balanced else None
+    if colour is not None:
+        packed = balance_packed(to_rggb(packed, raw.cfa), colour)
     x = torch.from_numpy(np.ascontiguousarray(packed, dtype=np.float32))  # (4, h, w), no copy when float32
     policy = model.policy
     overlap = policy.default_overlap if options.overlap is None else int(options.overlap)
@@ -265,15 +313,24 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
         return run_tiled(net, x, out_channels=3, tile=tile or None, overlap=overlap,
                          size_multiple=policy.size_multiple, min_size=policy.min_size, batch=options.tile_batch,
                          device=run.device, dtype=run.dtype, channels_last=run.channels_last,
-                         preprocess=_raw_in, postprocess=_rgb_out, stats=options.tile_stats, check_finite=check)
+                         preprocess=_raw_in, postprocess=_rgb_out, stats=options.tile_stats, check_finite=check,
+                         scale=io.output_scale if io is not None else 1)
 
     res, run = _run_with_fp32_retry(model, options, fn)
-    rgb = res.output
-    np.clip(rgb, 0.0, 1.0, out=rgb)
     notes = run.notes + res.notes
     if res.stats is not None and res.tile is not None:
         notes.append(f"tiles {res.tile}, norm statistics: {res.stats}")
-    return _finish(apply_orientation(rgb, raw.flip), res.tile, start, notes, run)
+    if colour is not None:
+        linear = flip_image(res.output, rggb_flips(raw.cfa))
+        rgb = srgb_encode(linear * np.float32(auto_brightness(linear) * 2.0 ** options.exposure))
+        notes += list(colour.notes)
+    else:
+        rgb = res.output
+        np.clip(rgb, 0.0, 1.0, out=rgb)
+        if options.exposure:
+            rgb = srgb_encode(srgb_decode(rgb) * np.float32(2.0 ** options.exposure))
+    return _finish(apply_orientation(rgb, raw.flip), res.tile, start, notes, run,
+                   colour.wb if colour is not None else "model")
 
 
 def _raw_in(packed: torch.Tensor) -> torch.Tensor:
@@ -281,15 +338,14 @@ def _raw_in(packed: torch.Tensor) -> torch.Tensor:
 
 
 def _rgb_out(y: torch.Tensor) -> torch.Tensor:
-    return (y + 1.0) * 0.5  # tanh output -> sRGB in [0, 1] (clipped after blending)
+    return (y + 1.0) * 0.5  # network range -> [0, 1] values (clipped after blending)
 
 
-def _classic_camera(path: Path) -> np.ndarray:
-    pixels = classic_render(path, bit_depth=16)
-    return pixels.astype(np.float32) / np.float32(65535.0)
-
-
-# ------------------------------------------------------------------------------------------- colourise
+def _classic_camera(path: Path, options: InferenceOptions, start: float) -> Result:
+    pixels, used = classic_render(path, bit_depth=16, wb=options.wb, exposure=options.exposure)
+    notes = ["the file has no usable as-shot white balance: auto (grey world) used instead"] \
+        if options.wb == "camera" and used == "auto" else []
+    return _finish(pixels.astype(np.float32) / np.float32(65535.0), None, start, notes, None, used)
 
 
 def render_shape(height: int, width: int, render_size: int, multiple: int, min_size: int = 1) -> tuple[int, int]:
@@ -340,8 +396,10 @@ def colourise_image(model: LoadedModel, picture: Picture | np.ndarray,
     height, width = pixels.shape[:2]
     policy = model.policy
     tile = _tile_option(options.tile)
-    if model.net is None:  # `grey`: the luminance alone
-        return _finish(_merge(pixels, None, None), None, start, [], None)
+    if model.net is None:  # a constant-chroma baseline: `grey` (the luminance alone) or `sepia`
+        a, b = get_spec(model.name).constant_ab or (0.0, 0.0)
+        ab = torch.tensor([a, b], dtype=torch.float32).view(2, 1, 1) if (a, b) != (0.0, 0.0) else None
+        return _finish(_merge(pixels, ab, None), None, start, [], None)
 
     if tile in (None, 0, "auto"):
         render = options.render_size or policy.render_size or 256

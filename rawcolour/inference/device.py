@@ -27,8 +27,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils import parametrize
 
-from .errors import DeviceError, UsageError
-from .nets.fold import fold_for_inference
+from rawcolour.errors import DeviceError, UsageError
+from rawcolour.nets.fold import fold_for_inference
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 PRECISIONS: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}

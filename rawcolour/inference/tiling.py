@@ -35,9 +35,9 @@ import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from .device import is_oom, memory_budget, release_memory
-from .errors import DeviceError, UsageError
-from .nets.norms import _SampleStatsNorm, has_sample_statistics, set_norm_stats_mode
+from rawcolour.inference.device import is_oom, memory_budget, release_memory
+from rawcolour.errors import DeviceError, UsageError
+from rawcolour.nets.norms import _SampleStatsNorm, has_sample_statistics, set_norm_stats_mode
 
 STATS_MODES = ("auto", "downscale", "crops", "full", "exact", "live")
 # Measured on Kodak photos unprocessed to RAW (benchmarks/tile_quality.py): recording instance-norm
@@ -315,8 +315,12 @@ def run_tiled(
     budget: Callable[[], float] | None = None,
     check_finite: bool = False,
     whole_if_fits: bool = True,
+    scale: int = 1,
 ) -> TiledResult:
-    """Run ``net`` over a (C, H, W) host picture; returns the (H, W, out_channels) float32 output.
+    """Run ``net`` over a (C, H, W) host picture; returns the (s*H, s*W, out_channels) float32 output.
+
+    ``scale`` (s): output pixels per input pixel along each side (2 for a developer whose head
+    writes the sensor resolution from packed planes); tiles and blending weights scale with it.
 
     ``tile``: "auto", a side in network-input pixels, or None / 0 for one whole-picture pass.
     ``preprocess`` / ``postprocess`` run on the device per batch (network value scaling);
@@ -379,7 +383,7 @@ def run_tiled(
     while True:
         try:
             result = _run(net, x, out_channels, tile_side, overlap, m, min_size, n_batch, device, dtype,
-                          channels_last, preprocess, postprocess, stats, feather, check_finite, notes)
+                          channels_last, preprocess, postprocess, stats, feather, check_finite, notes, int(scale))
         except (RuntimeError, MemoryError) as err:
             if isinstance(err, NonFiniteOutput) or not is_oom(err):
                 raise
@@ -418,10 +422,10 @@ def _shrink_to(tile: int, batch: int, limit: int, m: int, min_tile: int) -> tupl
 
 
 def _run(net, x, out_channels, tile_side, overlap, m, min_size, n_batch, device, dtype, channels_last,
-         preprocess, postprocess, stats, feather, check_finite, notes) -> TiledResult:
+         preprocess, postprocess, stats, feather, check_finite, notes, s) -> TiledResult:
     _c, h, w = x.shape
     hp, wp = padded_size(h, m, min_size), padded_size(w, m, min_size)
-    out = np.zeros((h, w, out_channels), dtype=np.float32)
+    out = np.zeros((s * h, s * w, out_channels), dtype=np.float32)
     sample_stats = has_sample_statistics(net)
 
     def forward(batch: torch.Tensor) -> torch.Tensor:
@@ -446,11 +450,13 @@ def _run(net, x, out_channels, tile_side, overlap, m, min_size, n_batch, device,
             if tile_side is None:
                 rows, cols = mirror_indices(h, 0, hp), mirror_indices(w, 0, wp)
                 y = forward(_gather(x, rows, cols)[None])[0]
-                out[...] = y[:, :h, :w].permute(1, 2, 0).cpu().numpy()
+                out[...] = y[:, :s * h, :s * w].permute(1, 2, 0).cpu().numpy()
                 return TiledResult(out, None, 1, None, notes)
             th, tw = min(tile_side, hp), min(tile_side, wp)
             ys, xs = tile_starts(hp, th, overlap, m), tile_starts(wp, tw, overlap, m)
             wy, wx = axis_weights(ys, th, hp, feather), axis_weights(xs, tw, wp, feather)
+            if s != 1:  # each input pixel's weight covers its s x s output pixels
+                wy, wx = [np.repeat(v, s) for v in wy], [np.repeat(v, s) for v in wx]
             positions = [(i, j) for i in range(len(ys)) for j in range(len(xs))]
 
             def batches():
@@ -471,7 +477,7 @@ def _run(net, x, out_channels, tile_side, overlap, m, min_size, n_batch, device,
             for chunk, tiles in batches():
                 y = forward(tiles)
                 for (i, j), yt in zip(chunk, y):
-                    _accumulate(out, yt, ys[i], xs[j], wy[i], wx[j], h, w)
+                    _accumulate(out, yt, s * ys[i], s * xs[j], wy[i], wx[j], s * h, s * w)
     finally:
         if sample_stats:
             _reset_stats(net)

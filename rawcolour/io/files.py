@@ -11,6 +11,8 @@ alive stays locked and is left alone.
 from __future__ import annotations
 
 import errno
+import hashlib
+import json
 import os
 import re
 import secrets
@@ -116,6 +118,33 @@ def output_error(path: Path, exc: OSError, what: str = "file") -> OutputError:
     }
     problem, hint = reasons.get(exc.errno, (exc.strerror or str(exc), "check the folder and free space"))
     return OutputError(f"cannot write the {what}: {problem}; nothing was written", path=path, hint=hint)
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks (provenance in records and metadata)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """The JSON objects of a JSON-lines file; blank lines, non-objects and a line cut off by an
+    interrupted writer are skipped."""
+    records = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(rec, dict):
+                records.append(rec)
+    return records
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, what: str = "file") -> Path:

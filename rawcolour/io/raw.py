@@ -16,7 +16,6 @@ main process, or give the DataLoader ``multiprocessing_context="spawn"`` / ``"fo
 from __future__ import annotations
 
 import os
-import struct
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,8 +24,8 @@ from typing import Iterator
 
 import numpy as np
 
-from .errors import InputError, UnsupportedRawError, UsageError
-from .fileio import check_regular_file
+from rawcolour.errors import InputError, UnsupportedRawError, UsageError
+from rawcolour.io.files import check_regular_file
 
 PACKED_ORDER = ("R", "Gr", "B", "Gb")
 BAYER_PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")
@@ -37,13 +36,6 @@ RAW_EXTENSIONS: frozenset[str] = frozenset(
     ".3fr .ari .arw .bay .cap .cr2 .cr3 .crw .cs1 .dc2 .dcr .dcs .dng .drf .eip .erf .fff .gpr "
     ".iiq .k25 .kc2 .kdc .mdc .mef .mfw .mos .mrw .nef .nrw .orf .ori .pef .ptx .pxn .qtk .raf "
     ".raw .rdc .rw2 .rwl .rwz .sr2 .srf .srw .sti .x3f".split()
-)
-
-# Linear sRGB (D65) -> CIE XYZ, IEC 61966-2-1.
-_SRGB_TO_XYZ = np.array(
-    [[0.4124564, 0.3575761, 0.1804375],
-     [0.2126729, 0.7151522, 0.0721750],
-     [0.0193339, 0.1191920, 0.9503041]]
 )
 
 
@@ -113,6 +105,38 @@ def pack_bayer(mosaic: np.ndarray, cfa: str) -> np.ndarray:
     for k, (dy, dx) in enumerate(_cfa_offsets(cfa)):
         out[k] = mosaic[dy : 2 * h : 2, dx : 2 * w : 2]
     return out
+
+
+def packed_rgb(packed):
+    """(..., 4, h, w) packed R,Gr,B,Gb -> (..., 3, h, w) R, mean green, B (a numpy array or a torch tensor)."""
+    parts = [packed[..., 0, :, :], 0.5 * (packed[..., 1, :, :] + packed[..., 3, :, :]), packed[..., 2, :, :]]
+    if isinstance(packed, np.ndarray):
+        return np.stack(parts, axis=-3)
+    import torch  # only a tensor reaches here, so torch is already loaded
+
+    return torch.stack(parts, dim=-3)
+
+
+def rggb_flips(cfa: str) -> tuple[bool, bool]:
+    """(flip rows, flip columns) that turn an even-sided mosaic of layout ``cfa`` into RGGB (and back)."""
+    row, col = _cfa_offsets(cfa)[0]  # where red sits in the 2x2 cell
+    return bool(row), bool(col)
+
+
+def flip_image(image: np.ndarray, flips: tuple[bool, bool]) -> np.ndarray:
+    """Mirror the first two axes of ``image`` as ``flips`` says (a view)."""
+    rows, cols = flips
+    return image[::-1 if rows else 1, ::-1 if cols else 1]
+
+
+def to_rggb(packed: np.ndarray, cfa: str) -> np.ndarray:
+    """Packed planes (R, Gr, B, Gb) of a ``cfa`` mosaic -> the planes of the mirrored mosaic that is
+    RGGB, so that a network sees one phase; mirror its output back with ``flip_image(out, rggb_flips(cfa))``."""
+    flips = rggb_flips(cfa)
+    if flips == (False, False):
+        return np.asarray(packed)
+    mosaic = flip_image(unpack_bayer(packed, cfa), flips)
+    return pack_bayer(mosaic, "RGGB")
 
 
 def unpack_bayer(packed: np.ndarray, cfa: str) -> np.ndarray:
@@ -299,29 +323,19 @@ def _refuse_non_bayer(raw, path: Path) -> None:
 
 def _tiff_camera(path: Path) -> str:
     """Best-effort 'Make Model' from the first TIFF IFD (DNG, NEF, CR2, ARW, PEF, ORF, RW2, ...)."""
+    import tifffile
+
     try:
-        with open(path, "rb") as f:
-            head = f.read(1 << 16)
-        if head[:2] == b"II":
-            end = "<"
-        elif head[:2] == b"MM":
-            end = ">"
-        else:
-            return ""
-        (ifd,) = struct.unpack_from(end + "I", head, 4)
-        (count,) = struct.unpack_from(end + "H", head, ifd)
-        found: dict[int, str] = {}
-        for i in range(min(count, 512)):
-            tag, typ, n, value = struct.unpack_from(end + "HHI4s", head, ifd + 2 + 12 * i)
-            if tag in (271, 272) and typ == 2:
-                data = value[:n] if n <= 4 else head[struct.unpack(end + "I", value)[0] :][:n]
-                found[tag] = data.split(b"\0")[0].decode("latin-1").strip()
-        make, model = found.get(271, ""), found.get(272, "")
-        if make and model.lower().startswith(make.split()[0].lower()):
-            return model
-        return " ".join(s for s in (make, model) if s)
-    except (OSError, struct.error, IndexError, ValueError):
+        with tifffile.TiffFile(str(path)) as tif:
+            tags = tif.pages.first.tags if hasattr(tif.pages, "first") else tif.pages[0].tags
+            found = {code: tags[code].value for code in (271, 272) if code in tags}
+    except Exception:  # noqa: BLE001 -- an unreadable header only means "no camera name"
         return ""
+    make, model = (found.get(code) if isinstance(found.get(code), str) else "" for code in (271, 272))
+    make, model = make.split("\0")[0].strip(), model.split("\0")[0].strip()
+    if make and model.lower().startswith(make.split()[0].lower()):
+        return model
+    return " ".join(s for s in (make, model) if s)
 
 
 # A RAW with (almost) no samples above its black level holds no picture: a header-only file (LibRaw
@@ -461,80 +475,65 @@ def read_rawgan_png(path: str | Path, max_pixels: int | None = None) -> RawPictu
 # --------------------------------------------------------------------------- classic baselines
 
 
-def classic_render(path: str | Path, *, bit_depth: int = 16) -> np.ndarray:
-    """The ``classic`` baseline: LibRaw demosaic (AHD), camera white balance, camera matrix -> sRGB,
-    sRGB tone curve, LibRaw's default auto-brightness, orientation applied; (H, W, 3) uint16 or uint8.
+# LibRaw scales linear light by exp_shift in 0.25..8 (-2..+3 EV); every developer shares the range.
+EXPOSURE_RANGE = (-2.0, 3.0)
 
-    When the file has no as-shot white balance, LibRaw's daylight multipliers are used, or its
-    automatic (grey-world) estimate when those are missing too. Files read_raw refuses are refused.
+
+def classic_render(path: str | Path, *, bit_depth: int = 16, wb: str | tuple[float, float, float] = "camera",
+                   exposure: float = 0.0) -> tuple[np.ndarray, str]:
+    """The ``classic`` baseline: LibRaw demosaic (AHD), white balance, camera matrix -> sRGB, sRGB
+    tone curve, LibRaw's default auto-brightness, orientation applied; (H, W, 3) uint16 or uint8,
+    and the white balance used.
+
+    ``wb``: "camera" (the as-shot multipliers when usable -- present, positive and not all 1 --
+    else LibRaw's automatic grey-world estimate), "auto", "daylight" (LibRaw's daylight
+    multipliers for the camera) or (R, G, B) gains. ``exposure``: EV added to LibRaw's
+    automatic brightness (``exp_shift``). Files read_raw refuses are refused.
     """
     import rawpy
+
+    from rawcolour.camera_colour import usable_gains
 
     if bit_depth not in (8, 16):
         raise UsageError(f"bit depth must be 8 or 16, got {bit_depth}")
     with _open_raw(path) as (raw, p):
-        _, chan = _bayer_layout(raw, p)
+        _bayer_layout(raw, p)
         visible = raw.raw_image_visible
         black_at = np.asarray(raw.black_level_per_channel, dtype=np.float64)[np.asarray(raw.raw_colors_visible)]
         _refuse_no_image_data(int(np.count_nonzero(visible > black_at)), visible.size, p)
-        cam_wb = raw.camera_whitebalance
-        daylight = raw.daylight_whitebalance
-        has_cam = all(v > 0 for v in cam_wb[:3])
-        has_daylight = all(v > 0 for v in daylight[:3])
+        used = wb if isinstance(wb, str) else "custom"
+        if wb == "camera" and usable_gains(raw.camera_whitebalance[:3]) is None:
+            used = "auto"
+        options: dict = {"use_camera_wb": used == "camera", "use_auto_wb": used == "auto"}
+        if isinstance(wb, tuple):
+            options["user_wb"] = [float(wb[0]), float(wb[1]), float(wb[2]), float(wb[1])]
+        if exposure:
+            options["exp_shift"] = float(2.0 ** exposure)
         # postprocess hands back its own buffer, which outlives the RawPy object: no copy needed.
-        return raw.postprocess(
+        pixels = raw.postprocess(
             demosaic_algorithm=rawpy.DemosaicAlgorithm.AHD,
-            use_camera_wb=has_cam,
-            use_auto_wb=not has_cam and not has_daylight,
             output_color=rawpy.ColorSpace.sRGB,
             gamma=(2.4, 12.92),  # LibRaw's (power, toe slope) form of the sRGB curve
             output_bps=bit_depth,
+            **options,
         )
+        return pixels, used
 
 
-def _camera_to_srgb(raw: RawPicture) -> np.ndarray | None:
-    """3x3 camera RGB -> linear sRGB, rows summing to 1 (white stays white), or None if unknown."""
-    if raw.rgb_xyz_matrix is not None:
-        cam_from_srgb = np.asarray(raw.rgb_xyz_matrix, dtype=np.float64)[:3, :3] @ _SRGB_TO_XYZ
-        sums = cam_from_srgb.sum(axis=1, keepdims=True)
-        if np.all(np.abs(sums) > 1e-8):
-            try:
-                return np.linalg.inv(cam_from_srgb / sums)
-            except np.linalg.LinAlgError:
-                pass
-    if raw.color_matrix is not None:
-        return np.asarray(raw.color_matrix, dtype=np.float64)[:3, :3]
-    return None
-
-
-def _srgb_encode(x: np.ndarray) -> np.ndarray:
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(np.maximum(x, 0.0031308), 1 / 2.4) - 0.055)
-
-
-def classic_render_packed(raw: RawPicture) -> np.ndarray:
+def classic_render_packed(raw: RawPicture, colour: "CameraColour | None" = None,  # noqa: F821
+                          exposure: float = 0.0) -> np.ndarray:
     """A classic pipeline on a packed picture, at packed resolution: (3, h, w) float32 in [0, 1].
 
     Each packed pixel is one RGB pixel (R, mean of the two greens, B), so nothing is demosaiced.
-    Then: white balance from ``camera_whitebalance`` (green = 1) or, without it, grey world;
-    clip to [0, 1] (so saturated highlights stay white); camera RGB -> linear sRGB with the camera
-    matrix (from ``rgb_xyz_matrix``, else ``color_matrix``, else identity); clip; sRGB curve.
-    No brightening: a dark exposure stays dark.
+    Then ``colour`` (default: what the picture's metadata says, see rawcolour.camera_colour):
+    white balance, clip at 1 (saturated highlights stay white), camera RGB -> linear sRGB;
+    ``2**exposure``; clip; sRGB curve. No automatic brightening: a dark exposure stays dark.
     """
+    from rawcolour.camera_colour import picture_colour, srgb_encode
+
     p = np.asarray(raw.packed, dtype=np.float32)
     if p.ndim != 3 or p.shape[0] != 4:
         raise UsageError(f"packed planes must have shape (4, h, w), got {p.shape}")
-    rgb = np.stack([p[0], 0.5 * (p[1] + p[3]), p[2]]).astype(np.float64)
-    wb = raw.camera_whitebalance
-    if wb is not None and len(wb) >= 3 and all(v > 0 for v in wb[:3]):
-        g = 0.5 * (wb[1] + wb[3]) if len(wb) >= 4 and wb[3] > 0 else wb[1]
-        gains = np.array([wb[0] / g, 1.0, wb[2] / g])
-    else:
-        means = rgb.reshape(3, -1).mean(axis=1)
-        gains = np.where(means > 1e-6, means[1] / np.maximum(means, 1e-6), 1.0)
-    rgb *= gains[:, None, None]
-    np.clip(rgb, 0.0, 1.0, out=rgb)
-    m = _camera_to_srgb(raw)
-    if m is not None:
-        rgb = np.einsum("ij,jhw->ihw", m, rgb)
-        np.clip(rgb, 0.0, 1.0, out=rgb)
-    return _srgb_encode(rgb).astype(np.float32)
+    colour = colour if colour is not None else picture_colour(raw)
+    rgb = colour.develop(packed_rgb(p)) * np.float32(2.0 ** float(exposure))
+    return srgb_encode(rgb)

@@ -19,11 +19,15 @@ from typing import Any
 
 import numpy as np
 
+from rawcolour.camera_colour import SRGB_TO_XYZ
+from rawcolour.cameras import TRAIN_CAMERAS
 from rawcolour.errors import InputError, UsageError
-from rawcolour.images import to_float
+from rawcolour.io.images import to_float
+from rawcolour.io.raw import pack_bayer
 
 __all__ = [
     "CAMERA_XYZ_TO_CAM",
+    "camera_rgb",
     "SRGB_TO_XYZ",
     "UnprocessParams",
     "WB_GAIN_RANGES",
@@ -32,35 +36,19 @@ __all__ = [
     "unprocess_to_mosaic",
     "synthetic_pair",
     "process",
-    "pack_rggb",
     "smoothstep",
     "inverse_smoothstep",
     "gamma_expand",
     "gamma_compress",
 ]
 
-# XYZ -> camera matrices (D65 calibration) of a few real cameras: the public Adobe DNG
-# ColorMatrix values as tabulated in dcraw's adobe_coeff(), there stored x10000.
+# Brooks et al.'s camera set: XYZ -> camera matrices (D65) of five real cameras (rawcolour.cameras).
+_BY_NAME = {c.name: c for c in TRAIN_CAMERAS}
 CAMERA_XYZ_TO_CAM: dict[str, np.ndarray] = {
-    name: np.array(values, dtype=np.float64).reshape(3, 3) / 10000.0
-    for name, values in {
-        "Canon EOS 5D Mark II": (4716, 603, -830, -7798, 15474, 2480, -1496, 1937, 6651),
-        "Canon EOS 5D Mark III": (6722, -635, -963, -4287, 12460, 2028, -908, 2162, 5668),
-        "Canon EOS-1Ds Mark III": (5859, -211, -930, -8255, 16017, 2353, -1732, 1887, 7448),
-        "Nikon D700": (8139, -2171, -663, -8747, 16541, 2295, -1925, 2008, 8093),
-        "Sony NEX-5N": (5991, -1456, -455, -4764, 12135, 2980, -707, 1425, 6701),
-    }.items()
+    name: _BY_NAME[name].xyz_to_cam
+    for name in ("Canon EOS 5D Mark II", "Canon EOS 5D Mark III", "Canon EOS-1Ds Mark III", "Nikon D700",
+                 "Sony NEX-5N")
 }
-
-# Linear sRGB (D65) -> CIE XYZ, IEC 61966-2-1.
-SRGB_TO_XYZ = np.array(
-    [
-        [0.4124564, 0.3575761, 0.1804375],
-        [0.2126729, 0.7151522, 0.0721750],
-        [0.0193339, 0.1191920, 0.9503041],
-    ],
-    dtype=np.float64,
-)
 
 # Where highlight preservation starts (mean of the camera channels) and the gamma exponent.
 _HIGHLIGHT_KNEE = 0.9
@@ -283,42 +271,48 @@ def _linearise(rgb: np.ndarray) -> np.ndarray:
 _RGGB_SITES = ((0, 0, 0), (0, 1, 1), (1, 1, 2), (1, 0, 1))
 
 
+def _camera_channel(r: np.ndarray, g: np.ndarray, b: np.ndarray, c: int, params: UnprocessParams) -> np.ndarray:
+    """Camera channel ``c`` (0, 1, 2) of linear sRGB planes, inverse gains and highlight preservation
+    applied, clipped to [0, 1] (float32)."""
+    m = params.rgb_to_cam.astype(np.float32)
+    # Mean of the three camera channels: what highlight preservation looks at.
+    grey_w = m.mean(axis=0)
+    gains = params.inverse_gains.astype(np.float32)
+    knee = np.float32(_HIGHLIGHT_KNEE)
+    cam = m[c, 0] * r + m[c, 1] * g + m[c, 2] * b
+    grey = grey_w[0] * r + grey_w[1] * g + grey_w[2] * b
+    # Highlight-preserving inverse gains: the inverse white balance darkens red and blue,
+    # which would turn clipped white highlights into coloured ones (a sensor saturates
+    # white, never pink). Near saturation the gain is eased towards 1, with weight
+    # ((mean - knee) / (1 - knee))^2 on the camera channel mean, never below the plain gain.
+    t = np.clip((grey - knee) / (1 - knee), 0.0, 1.0)
+    t *= t
+    gain = np.maximum(t + (1 - t) * gains[c], gains[c])
+    cam *= gain
+    return np.clip(cam, 0.0, 1.0, out=cam)
+
+
 def _mosaic(lin: np.ndarray, params: UnprocessParams) -> np.ndarray:
     """Linear sRGB (H, W, 3), even sides -> RGGB camera mosaic (H, W) float32 in [0, 1].
 
     Each site gets only the camera channel its filter passes, so the 3x3 colour matrix is
     applied as one row per site rather than in full.
     """
-    m = params.rgb_to_cam.astype(np.float32)
-    # Mean of the three camera channels: what highlight preservation looks at.
-    grey_w = m.mean(axis=0)
-    gains = params.inverse_gains.astype(np.float32)
-    knee = np.float32(_HIGHLIGHT_KNEE)
     out = np.empty(lin.shape[:2], dtype=np.float32)
     for dy, dx, c in _RGGB_SITES:
         site = lin[dy::2, dx::2]
-        r, g, b = site[..., 0], site[..., 1], site[..., 2]
-        cam = m[c, 0] * r + m[c, 1] * g + m[c, 2] * b
-        grey = grey_w[0] * r + grey_w[1] * g + grey_w[2] * b
-        # Highlight-preserving inverse gains: the inverse white balance darkens red and blue,
-        # which would turn clipped white highlights into coloured ones (a sensor saturates
-        # white, never pink). Near saturation the gain is eased towards 1, with weight
-        # ((mean - knee) / (1 - knee))^2 on the camera channel mean, never below the plain gain.
-        t = np.clip((grey - knee) / (1 - knee), 0.0, 1.0)
-        t *= t
-        gain = np.maximum(t + (1 - t) * gains[c], gains[c])
-        cam *= gain
-        out[dy::2, dx::2] = np.clip(cam, 0.0, 1.0, out=cam)
+        out[dy::2, dx::2] = _camera_channel(site[..., 0], site[..., 1], site[..., 2], c, params)
     return out
 
 
-def pack_rggb(mosaic: np.ndarray) -> np.ndarray:
-    """RGGB mosaic (H, W) -> packed (4, H//2, W//2) in R, G_r, B, G_b order."""
-    if mosaic.ndim != 2 or mosaic.shape[0] % 2 or mosaic.shape[1] % 2:
-        raise InputError(f"expected a 2-D mosaic with even sides, got shape {mosaic.shape}")
-    return np.stack([mosaic[dy::2, dx::2] for dy, dx, _ in _RGGB_SITES]).astype(
-        np.float32, copy=False
-    )
+def camera_rgb(rgb: np.ndarray, params: UnprocessParams) -> np.ndarray:
+    """sRGB photo (H, W, 3) -> what the camera records at every pixel, before the colour filter
+    array: (3, H, W) float32 in [0, 1], noise-free. Sampling it at the RGGB sites gives the
+    noise-free mosaic of :func:`unprocess_to_mosaic` exactly; it is the truth a perfect
+    demosaicker would recover."""
+    lin = _linearise(_check_rgb(rgb))
+    r, g, b = lin[..., 0], lin[..., 1], lin[..., 2]
+    return np.stack([_camera_channel(r, g, b, c, params) for c in range(3)])
 
 
 def _add_noise(x: np.ndarray, params: UnprocessParams, rng: np.random.Generator) -> np.ndarray:
@@ -348,7 +342,7 @@ def unprocess_to_mosaic(
 def _unprocess_checked(
     rgb: np.ndarray, params: UnprocessParams, noise: bool, rng: np.random.Generator | int | None
 ) -> np.ndarray:
-    packed = pack_rggb(_mosaic(_linearise(rgb), params))
+    packed = pack_bayer(_mosaic(_linearise(rgb), params), "RGGB").astype(np.float32, copy=False)
     return _add_noise(packed, params, _as_rng(rng)) if noise else packed
 
 
@@ -386,11 +380,13 @@ def process(packed: np.ndarray, params: UnprocessParams) -> np.ndarray:
     return np.ascontiguousarray(out.transpose(2, 0, 1))
 
 
-def _downscale2_area(rgb01: np.ndarray) -> np.ndarray:
-    """(H, W, 3) even -> (3, H/2, W/2): the mean of each 2x2 block (area resampling at x2)."""
+def area_half(rgb01: np.ndarray) -> np.ndarray:
+    """(H, W, 3) -> (H//2, W//2, 3): the mean of each 2x2 block (area resampling at x2; odd edges dropped)."""
+    h, w = rgb01.shape[0] // 2 * 2, rgb01.shape[1] // 2 * 2
+    rgb01 = rgb01[:h, :w]
     small = (rgb01[0::2, 0::2] + rgb01[0::2, 1::2]) + (rgb01[1::2, 0::2] + rgb01[1::2, 1::2])
-    small *= np.float32(0.25)
-    return np.ascontiguousarray(small.transpose(2, 0, 1))
+    small *= small.dtype.type(0.25)
+    return small
 
 
 def synthetic_pair(
@@ -411,4 +407,4 @@ def synthetic_pair(
     if params is None:
         params = random_params(rng)
     packed = _unprocess_checked(checked, params, noise, rng)
-    return packed, _downscale2_area(to_float(checked)), params
+    return packed, np.ascontiguousarray(area_half(to_float(checked)).transpose(2, 0, 1)), params

@@ -1,0 +1,1 @@
+"""Batch conversion for the CLI: collect inputs, plan outputs, run the conversions."""

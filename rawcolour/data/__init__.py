@@ -1,0 +1,1 @@
+"""Samples shared by training and eval, synthetic RAW (unprocessing) and saliency maps."""

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, the per-model evaluation run and its HTML report."""

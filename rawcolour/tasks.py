@@ -1,0 +1,48 @@
+"""The two tasks as objects: every per-task fact the layers need, asked of one TaskSpec.
+
+Kept free of torch (and of the registry, which builds networks) so that the batch planner and the
+command line can ask about a task without loading a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rawcolour.errors import UsageError
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a task is: its name and the facts that differ between colourise and raw2rgb."""
+
+    name: str
+    default_model: str  # used when --model is not given
+    suffix: str  # added to an output's stem when it is written beside its input
+    inputs: str  # "pictures" (ordinary image files) or "raw" (camera RAW and packed RAW PNGs)
+    output_bit_depth: int | None  # bits of a PNG/TIFF output when not asked; None: the input's depth
+    baselines: tuple[str, ...]  # non-learned registry rows every eval table starts with
+
+    def __str__(self) -> str:
+        return self.name
+
+
+COLOURISE = TaskSpec(name="colourise", default_model="colorgan-tiny", suffix="_colour", inputs="pictures",
+                     output_bit_depth=None, baselines=("grey", "sepia"))
+RAW2RGB = TaskSpec(name="raw2rgb", default_model="sgan-tiny", suffix="_rgb", inputs="raw",
+                   output_bit_depth=16, baselines=("classic",))
+
+TASK_SPECS: dict[str, TaskSpec] = {t.name: t for t in (COLOURISE, RAW2RGB)}
+TASKS: tuple[str, ...] = tuple(TASK_SPECS)
+
+
+def get_task(task: str | TaskSpec) -> TaskSpec:
+    """The TaskSpec of a task name (a TaskSpec is returned as it is); UsageError for any other name."""
+    if isinstance(task, TaskSpec):
+        return task
+    spec = TASK_SPECS.get(task)
+    if spec is None:
+        raise UsageError(f"unknown task {task!r}", hint="use colourise or raw2rgb")
+    return spec
+
+
+__all__ = ["COLOURISE", "RAW2RGB", "TASKS", "TASK_SPECS", "TaskSpec", "get_task"]
