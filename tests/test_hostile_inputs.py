@@ -545,3 +545,25 @@ def test_every_registry_network_lies_inside_its_limits_and_meta_builds_exactly()
             if net is not None:
                 assert config_from_dict(net.arch, config_to_dict(net.config)) == net.config
                 assert state_shapes(meta_build(net.build)) == state_shapes(net.build()), name
+
+
+def test_library_log_records_become_a_note_too(tmp_path, models):
+    """tifffile logs (not warns) about a broken tag; Python would print that on stderr by itself."""
+    path = dng(tmp_path / "tag.dng", 3)
+    data = bytearray(path.read_bytes())
+    order = "<" if data[:2] == b"II" else ">"
+    (first,) = struct.unpack_from(order + "I", data, 4)
+    (count,) = struct.unpack_from(order + "H", data, first)
+    for i in range(count):
+        pos = first + 2 + 12 * i
+        if struct.unpack_from(order + "H", data, pos)[0] == 50721:  # ColorMatrix1
+            struct.pack_into(order + "H", data, pos + 2, 99)  # no such TIFF type
+    path.write_bytes(bytes(data))
+    run = cli("raw2rgb", str(path), "-o", str(tmp_path / "out"), "--model", str(models["sgan-tiny"]), "--json",
+              "-q", "--tile", "0")
+    assert b"TiffFileError" not in run.stderr and b"Traceback" not in run.stderr, run.stderr.decode()
+    recs, _ = records(run.stdout)
+    if recs["tag.dng"]["status"] == "ok":
+        assert any("invalid data type 99" in n for n in recs["tag.dng"]["notes"]), recs["tag.dng"]
+    else:
+        assert len(run.stderr.decode().splitlines()) == 1

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import logging
 import os
 import re
 import time
@@ -699,6 +700,20 @@ def write_output(
 Writer = Callable[..., None]
 
 
+class _LogCollector(logging.Handler):
+    """Keeps the messages of library log records (WARNING and above) for a record's note."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.messages.append(record.getMessage())
+        except Exception:  # noqa: BLE001 (a malformed log call must not fail the file)
+            self.messages.append(str(record.msg))
+
+
 class BatchRunner:
     """Convert jobs one by one: on-exist policy, per-file failures, a record for each.
 
@@ -763,10 +778,17 @@ class BatchRunner:
         Warnings that libraries raise on the way (Pillow on a corrupt EXIF tag, ...) never reach
         the terminal: they become one note in the record.
         """
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            record = self._run_one(job)
-        seen = dict.fromkeys(one_line(str(w.message)) for w in caught if not issubclass(w.category, DeprecationWarning))
+        logged = _LogCollector()
+        root = logging.getLogger()
+        root.addHandler(logged)  # libraries that log (tifffile on a broken tag) instead of warning
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                record = self._run_one(job)
+        finally:
+            root.removeHandler(logged)
+        messages = [str(w.message) for w in caught if not issubclass(w.category, DeprecationWarning)]
+        seen = dict.fromkeys(one_line(m) for m in messages + logged.messages)
         if seen:
             record.notes.append("library warnings: " + " | ".join(list(seen)[:3]) + (" | ..." if len(seen) > 3 else ""))
         return record

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import logging
 import os
 import re
 import signal
@@ -337,6 +338,7 @@ def _convert(task: str, inputs: list[str], *, output: str | None, model: str | N
             # Library warnings never reach the terminal raw: while converting, each file's become a
             # note in its record (BatchRunner); anywhere else (collecting inputs) they are dropped.
             warnings.simplefilter("ignore")
+            _library_logs_off()
             try:
                 ranks = batch.Ranks.from_env()
                 if as_json and output == "-":
@@ -438,6 +440,15 @@ def _convert(task: str, inputs: list[str], *, output: str | None, model: str | N
         silence_stdout()
         raise typer.Exit(EXIT_BROKEN_PIPE) from None
     raise typer.Exit(EXIT_FAILED if summary.failed else EXIT_OK)
+
+
+def _library_logs_off() -> None:
+    """Library log records (tifffile's on a broken tag, ...) never reach the terminal: without a
+    handler of their own, Python's last-resort handler would print them on stderr. While converting,
+    BatchRunner keeps each file's as a note of its record."""
+    root = logging.getLogger()
+    if not any(isinstance(h, logging.NullHandler) for h in root.handlers):
+        root.addHandler(logging.NullHandler())
 
 
 def _json_summary(summary: batch.Summary, runner: batch.BatchRunner | None, start: float, **extra: Any) -> None:
