@@ -9,19 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rawcolour import distributed
 from rawcolour.batch import run as batch
+from rawcolour.distributed import Ranks, share
 from rawcolour.io import images
 from rawcolour.batch.run import (
     BatchRunner,
     Collection,
     Converted,
     OutputPlan,
-    Ranks,
     Source,
     collect_inputs,
     plan_jobs,
     read_path_list,
-    share,
 )
 from rawcolour.errors import InputError, MissingWeightsError, UsageError
 
@@ -392,6 +392,6 @@ def test_ranks_and_share():
     parts = [share(jobs, Ranks(r, 3, r)) for r in range(3)]
     assert sorted(j.input for p in parts for j in p) == [j.input for j in jobs]  # each exactly once
     assert [len(p) for p in parts] == [4, 3, 3]
-    assert batch.rank_device("cpu", Ranks(1, 2, 1)) == "cpu" and batch.rank_device("auto", Ranks()) == "auto"
-    assert not batch.init_distributed(Ranks(0, 1, 0))
-    assert batch.reduce_counts([1, 2]) == [1, 2]
+    assert distributed.rank_device("cpu", Ranks(1, 2, 1)) == "cpu" and distributed.rank_device("auto", Ranks()) == "auto"
+    assert not distributed.init_distributed(Ranks(0, 1, 0))
+    assert distributed.reduce_counts([1, 2]) == [1, 2]

@@ -12,8 +12,8 @@ prints, this module never does. The steps, each usable alone:
    need, so a re-run where every output exists loads nothing), writes atomically and reports a
    :class:`Record` per file. A bad file gives a ``failed`` record and the batch goes on; only
    problems that would fail every file (missing weights, no such device) stop it.
-4. :func:`share`, :func:`init_distributed`, :func:`reduce_counts`: under ``torchrun`` each rank
-   converts every ``world``-th job of the sorted plan, and the counts are summed over ranks.
+4. Under ``torchrun`` each rank converts every ``world``-th job of the sorted plan, and the counts
+   are summed over ranks (rawcolour.distributed).
 
 Output naming: ``stem + suffix + .png|.tif|.jpg`` in the ``-o`` folder (mirroring the tree below
 each folder argument when ``recursive``), or next to the input. The default suffix is empty when
@@ -36,7 +36,6 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 
 from rawcolour.io import images
-from rawcolour.distributed import Ranks, rank_device
 from rawcolour.errors import (
     CheckpointError,
     InputError,
@@ -60,22 +59,16 @@ __all__ = [
     "LoadSettings",
     "ModelConverter",
     "OutputPlan",
-    "Ranks",
     "Record",
     "Source",
     "Summary",
     "accepted_extensions",
-    "close_distributed",
     "collect_inputs",
     "default_bit_depth",
     "error_text",
-    "init_distributed",
     "output_kind",
-    "rank_device",
     "plan_jobs",
     "read_path_list",
-    "reduce_counts",
-    "share",
     "write_output",
 ]
 
@@ -844,57 +837,3 @@ class ModelConverter:
         return Converted(result.rgb, depth, getattr(source, "exif", None), getattr(source, "icc_profile", None),
                          result.tile, list(result.notes), getattr(result, "device", "") or None,
                          getattr(result, "precision", "") or None, getattr(result, "white_balance", "") or None)
-
-
-# ============================================================================ 4. torchrun
-
-
-def share(jobs: Sequence[Job], ranks: Ranks) -> list[Job]:
-    """This rank's jobs: every ``world``-th of the sorted plan, starting at ``rank``."""
-    return list(jobs[ranks.rank :: ranks.world])
-
-
-_COUNT_GROUP: Any = None  # the gloo group the final counts are summed over
-
-
-def init_distributed(ranks: Ranks) -> bool:
-    """Join torchrun's process group (gloo, for summing counts); False when alone or it cannot be made.
-
-    Joining must happen within minutes (every rank starts together), but the final sum waits for
-    the slowest rank's share of the batch, so it runs in a second group with a long timeout.
-    """
-    global _COUNT_GROUP
-    if ranks.world <= 1 or not os.environ.get("MASTER_ADDR") or not os.environ.get("MASTER_PORT"):
-        return False
-    import datetime
-
-    import torch.distributed as dist
-
-    try:
-        if not dist.is_initialized():
-            dist.init_process_group("gloo", rank=ranks.rank, world_size=ranks.world,
-                                    timeout=datetime.timedelta(minutes=10))
-        _COUNT_GROUP = dist.new_group(backend="gloo", timeout=datetime.timedelta(days=7))
-    except (RuntimeError, ValueError, OSError):
-        return False
-    return True
-
-
-def reduce_counts(counts: Sequence[int]) -> list[int]:
-    """Sum integer counts over the ranks (identity when not distributed)."""
-    import torch
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()):
-        return list(counts)
-    t = torch.tensor(list(counts), dtype=torch.int64)
-    dist.all_reduce(t, op=dist.ReduceOp.SUM, group=_COUNT_GROUP)
-    return [int(v) for v in t.tolist()]
-
-
-def close_distributed() -> None:
-    """Leave the process group if this process joined one."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()

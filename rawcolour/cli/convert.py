@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Column
 from rich.text import Text
 
+from rawcolour import distributed
 from rawcolour.batch import run as batch
 from rawcolour.io import images
 from rawcolour.cli.common import (
@@ -332,7 +333,7 @@ def _convert(task: str, inputs: list[str], *, output: str | None, model: str | N
     runner: batch.BatchRunner | None = None
     try:
         with library_errors(), _sigterm_as_interrupt():
-            ranks = batch.Ranks.from_env()
+            ranks = distributed.Ranks.from_env()
             if as_json and output == "-":
                 raise UsageError("--json and -o - both want stdout", hint="write the picture to a file with -o FILE")
             if ranks.world > 1 and (output == "-" or "-" in inputs):
@@ -367,9 +368,9 @@ def _convert(task: str, inputs: list[str], *, output: str | None, model: str | N
                 except OSError as exc:
                     raise OutputError(f"cannot create the output folder ({exc.strerror or exc})", path=output,
                                       hint="choose a folder you can write to") from None
-            options = {**options, "device": batch.rank_device(options["device"], ranks)}
-            distributed = batch.init_distributed(ranks)
-            mine = batch.share(jobs, ranks)
+            options = {**options, "device": distributed.rank_device(options["device"], ranks)}
+            joined = distributed.init_distributed(ranks)
+            mine = distributed.share(jobs, ranks)
             planned = len(mine)
             converter = batch.ModelConverter(task, model or get_task(task).default_model, options, load)
             show = (not quiet and err_console.is_terminal and ranks.rank == 0
@@ -404,9 +405,9 @@ def _convert(task: str, inputs: list[str], *, output: str | None, model: str | N
                 runner.run(mine)
             local = runner.summary
             summary.ok, summary.failed, summary.skipped = local.ok, local.failed, local.skipped
-            if distributed:
-                summary.ok, summary.failed, summary.skipped, _ = batch.reduce_counts(summary.counts())
-                batch.close_distributed()
+            if joined:
+                summary.ok, summary.failed, summary.skipped, _ = distributed.reduce_counts(summary.counts())
+                distributed.close_distributed()
             summary.seconds = time.perf_counter() - start
             if ranks.rank == 0:
                 if emit_json:

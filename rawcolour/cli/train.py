@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +16,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from typer._click import Context  # type: ignore[no-redef]
     from typer._click.exceptions import UsageError as ClickUsageError  # type: ignore[no-redef]
 
+from rawcolour.distributed import Ranks
 from rawcolour.cli.common import Layout, EXIT_INTERRUPTED, EXIT_USAGE, err_console, error_line, library_errors, print_json
 
 app = typer.Typer()
@@ -70,8 +70,8 @@ def _augment(text: str | None) -> tuple[str, ...] | None:
 class _Progress:
     """A rich progress bar on stderr (rank 0 only), fed by the loop's events."""
 
-    def __init__(self, quiet: bool):
-        self.quiet = quiet or int(os.environ.get("RANK", "0")) != 0
+    def __init__(self, quiet: bool, main: bool = True):
+        self.quiet = quiet or not main
         self.bar: Any = None
         self.task: Any = None
         self.val = ""
@@ -213,7 +213,9 @@ def train(
         sample_every=sample_every, log_every=log_every, seed=seed, device=device, amp=amp,
         num_workers=num_workers, cache_photos=cache_photos, resume=resume,
     )
-    progress = _Progress(quiet)
+    with library_errors():
+        ranks = Ranks.from_env()
+    progress = _Progress(quiet, ranks.main)
     try:
         with library_errors():
             end = run_training(cfg, progress=progress)
@@ -223,7 +225,7 @@ def train(
         raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         progress.close()
-    if as_json and int(os.environ.get("RANK", "0")) == 0:
+    if as_json and ranks.main:
         print_json(end)
 
 

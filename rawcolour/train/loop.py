@@ -44,8 +44,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 import rawcolour
 from rawcolour.checkpoint import DISCRIMINATOR_PREFIX, checkpoint_metadata, load_state, read_checkpoint, save_checkpoint
-from rawcolour.inference.device import resolve_device
-from rawcolour.distributed import Ranks, rank_device
+from rawcolour.distributed import Ranks, init_training
 from rawcolour.io.files import atomic_write_bytes, read_jsonl
 from rawcolour.errors import CheckpointError, OutputError, UsageError
 from rawcolour.io.images import write_image
@@ -66,30 +65,6 @@ Progress = Callable[[dict[str, Any]], None]
 
 
 # ---------------------------------------------------------------------------------- device, DDP
-
-
-def pick_device(pref: str, ranks: Ranks = Ranks()) -> torch.device:
-    """auto | cpu | cuda | cuda:N | mps -> a torch.device that exists here (rawcolour.inference.device rules);
-    under torchrun, auto/cuda mean the GPU of this process's LOCAL_RANK."""
-    return resolve_device(rank_device((pref or "auto").strip().lower(), ranks))
-
-
-def init_distributed(device_pref: str) -> tuple[Ranks, torch.device, bool]:
-    """DDP from torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK): gloo on CPU, nccl on CUDA.
-
-    Returns (info, device, whether this call initialised the process group).
-    """
-    info = Ranks.from_env()
-    if not info.enabled:
-        return info, pick_device(device_pref), False
-    device = pick_device(device_pref, info)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    created = False
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        created = True
-    return info, device, created
 
 
 class ResumableSampler(DistributedSampler):
@@ -170,7 +145,7 @@ class Trainer:
         self.out = Path(cfg.out)
 
         # -- distributed set-up and device
-        self.dist, self.device, self._owns_pg = init_distributed(cfg.device)
+        self.dist, self.device, self._owns_pg = init_training(cfg.device)
 
         # -- resume state (the run's own options win over defaults on the command line)
         self.resume_state: dict[str, Any] | None = None
@@ -731,5 +706,5 @@ def train(cfg: TrainConfig, *, progress: Progress | None = None) -> dict[str, An
     return Trainer(cfg, progress=progress).run()
 
 
-__all__ = ["Ranks", "ResumableSampler", "Trainer", "init_distributed", "packed_preview", "pick_device",
+__all__ = ["Ranks", "ResumableSampler", "Trainer", "packed_preview",
            "read_log", "train", "LAST", "SIDECAR"]
