@@ -1,4 +1,4 @@
-"""rawcolour.batch.run without a model: collecting inputs, naming outputs, the runner's policies and failures."""
+"""rawcolour.batch without a model: collecting inputs, naming outputs, the runner's policies and failures."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from rawcolour import distributed
-from rawcolour.batch import run as batch
+from rawcolour import batch
 from rawcolour.distributed import Ranks, share
 from rawcolour.io import images
-from rawcolour.batch.run import (
+from rawcolour.batch import (
     BatchRunner,
     Collection,
     Converted,
@@ -142,7 +142,7 @@ class TestCollect:
                 raise PermissionError(13, "Permission denied")
             return real_scandir(path)
 
-        monkeypatch.setattr(batch.os, "scandir", scandir)
+        monkeypatch.setattr(os, "scandir", scandir)
         c = collect_inputs([str(tmp_path)], "raw2rgb", recursive=True)
         assert [s.path.name for s in c.sources] == ["b.dng"]
         assert [str(e) for _, e in c.missing] == [f"{d}: cannot list the folder: permission denied; "

@@ -1,7 +1,7 @@
 """`rawcolour colourise` and `rawcolour raw2rgb`: convert many pictures with a model.
 
 Parsing and printing only; collecting inputs, naming outputs, converting and writing live in
-rawcolour.batch.run. stdout carries nothing but the --json records or, with `-o -`, the picture;
+rawcolour.batch (run_batch). stdout carries nothing but the --json records or, with `-o -`, the picture;
 progress, warnings, failures and the summary go to stderr.
 """
 
@@ -15,7 +15,6 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -25,7 +24,7 @@ from rich.table import Column
 from rich.text import Text
 
 from rawcolour import distributed
-from rawcolour.batch import run as batch
+from rawcolour import batch
 from rawcolour.io import images
 from rawcolour.cli.common import (
     EXIT_FAILED,
@@ -38,9 +37,8 @@ from rawcolour.cli.common import (
     library_errors,
     print_json,
 )
-from rawcolour.errors import OutputError, UsageError
+from rawcolour.errors import UsageError
 from rawcolour.io.raw import EXPOSURE_RANGE
-from rawcolour.tasks import get_task
 
 app = typer.Typer()
 
@@ -325,58 +323,38 @@ def _summary_line(task: str, s: batch.Summary, total_seconds: float, kinds: list
 def _convert(task: str, inputs: list[str], *, output: str | None, model: str | None, options: dict[str, Any],
              load: batch.LoadSettings, recursive: bool, suffix: str | None, on_exist: str, fmt: str | None,
              bit_depth: int | None, as_json: bool, quiet: bool, strip_metadata: bool) -> None:
+    """Run batch.run_batch, printing its records, progress, warnings and summary."""
     start = time.perf_counter()
     summary = batch.Summary()
     emit_json = as_json
     done = 0
-    planned = 0
-    runner: batch.BatchRunner | None = None
+    progress: Progress | None = None
+    bar: Any = None
     try:
-        with library_errors(), _sigterm_as_interrupt():
+        with library_errors(), _sigterm_as_interrupt(), contextlib.ExitStack() as shown:
             ranks = distributed.Ranks.from_env()
             if as_json and output == "-":
                 raise UsageError("--json and -o - both want stdout", hint="write the picture to a file with -o FILE")
-            if ranks.world > 1 and (output == "-" or "-" in inputs):
-                raise UsageError("under torchrun, stdin and stdout cannot be shared by the ranks",
-                                 hint="pass folders or files, and -o a folder")
-            if output == "-" and sys.stdout.isatty():
+            if output == "-" and sys.stdout.isatty() and ranks.world == 1:
                 raise UsageError("refusing to write a picture to the terminal",
                                  hint="redirect stdout (> out.png) or pipe it to another program")
             stdin_paths: list[str] = []
-            if "-" in inputs:
+            if "-" in inputs and ranks.world == 1:
                 stream = getattr(sys.stdin, "buffer", sys.stdin)
                 stdin_paths = batch.read_path_list(stream.read())
-            kind = batch.output_kind(output)
-            collection = batch.collect_inputs(
-                inputs, task, recursive=recursive, stdin_paths=stdin_paths,
-                exclude=[Path(output)] if kind == "folder" else [],
-            )
-            for path in collection.unsupported_named:
-                _warn(f"{path}: not a file {task} reads ({_reads(task)}); passed over", quiet)
-            plan = batch.OutputPlan(target=output, fmt=fmt, bit_depth=bit_depth, suffix=suffix, recursive=recursive)
-            jobs = batch.plan_jobs(collection, task, plan)
-            summary.unsupported, summary.ignored = len(collection.unsupported), len(collection.ignored)
-            if not jobs:
-                kinds = collection.unsupported_kinds()
-                found = f"; passed over {len(collection.unsupported)} other files ({', '.join(kinds)})" if kinds else ""
-                raise UsageError(f"no input files to convert{found}",
-                                 hint=f"{task} reads {_reads(task)}" + ("" if recursive else "; add --recursive "
-                                                                        "for subfolders"))
-            if kind == "folder":
-                try:
-                    Path(output).mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise OutputError(f"cannot create the output folder ({exc.strerror or exc})", path=output,
-                                      hint="choose a folder you can write to") from None
-            options = {**options, "device": distributed.rank_device(options["device"], ranks)}
-            joined = distributed.init_distributed(ranks)
-            mine = distributed.share(jobs, ranks)
-            planned = len(mine)
-            converter = batch.ModelConverter(task, model or get_task(task).default_model, options, load)
-            show = (not quiet and err_console.is_terminal and ranks.rank == 0
-                    and not (as_json and sys.stdout.isatty()))
-            progress = _progress(show)
-            bar = progress.add_task("starting", total=len(mine)) if progress else None
+
+            def on_collected(collection: batch.Collection) -> None:
+                for path in collection.unsupported_named:
+                    _warn(f"{path}: not a file {task} reads ({batch.describe_inputs(task)}); passed over", quiet)
+
+            def on_planned(mine: Any) -> None:
+                nonlocal progress, bar
+                show = (not quiet and err_console.is_terminal and ranks.rank == 0
+                        and not (as_json and sys.stdout.isatty()))
+                progress = _progress(show)
+                if progress is not None:
+                    bar = progress.add_task("starting", total=len(mine))
+                    shown.enter_context(progress)
 
             def on_start(job: batch.Job) -> None:
                 if progress is not None:
@@ -397,38 +375,23 @@ def _convert(task: str, inputs: list[str], *, output: str | None, model: str | N
                         _silence_stdout()
                         raise _Interrupted(EXIT_BROKEN_PIPE, "stdout was closed") from None
 
-            runner = batch.BatchRunner(
-                converter, task=task, on_exist=on_exist, strip_metadata=strip_metadata,
-                stdout=sys.stdout.buffer if output == "-" else None, on_start=on_start, on_record=on_record,
-            )
-            with progress if progress is not None else contextlib.nullcontext():
-                runner.run(mine)
-            local = runner.summary
-            summary.ok, summary.failed, summary.skipped = local.ok, local.failed, local.skipped
-            if joined:
-                summary.ok, summary.failed, summary.skipped, _ = distributed.reduce_counts(summary.counts())
-                distributed.close_distributed()
+            batch.run_batch(
+                task, inputs, output=output, model=model, options=options, load=load, recursive=recursive,
+                suffix=suffix, on_exist=on_exist, fmt=fmt, bit_depth=bit_depth, strip_metadata=strip_metadata,
+                stdin_paths=stdin_paths, stdout=sys.stdout.buffer if output == "-" else None, ranks=ranks,
+                summary=summary, on_collected=on_collected, on_planned=on_planned, on_start=on_start,
+                on_record=on_record)
+            shown.close()  # the progress bar goes before the summary is printed
             summary.seconds = time.perf_counter() - start
             if ranks.rank == 0:
-                if emit_json:
-                    record = summary.to_json()
-                    record["total"] = summary.ok + summary.failed + summary.skipped
-                    if ranks.world > 1:
-                        record["ranks"] = ranks.world
-                    print_json(record)
-                if not quiet:
-                    err_console.print(_summary_line(task, summary, summary.seconds, collection.unsupported_kinds()),
-                                      markup=False)
+                _print_summary(task, summary, emit_json, quiet)
     except KeyboardInterrupt as exc:
         code = exc.code if isinstance(exc, _Interrupted) else EXIT_INTERRUPTED
         why = exc.why if isinstance(exc, _Interrupted) else "interrupted"
         if code != EXIT_BROKEN_PIPE:
-            err_console.print(f"rawcolour: {why} after {done} of {planned} files; no partial file was left",
+            err_console.print(f"rawcolour: {why} after {done} of {summary.planned} files; no partial file was left",
                               markup=False)
-        if emit_json:
-            if runner is not None:  # this rank's counts so far
-                summary.ok, summary.failed, summary.skipped = runner.summary.ok, runner.summary.failed, \
-                    runner.summary.skipped
+        if emit_json:  # this rank's counts so far
             summary.interrupted, summary.seconds = True, time.perf_counter() - start
             with contextlib.suppress(BrokenPipeError):
                 print_json(summary.to_json())
@@ -439,10 +402,15 @@ def _convert(task: str, inputs: list[str], *, output: str | None, model: str | N
     raise typer.Exit(EXIT_FAILED if summary.failed else EXIT_OK)
 
 
-def _reads(task: str) -> str:
-    if task == "raw2rgb":
-        return "camera RAW files (.dng, .cr2, .nef, ...) and packed RAW .png"
-    return "images (" + ", ".join(sorted(images.IMAGE_EXTENSIONS)) + ")"
+def _print_summary(task: str, summary: batch.Summary, emit_json: bool, quiet: bool) -> None:
+    if emit_json:
+        record = summary.to_json()
+        record["total"] = summary.ok + summary.failed + summary.skipped
+        if summary.world > 1:
+            record["ranks"] = summary.world
+        print_json(record)
+    if not quiet:
+        err_console.print(_summary_line(task, summary, summary.seconds, summary.unsupported_kinds), markup=False)
 
 
 def _short(name: str, width: int = 32) -> str:
