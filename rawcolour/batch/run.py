@@ -434,27 +434,8 @@ def run_batch(
     if ranks.world > 1 and (output == "-" or "-" in inputs):
         raise UsageError("under torchrun, stdin and stdout cannot be shared by the ranks",
                          hint="pass folders or files, and -o a folder")
-    kind = output_kind(output)
-    collection = collect_inputs(inputs, task, recursive=recursive, stdin_paths=stdin_paths,
-                                exclude=[Path(output)] if kind == "folder" else [])
-    if on_collected is not None:
-        on_collected(collection)
-    plan = OutputPlan(target=output, fmt=fmt, bit_depth=bit_depth, suffix=suffix, recursive=recursive)
-    jobs = plan_jobs(collection, task, plan)
-    summary.unsupported, summary.ignored = len(collection.unsupported), len(collection.ignored)
-    summary.unsupported_kinds = collection.unsupported_kinds()
-    if not jobs:
-        kinds = collection.unsupported_kinds()
-        found = f"; passed over {len(collection.unsupported)} other files ({', '.join(kinds)})" if kinds else ""
-        raise UsageError(f"no input files to convert{found}",
-                         hint=f"{task} reads {describe_inputs(task)}" + ("" if recursive else "; add --recursive "
-                                                                         "for subfolders"))
-    if kind == "folder":
-        try:
-            Path(output).mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
-        except OSError as exc:
-            raise OutputError(f"cannot create the output folder ({exc.strerror or exc})", path=output,
-                              hint="choose a folder you can write to") from None
+    jobs = _plan_batch(task, inputs, output, OutputPlan(target=output, fmt=fmt, bit_depth=bit_depth, suffix=suffix,
+                                                        recursive=recursive), stdin_paths, summary, on_collected)
     options = {**options, "device": rank_device(options["device"], ranks)}
     joined = init_distributed(ranks)
     mine = share(jobs, ranks)
@@ -470,6 +451,31 @@ def run_batch(
         close_distributed()
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _plan_batch(task: str, inputs: Sequence[str], output: str | None, plan: OutputPlan, stdin_paths: Sequence[str],
+                summary: Summary, on_collected: Callable[[Collection], None] | None) -> list[Job]:
+    """Collect and plan (noting what was passed over in ``summary``); make the -o folder."""
+    kind = output_kind(output)
+    collection = collect_inputs(inputs, task, recursive=plan.recursive, stdin_paths=stdin_paths,
+                                exclude=[Path(output)] if kind == "folder" else [])  # type: ignore[arg-type]
+    if on_collected is not None:
+        on_collected(collection)
+    jobs = plan_jobs(collection, task, plan)
+    summary.unsupported, summary.ignored = len(collection.unsupported), len(collection.ignored)
+    summary.unsupported_kinds = collection.unsupported_kinds()
+    if not jobs:
+        kinds = summary.unsupported_kinds
+        found = f"; passed over {len(collection.unsupported)} other files ({', '.join(kinds)})" if kinds else ""
+        raise UsageError(f"no input files to convert{found}", hint=f"{task} reads {describe_inputs(task)}"
+                         + ("" if plan.recursive else "; add --recursive for subfolders"))
+    if kind == "folder":
+        try:
+            Path(output).mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
+        except OSError as exc:
+            raise OutputError(f"cannot create the output folder ({exc.strerror or exc})", path=output,
+                              hint="choose a folder you can write to") from None
+    return jobs
 
 
 __all__ = [

@@ -9,8 +9,7 @@ without importing torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rawcolour import lazy_api
 
 _API = {
     "RunPlan": "rawcolour.train.config",
@@ -25,15 +24,4 @@ _API = {
 __all__ = list(_API)
 
 
-def __getattr__(name: str) -> Any:
-    """Import an API name's module on first use (PEP 562)."""
-    module = _API.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rawcolour.train' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_API))
+__getattr__, __dir__ = lazy_api(globals(), _API)
