@@ -4,9 +4,10 @@
 
 Rows of scikit-image's bundled photos (public domain / CC0; needs the test extra):
 - colourise: the photo's CIE L (what the model sees) | colorgan-tiny | the original photo;
-- raw2rgb: each photo run backwards through a random synthetic camera (rawcolour.data.unprocess) into a
-  Bayer DNG (rawcolour.io.dng), then developed by `classic` (LibRaw) | sgan-tiny | the original photo.
-`--raw FILE` adds rows for real camera RAW files: classic | sgan-tiny (no ground truth exists).
+- raw2rgb: each photo shot through a held-out real camera model at high ISO (rawcolour.data.camera_sim)
+  into a Bayer DNG, then developed by `classic` (LibRaw) | the default developer | a 100% crop of each
+  | the original photo.
+`--raw FILE` adds rows for real camera RAW files: classic | the default developer (no ground truth exists).
 Every output goes through the same library calls as `rawcolour colourise` / `rawcolour raw2rgb`.
 """
 
@@ -22,11 +23,12 @@ from PIL import Image, ImageDraw
 from skimage import data
 
 from rawcolour import colour
-from rawcolour.io import dng
-from rawcolour.io import images
-from rawcolour.data import unprocess
+from rawcolour.cameras import EVAL_CAMERAS
 from rawcolour.checkpoint import load_model
+from rawcolour.data.camera_sim import shot_for, write_shot_dng
 from rawcolour.inference.pipelines import InferenceOptions, colourise_image, raw_to_rgb
+from rawcolour.io import images
+from rawcolour.tasks import COLOURISE, RAW2RGB
 
 ROOT = Path(__file__).resolve().parent.parent
 COLOURISE_PHOTOS = ("chelsea", "astronaut", "rocket", "coffee")
@@ -42,17 +44,11 @@ def grey_of(rgb: np.ndarray) -> np.ndarray:
     return colour.lab_to_rgb(lab).permute(1, 2, 0).clamp(0, 1).numpy()
 
 
-def synthetic_dng(rgb: np.ndarray, path: Path, rng: np.random.Generator) -> Path:
-    black, white = 64, 4095
-    params = unprocess.random_params(rng)
-    params = unprocess.UnprocessParams(params.rgb_to_cam, params.red_gain, params.blue_gain,
-                                       params.brightness_gain, shot_noise=1e-4, read_noise=1e-6)
-    h, w = (rgb.shape[0] // 2) * 2, (rgb.shape[1] // 2) * 2
-    mosaic, cfa = unprocess.unprocess_to_mosaic(rgb[:h, :w], params, rng=rng, noise=True)
-    levels = np.round(black + mosaic * (white - black)).astype(np.uint16)
-    dng.write_bayer_dng(path, levels, cfa, black=black, white=white, camera="contact sheet",
-                        color_matrix=params.xyz_to_cam, as_shot_neutral=tuple(params.as_shot_neutral))
-    return path
+def crop100(picture: np.ndarray, size: int = CELL) -> np.ndarray:
+    """A size x size crop at 100% from the middle of a picture (detail and noise as they are)."""
+    h, w = picture.shape[:2]
+    y, x = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    return picture[y:y + size, x:x + size]
 
 
 def cell(picture: np.ndarray) -> Image.Image:
@@ -87,26 +83,30 @@ def main() -> None:
     args = parser.parse_args()
 
     options = InferenceOptions(device="cpu")
-    colouriser, developer, classic = load_model("colorgan-tiny"), load_model("sgan-tiny"), load_model("classic")
+    colouriser, classic = load_model(COLOURISE.default_model), load_model("classic")
+    developer = load_model(RAW2RGB.default_model)
+    ours_name = RAW2RGB.default_model
     rows: list[tuple[str, list[Image.Image]]] = []
     for name in COLOURISE_PHOTOS:
         rgb = getattr(data, name)()
         grey = grey_of(rgb)
         out = colourise_image(colouriser, grey, options).rgb
-        rows.append((f"{name}: L only (input)|colorgan-tiny|original", [cell(grey), cell(out), cell(rgb)]))
+        rows.append((f"{name}: L only (input)|{COLOURISE.default_model}|original", [cell(grey), cell(out), cell(rgb)]))
 
-    rng = np.random.default_rng(SEED)
     with tempfile.TemporaryDirectory() as tmp:
-        for name in RAW_PHOTOS:
+        for i, name in enumerate(RAW_PHOTOS):
             rgb = getattr(data, name)()
-            path = synthetic_dng(rgb, Path(tmp) / f"{name}.dng", rng)
+            camera = EVAL_CAMERAS[i % len(EVAL_CAMERAS)]
+            path, truth = write_shot_dng(Path(tmp) / f"{name}.dng", rgb, shot_for(camera, "high", kelvin=4200.0),
+                                         "GRBG", np.random.default_rng(SEED + i))
             ours = raw_to_rgb(developer, path, options).rgb
             theirs = raw_to_rgb(classic, path, options).rgb
-            rows.append((f"{name} DNG: classic (LibRaw)|sgan-tiny|original",
-                         [cell(theirs), cell(ours), cell(rgb)]))
+            rows.append((f"{name}, {camera.name} ISO high: classic|{ours_name}|classic 100%|{ours_name} 100%|original",
+                         [cell(theirs), cell(ours), cell(crop100(theirs)), cell(crop100(ours)), cell(truth)]))
     for path in args.raw:
-        rows.append((f"{path.name}: classic (LibRaw)|sgan-tiny",
-                     [cell(raw_to_rgb(classic, path, options).rgb), cell(raw_to_rgb(developer, path, options).rgb)]))
+        theirs, ours = raw_to_rgb(classic, path, options).rgb, raw_to_rgb(developer, path, options).rgb
+        rows.append((f"{path.name}: classic (LibRaw)|{ours_name}|classic 100%|{ours_name} 100%",
+                     [cell(theirs), cell(ours), cell(crop100(theirs)), cell(crop100(ours))]))
 
     picture = np.asarray(sheet(rows, []))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -224,16 +224,17 @@ class ColouriseDataset(_PhotoDataset):
         return {"rgb": _chw(img)}
 
 
-class SyntheticRawDataset(_PhotoDataset):
-    """Colour photos -> unprocessed packed RAW crops (fresh random camera per sample)."""
+class _RawFromPhotoDataset(_PhotoDataset):
+    """Photos cut into sensor-size crops (twice the packed crop) with their saliency maps, for raw2rgb."""
 
     def __init__(self, photos: PhotoIndex, crop: int, augment: tuple[str, ...], seed: int, train: bool,
-                 saliency: SaliencySource | None = None, gains: str = "brooks"):
+                 saliency: SaliencySource | None = None):
         super().__init__(photos, seed, train)
-        self.crop, self.augment, self.saliency, self.gains = crop, augment, saliency, gains
+        self.crop, self.augment, self.saliency = crop, augment, saliency
 
-    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
-        rng, index = self._key_index(item)
+    def sensor_crop(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        """(2S, 2S, 3) photo crop and its (2S, 2S) saliency map (None without a saliency source),
+        cropped (randomly when training) and augmented together."""
         path, rgb = self.photo(index)
         full = 2 * self.crop
         if min(rgb.shape[:2]) < full:
@@ -245,15 +246,29 @@ class SyntheticRawDataset(_PhotoDataset):
             arrays.append(sal[y:y + full, x:x + full])
         if self.train:
             arrays = _augment_hwc(arrays, self.augment, rng)
+        return arrays[0], (arrays[1] if sal is not None else None)
+
+
+class SyntheticRawDataset(_RawFromPhotoDataset):
+    """Colour photos -> unprocessed packed RAW crops (fresh random camera per sample)."""
+
+    def __init__(self, photos: PhotoIndex, crop: int, augment: tuple[str, ...], seed: int, train: bool,
+                 saliency: SaliencySource | None = None, gains: str = "brooks"):
+        super().__init__(photos, crop, augment, seed, train, saliency)
+        self.gains = gains
+
+    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        rng, index = self._key_index(item)
+        photo, sal = self.sensor_crop(index, rng)
         camera = unprocess.random_params(rng, gains=self.gains)
-        packed, target, _ = data.synthetic_raw_sample(arrays[0], rng, params=camera)
+        packed, target, _ = data.synthetic_raw_sample(photo, rng, params=camera)
         out = {"raw": torch.from_numpy(packed), "rgb": torch.from_numpy(target)}
         if sal is not None:
-            out["saliency"] = _chw(_area_half(arrays[1]))
+            out["saliency"] = _chw(_area_half(sal))
         return out
 
 
-class DeveloperDataset(_PhotoDataset):
+class DeveloperDataset(_RawFromPhotoDataset):
     """Colour photos -> shots through real camera models (rawcolour.data.camera_sim), for the learned
     developer: ``{"raw": (4, S, S) balanced input, "rgb": (3, 2S, 2S) linear sRGB truth[, "saliency": (1, 2S, 2S)]}``.
 
@@ -261,30 +276,15 @@ class DeveloperDataset(_PhotoDataset):
     samples draw theirs from the fixed validation key, so they are the same in every run.
     """
 
-    def __init__(self, photos: PhotoIndex, crop: int, augment: tuple[str, ...], seed: int, train: bool,
-                 saliency: SaliencySource | None = None):
-        super().__init__(photos, seed, train)
-        self.crop, self.augment, self.saliency = crop, augment, saliency
-
     def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         from rawcolour.data.camera_sim import developer_sample, draw_shot
 
         rng, index = self._key_index(item)
-        path, rgb = self.photo(index)
-        full = 2 * self.crop
-        if min(rgb.shape[:2]) < full:
-            rgb = _resize_short(rgb, full)
-        sal = self.saliency.get(path, rgb) if self.saliency is not None else None
-        y, x = _crop_box(rgb.shape[0], rgb.shape[1], full, rng if self.train else None)
-        arrays = [rgb[y:y + full, x:x + full]]
-        if sal is not None:
-            arrays.append(sal[y:y + full, x:x + full])
-        if self.train:
-            arrays = _augment_hwc(arrays, self.augment, rng)
-        model_input, truth = developer_sample(arrays[0], draw_shot(rng), rng)
+        photo, sal = self.sensor_crop(index, rng)
+        model_input, truth = developer_sample(photo, draw_shot(rng), rng)
         out = {"raw": torch.from_numpy(model_input), "rgb": torch.from_numpy(truth)}
         if sal is not None:
-            out["saliency"] = _chw(arrays[1])
+            out["saliency"] = _chw(sal)
         return out
 
 
