@@ -24,7 +24,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import _bench
-from rawcolour.inference.device import inference_copy, prepare_net
+from rawcolour.inference.device import prepare_net
+from rawcolour.nets.inference_graph import inference_copy
 from rawcolour.nets.fold import fold_for_inference
 from rawcolour.inference.pipelines import InferenceOptions, raw_to_rgb
 from rawcolour.io.raw import RawPicture

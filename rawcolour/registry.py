@@ -141,9 +141,9 @@ class Stage:
     lambda_l1: float = 1.0
     lambda_gan: float = 0.0
     lambda_attention: float = 0.0
-    lambda_perceptual: float = 0.0
+    lambda_perc: float = 0.0  # VGG16 perceptual loss weight
     lr_halve_every: int | None = None  # epochs; None: constant
-    lr_linear_decay_epochs: int = 0  # pix2pix: linear decay to 0 over the last N epochs
+    lr_decay_epochs: int = 0  # pix2pix: linear decay to 0 over the last N epochs
 
 
 @dataclass(frozen=True)
@@ -365,7 +365,7 @@ register(ModelSpec(
     # non-saturating form. Linear lr decay over the second 100 epochs.
     recipe=Recipe(
         stages=(Stage("main", epochs=200, lr_g=2e-4, lr_d=2e-4, lambda_l1=100.0, lambda_gan=1.0,
-                      lr_linear_decay_epochs=100),),
+                      lr_decay_epochs=100),),
         gan_loss="nonsaturating", batch_size=1, crop_size=256, augment=("resize286", "crop", "flip")),
     policy=InferencePolicy(size_multiple=256, tiling="discouraged", render_size=256),
     io=COLOURISE_IO,
@@ -424,7 +424,7 @@ register(ModelSpec(
 _SGAN_STAGES = (
     Stage("1", epochs=10, lr_g=2e-4, lambda_l1=1.0, lambda_attention=0.5),
     Stage("2", epochs=30, lr_g=1e-4, lr_d=4e-4, lambda_l1=1.0, lambda_attention=0.5, lambda_gan=0.01,
-          lambda_perceptual=1.0, lr_halve_every=10),
+          lambda_perc=1.0, lr_halve_every=10),
 )
 _SGAN_RECIPE = Recipe(stages=_SGAN_STAGES, gan_loss="lsgan", batch_size=8, crop_size=224,
                       augment=("rot90", "flip"))

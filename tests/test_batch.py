@@ -1,4 +1,4 @@
-"""rawcolour.batch.run without a model: collecting inputs, naming outputs, the runner's policies and failures."""
+"""rawcolour.batch without a model: collecting inputs, naming outputs, the runner's policies and failures."""
 
 from __future__ import annotations
 
@@ -9,19 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rawcolour.batch import run as batch
+from rawcolour import distributed
+from rawcolour import batch
+from rawcolour.distributed import Ranks, share
 from rawcolour.io import images
-from rawcolour.batch.run import (
+from rawcolour.batch import (
     BatchRunner,
     Collection,
     Converted,
     OutputPlan,
-    Ranks,
     Source,
     collect_inputs,
     plan_jobs,
     read_path_list,
-    share,
 )
 from rawcolour.errors import InputError, MissingWeightsError, UsageError
 
@@ -142,7 +142,7 @@ class TestCollect:
                 raise PermissionError(13, "Permission denied")
             return real_scandir(path)
 
-        monkeypatch.setattr(batch.os, "scandir", scandir)
+        monkeypatch.setattr(os, "scandir", scandir)
         c = collect_inputs([str(tmp_path)], "raw2rgb", recursive=True)
         assert [s.path.name for s in c.sources] == ["b.dng"]
         assert [str(e) for _, e in c.missing] == [f"{d}: cannot list the folder: permission denied; "
@@ -392,6 +392,6 @@ def test_ranks_and_share():
     parts = [share(jobs, Ranks(r, 3, r)) for r in range(3)]
     assert sorted(j.input for p in parts for j in p) == [j.input for j in jobs]  # each exactly once
     assert [len(p) for p in parts] == [4, 3, 3]
-    assert batch.rank_device("cpu", Ranks(1, 2, 1)) == "cpu" and batch.rank_device("auto", Ranks()) == "auto"
-    assert not batch.init_distributed(Ranks(0, 1, 0))
-    assert batch.reduce_counts([1, 2]) == [1, 2]
+    assert distributed.rank_device("cpu", Ranks(1, 2, 1)) == "cpu" and distributed.rank_device("auto", Ranks()) == "auto"
+    assert not distributed.init_distributed(Ranks(0, 1, 0))
+    assert distributed.reduce_counts([1, 2]) == [1, 2]

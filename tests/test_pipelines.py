@@ -15,9 +15,8 @@ from PIL import Image
 
 from rawcolour.checkpoint import LoadedModel, load_model
 from rawcolour.colour import rgb_to_lab
+from rawcolour.nets.inference_graph import NarrowConv2d, UpsampleConv2d
 from rawcolour.inference.device import (
-    NarrowConv2d,
-    UpsampleConv2d,
     forget_prepared,
     prepare_net,
     resolve_device,

@@ -92,7 +92,7 @@ def test_sgan_recipe_matches_the_paper():
     recipe = registry.get_spec("sgan").recipe
     s1, s2 = recipe.stage("1"), recipe.stage("2")
     assert (s1.lr_g, s1.lr_d, s1.lambda_attention, s1.lambda_gan) == (2e-4, None, 0.5, 0.0)
-    assert (s2.lr_g, s2.lr_d, s2.lambda_gan, s2.lambda_perceptual, s2.lr_halve_every) == (1e-4, 4e-4, 0.01, 1.0, 10)
+    assert (s2.lr_g, s2.lr_d, s2.lambda_gan, s2.lambda_perc, s2.lr_halve_every) == (1e-4, 4e-4, 0.01, 1.0, 10)
     assert recipe.gan_loss == "lsgan"
 
 

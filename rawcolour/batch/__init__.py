@@ -1,1 +1,33 @@
-"""Batch conversion for the CLI: collect inputs, plan outputs, run the conversions."""
+"""Batch conversion, torch-free until a model is needed: collect.py (inputs), plan.py (output
+names), run.py (converting, one record per file, and ``run_batch`` which does the whole batch)."""
+
+from rawcolour.batch.collect import Collection, Source, accepted_extensions, collect_inputs, describe_inputs, read_path_list
+from rawcolour.batch.plan import (
+    DEFAULT_SUFFIXES,
+    OUTPUT_EXTENSIONS,
+    Job,
+    OutputPlan,
+    default_bit_depth,
+    output_kind,
+    plan_jobs,
+)
+from rawcolour.batch.run import (
+    DEFAULT_MODELS,
+    ON_EXIST,
+    BatchRunner,
+    Converted,
+    LoadSettings,
+    ModelConverter,
+    Record,
+    Summary,
+    error_text,
+    run_batch,
+    write_output,
+)
+
+__all__ = [
+    "DEFAULT_MODELS", "DEFAULT_SUFFIXES", "ON_EXIST", "OUTPUT_EXTENSIONS", "BatchRunner", "Collection", "Converted",
+    "Job", "LoadSettings", "ModelConverter", "OutputPlan", "Record", "Source", "Summary", "accepted_extensions",
+    "collect_inputs", "default_bit_depth", "describe_inputs", "error_text", "output_kind", "plan_jobs",
+    "read_path_list", "run_batch", "write_output",
+]

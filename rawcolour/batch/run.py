@@ -12,8 +12,8 @@ prints, this module never does. The steps, each usable alone:
    need, so a re-run where every output exists loads nothing), writes atomically and reports a
    :class:`Record` per file. A bad file gives a ``failed`` record and the batch goes on; only
    problems that would fail every file (missing weights, no such device) stop it.
-4. :func:`share`, :func:`init_distributed`, :func:`reduce_counts`: under ``torchrun`` each rank
-   converts every ``world``-th job of the sorted plan, and the counts are summed over ranks.
+4. Under ``torchrun`` each rank converts every ``world``-th job of the sorted plan, and the counts
+   are summed over ranks (rawcolour.distributed).
 
 Output naming: ``stem + suffix + .png|.tif|.jpg`` in the ``-o`` folder (mirroring the tree below
 each folder argument when ``recursive``), or next to the input. The default suffix is empty when
@@ -23,74 +23,38 @@ overwrites an input.
 
 from __future__ import annotations
 
-import fnmatch
-import glob
 import logging
 import os
-import re
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 
-from rawcolour.io import images
-from rawcolour.distributed import Ranks, rank_device
+from rawcolour.batch.collect import Collection, collect_inputs, describe_inputs
+from rawcolour.batch.plan import Job, OutputPlan, default_bit_depth, output_kind, plan_jobs
+from rawcolour.distributed import Ranks, close_distributed, init_distributed, rank_device, reduce_counts, share
 from rawcolour.errors import (
     CheckpointError,
     InputError,
-    display_path,
-    one_line,
     MissingWeightsError,
     OutputError,
     RawcolourError,
     UnknownModelError,
     UsageError,
+    display_path,
+    one_line,
 )
-from rawcolour.io.files import check_regular_file, clean_stale_temporaries
-from rawcolour.io.raw import RAW_EXTENSIONS
+from rawcolour.io import images
+from rawcolour.io.files import clean_stale_temporaries
 from rawcolour.tasks import TASK_SPECS, get_task
 
-__all__ = [
-    "DEFAULT_MODELS",
-    "DEFAULT_SUFFIXES",
-    "ON_EXIST",
-    "BatchRunner",
-    "Collection",
-    "Converted",
-    "Job",
-    "LoadSettings",
-    "ModelConverter",
-    "OutputPlan",
-    "Ranks",
-    "Record",
-    "Source",
-    "Summary",
-    "accepted_extensions",
-    "close_distributed",
-    "collect_inputs",
-    "default_bit_depth",
-    "error_text",
-    "init_distributed",
-    "output_kind",
-    "rank_device",
-    "plan_jobs",
-    "read_path_list",
-    "reduce_counts",
-    "share",
-    "write_output",
-]
-
 DEFAULT_MODELS = {name: t.default_model for name, t in TASK_SPECS.items()}
-DEFAULT_SUFFIXES = {name: t.suffix for name, t in TASK_SPECS.items()}
 ON_EXIST = ("skip", "overwrite", "error")
-OUTPUT_EXTENSIONS = {"png": ".png", "tiff": ".tif", "jpg": ".jpg"}
-# Packed RAW datasets (Zurich, RAW2RGB-GAN) are PNG files.
-PACKED_RAW_EXTENSIONS = frozenset({".png"})
-_GLOB_MAGIC = re.compile(r"[*?[]")
+
 
 # Problems that would fail every file the same way: the batch stops at the first one. (Any error
 # while loading the model stops it too; a DeviceError while converting is out of memory for one
@@ -102,446 +66,6 @@ FATAL_ERRORS: tuple[type[RawcolourError], ...] = (
     UsageError,
 )
 
-
-def accepted_extensions(task: str) -> frozenset[str]:
-    """Lower-case suffixes (with the dot) the task picks up from folders and globs."""
-    if get_task(task).inputs == "raw":
-        return RAW_EXTENSIONS | PACKED_RAW_EXTENSIONS
-    return images.IMAGE_EXTENSIONS
-
-
-def default_bit_depth(task: str, fmt: str, input_bit_depth: int | None) -> int:
-    """8 for JPEG; else 16 for raw2rgb and the input's depth for colourise."""
-    if fmt == "jpg":
-        return 8
-    return get_task(task).output_bit_depth or input_bit_depth or 8
-
-
-# ============================================================================ 1. inputs
-
-
-@dataclass(frozen=True)
-class Source:
-    """One input file: the path as found, and the folder whose tree is mirrored below ``-o``."""
-
-    path: Path
-    root: Path | None = None  # None: the output goes straight into the output folder
-    explicit: bool = False  # named on the command line (not found in a folder, glob or stdin)
-
-
-@dataclass
-class Collection:
-    """What :func:`collect_inputs` found."""
-
-    sources: list[Source] = field(default_factory=list)
-    missing: list[tuple[str, RawcolourError]] = field(default_factory=list)  # named but not readable
-    unsupported: list[Path] = field(default_factory=list)  # extensions this task does not read
-    unsupported_named: list[Path] = field(default_factory=list)  # ...of which named explicitly
-    ignored: list[Path] = field(default_factory=list)  # rawcolour outputs met in folders
-
-    def unsupported_kinds(self) -> list[str]:
-        """The distinct suffixes of the unsupported files, for a summary line ('.xmp', '(none)')."""
-        return sorted({p.suffix.lower() or "(none)" for p in self.unsupported})
-
-
-def read_path_list(data: bytes | str) -> list[str]:
-    """Paths from stdin: one per line (``find``), or NUL-separated (``find -print0``); blanks dropped."""
-    if isinstance(data, bytes):
-        sep = b"\0" if b"\0" in data else b"\n"
-        parts = [os.fsdecode(p.rstrip(b"\r") if sep == b"\n" else p) for p in data.split(sep)]
-    else:
-        sep_s = "\0" if "\0" in data else "\n"
-        parts = [p.rstrip("\r") if sep_s == "\n" else p for p in data.split(sep_s)]
-    return [p for p in parts if p.strip()]
-
-
-def _file_key(path: Path) -> tuple[Any, ...]:
-    """Identity of a file: (device, inode) when it exists, else its resolved path."""
-    try:
-        st = os.stat(path)
-        return (st.st_dev, st.st_ino)
-    except OSError:
-        return (os.path.realpath(path),)
-
-
-def _is_rawcolour_output(path: Path) -> bool:
-    """True if ``path`` is an image this tool wrote (it carries rawcolour provenance)."""
-    if path.suffix.lower() not in images.IMAGE_EXTENSIONS:
-        return False
-    try:
-        return bool(images.read_metadata_provenance(path))
-    except (RawcolourError, OSError, ValueError):
-        return False
-
-
-class _Collector:
-    def __init__(self, task: str, recursive: bool, exclude: Iterable[Path], skip_outputs: bool):
-        self.task = task
-        self.extensions = accepted_extensions(task)
-        self.recursive = recursive
-        self.skip_outputs = skip_outputs
-        self.out = Collection()
-        self.loose: list[Source] = []  # files with no folder of their own; rooted at their common folder
-        self.seen: set[tuple[Any, ...]] = set()
-        self.excluded: set[tuple[Any, ...]] = set()
-        for d in exclude:
-            try:
-                st = os.stat(d)
-                self.excluded.add((st.st_dev, st.st_ino))
-            except OSError:
-                pass
-
-    def add_file(self, path: Path, root: Path | None, *, explicit: bool, scanned: bool) -> None:
-        key = _file_key(path)
-        if key in self.seen:  # the same file named twice (or through a link): count it once
-            return
-        self.seen.add(key)
-        if path.suffix.lower() not in self.extensions:
-            self.out.unsupported.append(path)
-            if explicit:
-                self.out.unsupported_named.append(path)
-            return
-        try:  # never opened: a FIFO would block the whole batch, a device never end
-            check_regular_file(path)
-        except InputError as err:
-            self.out.missing.append((str(path), err))
-            return
-        if scanned and self.skip_outputs and _is_rawcolour_output(path):
-            self.out.ignored.append(path)
-            return
-        source = Source(path, root, explicit)
-        if root is None:
-            self.loose.append(source)
-        else:
-            self.out.sources.append(source)
-
-    def add_folder(self, folder: Path, root: Path) -> None:
-        """Files of ``folder`` (and, if recursive, below it)."""
-        for path, error in _walk(folder, self.recursive, self.excluded):
-            if error is not None:
-                self.out.missing.append((str(path), _folder_error(path, error)))
-            else:
-                self.add_file(path, root, explicit=False, scanned=True)
-
-    def add_arg(self, arg: str) -> None:
-        path = Path(arg)
-        if os.path.isdir(path):
-            self.add_folder(path, path)
-        elif os.path.lexists(path):
-            self.add_file(path, None, explicit=True, scanned=False)
-        elif _GLOB_MAGIC.search(arg):
-            matches = _glob(arg, self.excluded)
-            if not matches:
-                self.out.missing.append(
-                    (arg, InputError("no file matches this pattern", path=arg, hint="check the pattern and the folder"))
-                )
-            for m in matches:
-                if os.path.isdir(m):
-                    self.add_folder(m, m)
-                elif not m.name.startswith("."):
-                    self.add_file(m, None, explicit=False, scanned=True)
-        else:
-            self.out.missing.append((arg, InputError("no such file or folder", path=arg, hint="check the path")))
-
-    def add_listed(self, text: str) -> None:
-        """A path read from stdin: a file or a folder, taken literally (no wildcards)."""
-        path = Path(text)
-        if os.path.isdir(path):
-            self.add_folder(path, path)
-        elif os.path.lexists(path):
-            self.add_file(path, None, explicit=False, scanned=True)
-        else:
-            self.out.missing.append((text, InputError("no such file or folder", path=text, hint="check the path")))
-
-    def finish(self) -> Collection:
-        if self.loose and self.recursive:
-            # Loose files (arguments, stdin, glob matches) mirror the tree below their common folder.
-            try:
-                common = Path(os.path.commonpath([os.path.abspath(s.path.parent) for s in self.loose]))
-            except ValueError:  # different drives
-                common = None
-            self.loose = [Source(s.path, common, s.explicit) for s in self.loose]
-        self.out.sources.extend(self.loose)
-        self.out.sources.sort(key=lambda s: str(s.path))
-        return self.out
-
-
-def _walk(folder: Path, recursive: bool, excluded: set[tuple[Any, ...]]) -> Iterator[tuple[Path, OSError | None]]:
-    """(file, None) for each file of ``folder`` (below it too if ``recursive``), sorted by name;
-    (folder, error) for a folder that cannot be listed. Each folder is visited once, so symlink
-    loops end; hidden entries (and our own temporary files) are passed over."""
-    visited: set[tuple[int, int]] = set()
-    stack = [folder]
-    while stack:
-        current = stack.pop()
-        try:
-            st = os.stat(current)
-        except OSError as exc:
-            yield current, exc
-            continue
-        ident = (st.st_dev, st.st_ino)
-        if ident in visited or ident in excluded:
-            continue  # a symlink loop, or the output folder inside the input tree
-        visited.add(ident)
-        try:
-            with os.scandir(current) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except OSError as exc:
-            yield current, exc
-            continue
-        subfolders = []
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue  # hidden files, macOS ._ resource forks, our own temporary files
-            path = current / entry.name
-            try:
-                is_dir = entry.is_dir(follow_symlinks=True)
-            except OSError:
-                is_dir = False
-            if is_dir:
-                subfolders.append(path)
-            else:
-                yield path, None
-        if recursive:
-            stack.extend(reversed(subfolders))
-
-
-def _segments_match(pattern: Sequence[str], parts: Sequence[str]) -> bool:
-    """Glob segments (``**`` = any number of folders) against path segments."""
-    if not pattern:
-        return not parts
-    if pattern[0] == "**":
-        return any(_segments_match(pattern[1:], parts[i:]) for i in range(len(parts) + 1))
-    return bool(parts) and fnmatch.fnmatchcase(parts[0], pattern[0]) and _segments_match(pattern[1:], parts[1:])
-
-
-def _glob(pattern: str, excluded: set[tuple[Any, ...]]) -> list[Path]:
-    """Sorted matches of a glob pattern; ``**`` is walked with the loop-safe walker (Python's glob
-    follows symlink loops into ever longer paths), and then matches files only."""
-    if "**" not in Path(pattern).parts:
-        return sorted(Path(m) for m in glob.glob(pattern))
-    parts = Path(pattern).parts
-    n = 0
-    while n < len(parts) and not _GLOB_MAGIC.search(parts[n]):
-        n += 1
-    base, rest = (Path(*parts[:n]) if n else Path(".")), parts[n:]
-    if not os.path.isdir(base):
-        return []
-    found = []
-    for path, error in _walk(base, True, excluded):
-        if error is None and _segments_match(rest, path.relative_to(base).parts):
-            found.append(path)
-    return sorted(found)
-
-
-def _folder_error(folder: Path, exc: OSError) -> InputError:
-    if isinstance(exc, PermissionError):
-        return InputError("cannot list the folder: permission denied", path=folder,
-                          hint="make it readable (chmod u+rx)")
-    return InputError(f"cannot list the folder ({exc.strerror or exc})", path=folder, hint="check the path")
-
-
-def collect_inputs(
-    args: Sequence[str],
-    task: str,
-    *,
-    recursive: bool = False,
-    stdin_paths: Sequence[str] = (),
-    exclude: Iterable[Path] = (),
-    skip_outputs: bool = True,
-) -> Collection:
-    """Expand command-line inputs into the files ``task`` reads.
-
-    ``args``: files, folders and glob patterns (expanded here too, for shells that do not; ``**``
-    recurses). ``"-"`` in ``args`` stands for ``stdin_paths`` (literal paths, no wildcards).
-    Folders give the files with the task's extensions (others are counted in ``unsupported``;
-    hidden files are passed over), their subfolders too if ``recursive``, each folder visited
-    once (symlink loops end) and the ``exclude`` folders (the output folder) not at all. Files
-    found in folders, globs or stdin that rawcolour wrote itself are put in ``ignored``
-    (``skip_outputs``). A named path that does not exist goes to ``missing``; the same file named
-    twice is kept once. Sources come back sorted by path.
-    """
-    collector = _Collector(get_task(task).name, recursive, exclude, skip_outputs)
-    stdin_done = False
-    for arg in args:
-        if arg == "-":
-            if not stdin_done:
-                for line in stdin_paths:
-                    collector.add_listed(line)
-                stdin_done = True
-        else:
-            collector.add_arg(arg)
-    return collector.finish()
-
-
-# ============================================================================ 2. output plan
-
-
-@dataclass(frozen=True)
-class OutputPlan:
-    """How output names are made: the ``-o`` target and the naming options."""
-
-    target: str | None = None  # None: next to each input; "-": stdout; else a folder or a file
-    fmt: str | None = None  # png | tiff | jpg; None: from -o FILE's suffix, else png
-    bit_depth: int | None = None  # None: default_bit_depth per file
-    suffix: str | None = None  # None: "" in another folder, else DEFAULT_SUFFIXES[task]
-    recursive: bool = False
-
-
-@dataclass
-class Job:
-    """One input and where its output goes; ``error`` is set when it is known to fail already."""
-
-    input: Path
-    output: Path | None  # None: stdout (to_stdout) or nothing (error)
-    fmt: str
-    bit_depth: int | None
-    to_stdout: bool = False
-    error: RawcolourError | None = None
-
-
-_FILE_SUFFIXES = frozenset({".png", ".tif", ".tiff", ".jpg", ".jpeg"})
-
-
-def output_kind(target: str | None) -> str:
-    """'beside' (no -o), 'stdout' (-o -), 'file' (-o NAME.png|.tif|.jpg, not a folder) or 'folder'."""
-    if target is None:
-        return "beside"
-    if target == "-":
-        return "stdout"
-    path = Path(target)
-    if os.path.isdir(path) or target.endswith(("/", os.sep)):
-        return "folder"
-    suffix = path.suffix.lower()
-    if suffix in _FILE_SUFFIXES:
-        return "file"
-    if suffix and suffix in _picture_suffixes():
-        # `-o pic.webp` means a picture, not a folder named pic.webp: refuse it rather than guess
-        raise UsageError(f"cannot write {suffix} files: -o {target!r} names a picture in a format rawcolour "
-                         "does not write", hint="name it .png, .tif or .jpg, or end it with / for a folder")
-    return "folder"
-
-
-def _picture_suffixes() -> frozenset[str]:
-    """Suffixes of picture files (what Pillow knows, our inputs, camera RAW): not folder names for -o."""
-    from PIL import Image
-
-    return frozenset(Image.registered_extensions()) | images.IMAGE_EXTENSIONS | RAW_EXTENSIONS
-
-
-def _key(path: Path) -> str:
-    """A comparable name for a path that may not exist yet (its folder resolved, links included)."""
-    return os.path.normcase(os.path.join(os.path.realpath(path.parent), path.name))
-
-
-def plan_jobs(collection: Collection, task: str, plan: OutputPlan) -> list[Job]:
-    """An output for every input; raises UsageError before any work when the plan is impossible.
-
-    Refused: ``-o FILE`` or ``-o -`` with more than one input, a format that contradicts the
-    ``-o`` file's suffix, 16-bit JPEG, two inputs writing the same output (both named), and an
-    output that would overwrite any input. Jobs come back sorted by input path (every rank of a
-    ``torchrun`` computes the same list).
-    """
-    get_task(task)
-    kind = output_kind(plan.target)
-    fmt = images.normalise_format(plan.fmt) if plan.fmt else None
-    if kind == "file":
-        from_name = images.format_for_path(plan.target)
-        if fmt and fmt != from_name:
-            raise UsageError(
-                f"--format {fmt} contradicts the output name {plan.target!r}",
-                hint=f"name the file .{OUTPUT_EXTENSIONS[fmt].lstrip('.')} or drop --format",
-            )
-        fmt = from_name
-    fmt = fmt or "png"
-    if plan.bit_depth not in (None, 8, 16):
-        raise UsageError(f"bit depth {plan.bit_depth} is not supported", hint="use --bit-depth 8 or 16")
-    if fmt == "jpg" and plan.bit_depth == 16:
-        raise UsageError("JPEG holds only 8 bits per channel", hint="use --bit-depth 8, or --format png or tiff")
-    if plan.suffix is not None and kind in ("file", "stdout"):
-        raise UsageError("--suffix names outputs in a folder; it has no meaning with -o FILE or -o -",
-                         hint="drop --suffix, or give -o a folder")
-    if plan.suffix is not None and ("/" in plan.suffix or os.sep in plan.suffix):
-        raise UsageError(f"--suffix {plan.suffix!r} must not contain a path separator", hint="use -o for folders")
-    sources = collection.sources
-    if kind in ("file", "stdout") and len(sources) + len(collection.missing) > 1:
-        what = "-o -" if kind == "stdout" else f"-o {plan.target}"
-        raise UsageError(
-            f"{what} takes one input, but there are {len(sources) + len(collection.missing)}",
-            hint="give -o a folder to convert many files",
-        )
-
-    jobs: list[Job] = []
-    ext = OUTPUT_EXTENSIONS[fmt]
-    folder = Path(plan.target) if kind == "folder" else None
-    for src in sources:
-        if kind == "stdout":
-            jobs.append(Job(src.path, None, fmt, plan.bit_depth, to_stdout=True))
-            continue
-        if kind == "file":
-            jobs.append(Job(src.path, Path(plan.target), fmt, plan.bit_depth))
-            continue
-        if folder is None:
-            out_dir = src.path.parent
-        else:
-            out_dir = folder
-            if plan.recursive and src.root is not None:
-                rel = os.path.relpath(os.path.abspath(src.path.parent), os.path.abspath(src.root))
-                if rel != "." and not rel.startswith(".."):
-                    out_dir = folder / rel
-        suffix = plan.suffix
-        if suffix is None:
-            same = os.path.realpath(out_dir) == os.path.realpath(src.path.parent)
-            suffix = get_task(task).suffix if same else ""
-        jobs.append(Job(src.path, out_dir / f"{src.path.stem}{suffix}{ext}", fmt, plan.bit_depth))
-
-    _refuse_collisions(jobs, sources)
-    for name, err in collection.missing:
-        jobs.append(Job(Path(name), None, fmt, plan.bit_depth, error=err))
-    jobs.sort(key=lambda j: str(j.input))
-    return jobs
-
-
-def _refuse_collisions(jobs: list[Job], sources: list[Source]) -> None:
-    inputs_by_key = {_key(s.path): s.path for s in sources}
-    inputs_by_id = {}
-    for s in sources:
-        ident = _file_key(s.path)
-        if len(ident) == 2:
-            inputs_by_id[ident] = s.path
-    by_output: dict[str, Job] = {}
-    clashes: list[tuple[Job, Job]] = []
-    for job in jobs:
-        if job.output is None:
-            continue
-        key = _key(job.output)
-        victim = inputs_by_key.get(key)
-        if victim is None and os.path.lexists(job.output):
-            victim = inputs_by_id.get(_file_key(job.output))  # a hard link or symlink to an input
-        if victim is not None:
-            raise UsageError(
-                f"the output of {job.input} would overwrite the input {victim}; nothing was converted",
-                path=job.output,
-                hint="write elsewhere with -o DIR, or choose another --suffix or --format",
-            )
-        if key in by_output:
-            clashes.append((by_output[key], job))
-        else:
-            by_output[key] = job
-    if clashes:
-        first, second = clashes[0]
-        more = f" (and {len(clashes) - 1} more)" if len(clashes) > 1 else ""
-        if first.input.parent == second.input.parent:
-            hint = "their names differ only in the extension: convert them to different -o folders, or rename one"
-        else:
-            hint = "use --recursive to mirror their folders under -o, or convert them to different -o folders"
-        raise UsageError(
-            f"{first.input} and {second.input} would both write {first.output}{more}; nothing was converted",
-            hint=hint,
-        )
-
-
-# ============================================================================ 3. running
 
 
 @dataclass
@@ -617,6 +141,9 @@ class Summary:
     ignored: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    planned: int = 0  # files this rank was given (run_batch)
+    world: int = 1  # processes that took part (run_batch)
+    unsupported_kinds: list[str] = field(default_factory=list)  # suffixes passed over ('.xmp', '(none)')
 
     def add(self, record: Record) -> None:
         setattr(self, record.status, getattr(self, record.status) + 1)
@@ -700,20 +227,6 @@ def write_output(
 Writer = Callable[..., None]
 
 
-class _LogCollector(logging.Handler):
-    """Keeps the messages of library log records (WARNING and above) for a record's note."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.messages.append(record.getMessage())
-        except Exception:  # noqa: BLE001 (a malformed log call must not fail the file)
-            self.messages.append(str(record.msg))
-
-
 class BatchRunner:
     """Convert jobs one by one: on-exist policy, per-file failures, a record for each.
 
@@ -735,6 +248,7 @@ class BatchRunner:
         on_start: Callable[[Job], None] | None = None,
         on_record: Callable[[Record], None] | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        summary: Summary | None = None,
     ):
         if on_exist not in ON_EXIST:
             raise UsageError(f"--on-exist {on_exist!r} is not a policy", hint="use skip, overwrite or error")
@@ -747,7 +261,7 @@ class BatchRunner:
         self.on_start = on_start or (lambda job: None)
         self.on_record = on_record or (lambda record: None)
         self.clock = clock
-        self.summary = Summary()
+        self.summary = summary if summary is not None else Summary()
         self._prepared = False
         self._cleaned: set[str] = set()  # output folders already cleared of stale temporary files
 
@@ -775,12 +289,12 @@ class BatchRunner:
     def run_one(self, job: Job) -> Record:
         """Convert one job; returns its record (never raises for a bad file).
 
-        Warnings that libraries raise on the way (Pillow on a corrupt EXIF tag, ...) never reach
-        the terminal: they become one note in the record.
+        Warnings and log records that libraries raise on the way (Pillow on a corrupt EXIF tag,
+        tifffile on a broken DNG tag) never reach the terminal: they become one note in the record.
         """
         logged = _LogCollector()
         root = logging.getLogger()
-        root.addHandler(logged)  # libraries that log (tifffile on a broken tag) instead of warning
+        root.addHandler(logged)
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -844,6 +358,20 @@ class BatchRunner:
         return self._record(job, "ok", tile=converted.tile, notes=notes + list(converted.notes),
                             seconds=self.clock() - start, device=converted.device, precision=converted.precision,
                             white_balance=converted.white_balance)
+
+
+class _LogCollector(logging.Handler):
+    """Keeps the messages of library log records (WARNING and above) for a record's note."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.messages.append(record.getMessage())
+        except Exception:  # noqa: BLE001 (a malformed log call must not fail the file)
+            self.messages.append(str(record.msg))
 
 
 # ============================================================================ the model step
@@ -923,55 +451,98 @@ class ModelConverter:
                          getattr(result, "precision", "") or None, getattr(result, "white_balance", "") or None)
 
 
-# ============================================================================ 4. torchrun
+# ============================================================================ the whole batch
 
 
-def share(jobs: Sequence[Job], ranks: Ranks) -> list[Job]:
-    """This rank's jobs: every ``world``-th of the sorted plan, starting at ``rank``."""
-    return list(jobs[ranks.rank :: ranks.world])
+def run_batch(
+    task: str,
+    inputs: Sequence[str],
+    *,
+    output: str | None = None,
+    model: str | None = None,
+    options: dict[str, Any],
+    load: LoadSettings | None = None,
+    recursive: bool = False,
+    suffix: str | None = None,
+    on_exist: str = "skip",
+    fmt: str | None = None,
+    bit_depth: int | None = None,
+    strip_metadata: bool = False,
+    stdin_paths: Sequence[str] = (),
+    stdout: BinaryIO | None = None,
+    ranks: Ranks | None = None,
+    summary: Summary | None = None,
+    on_collected: Callable[[Collection], None] | None = None,
+    on_planned: Callable[[Sequence[Job]], None] | None = None,
+    on_start: Callable[[Job], None] | None = None,
+    on_record: Callable[[Record], None] | None = None,
+) -> Summary:
+    """Collect, plan and convert a batch (this rank's share under torchrun); counts summed over ranks.
 
-
-_COUNT_GROUP: Any = None  # the gloo group the final counts are summed over
-
-
-def init_distributed(ranks: Ranks) -> bool:
-    """Join torchrun's process group (gloo, for summing counts); False when alone or it cannot be made.
-
-    Joining must happen within minutes (every rank starts together), but the final sum waits for
-    the slowest rank's share of the batch, so it runs in a second group with a long timeout.
+    ``summary`` (made here if not given) is kept current, so after a KeyboardInterrupt it holds
+    this rank's counts so far. ``on_collected(collection)`` and ``on_planned(jobs)`` let a caller
+    report what was passed over and size a progress bar; ``on_start`` / ``on_record`` are
+    BatchRunner's. Usage problems (no inputs, collisions, stdin under torchrun) raise UsageError
+    before any work.
     """
-    global _COUNT_GROUP
-    if ranks.world <= 1 or not os.environ.get("MASTER_ADDR") or not os.environ.get("MASTER_PORT"):
-        return False
-    import datetime
-
-    import torch.distributed as dist
-
-    try:
-        if not dist.is_initialized():
-            dist.init_process_group("gloo", rank=ranks.rank, world_size=ranks.world,
-                                    timeout=datetime.timedelta(minutes=10))
-        _COUNT_GROUP = dist.new_group(backend="gloo", timeout=datetime.timedelta(days=7))
-    except (RuntimeError, ValueError, OSError):
-        return False
-    return True
-
-
-def reduce_counts(counts: Sequence[int]) -> list[int]:
-    """Sum integer counts over the ranks (identity when not distributed)."""
-    import torch
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()):
-        return list(counts)
-    t = torch.tensor(list(counts), dtype=torch.int64)
-    dist.all_reduce(t, op=dist.ReduceOp.SUM, group=_COUNT_GROUP)
-    return [int(v) for v in t.tolist()]
+    start = time.perf_counter()
+    ranks = ranks or Ranks.from_env()
+    summary = summary if summary is not None else Summary()
+    summary.world = ranks.world
+    if ranks.world > 1 and (output == "-" or "-" in inputs):
+        raise UsageError("under torchrun, stdin and stdout cannot be shared by the ranks",
+                         hint="pass folders or files, and -o a folder")
+    jobs = _plan_batch(task, inputs, output, OutputPlan(target=output, fmt=fmt, bit_depth=bit_depth, suffix=suffix,
+                                                        recursive=recursive), stdin_paths, summary, on_collected)
+    options = {**options, "device": rank_device(options["device"], ranks)}
+    joined = init_distributed(ranks)
+    mine = share(jobs, ranks)
+    summary.planned = len(mine)
+    converter = ModelConverter(task, model or get_task(task).default_model, options, load)
+    if on_planned is not None:
+        on_planned(mine)
+    runner = BatchRunner(converter, task=task, on_exist=on_exist, strip_metadata=strip_metadata, stdout=stdout,
+                         on_start=on_start, on_record=on_record, summary=summary)
+    runner.run(mine)
+    if joined:
+        summary.ok, summary.failed, summary.skipped, _ = reduce_counts(summary.counts())
+        close_distributed()
+    summary.seconds = time.perf_counter() - start
+    return summary
 
 
-def close_distributed() -> None:
-    """Leave the process group if this process joined one."""
-    import torch.distributed as dist
+def _plan_batch(task: str, inputs: Sequence[str], output: str | None, plan: OutputPlan, stdin_paths: Sequence[str],
+                summary: Summary, on_collected: Callable[[Collection], None] | None) -> list[Job]:
+    """Collect and plan (noting what was passed over in ``summary``). The -o folder is made by the
+    first write, not here: a model that fails to load leaves nothing behind."""
+    kind = output_kind(output)
+    collection = collect_inputs(inputs, task, recursive=plan.recursive, stdin_paths=stdin_paths,
+                                exclude=[Path(output)] if kind == "folder" else [])  # type: ignore[arg-type]
+    if on_collected is not None:
+        on_collected(collection)
+    jobs = plan_jobs(collection, task, plan)
+    summary.unsupported, summary.ignored = len(collection.unsupported), len(collection.ignored)
+    summary.unsupported_kinds = collection.unsupported_kinds()
+    if not jobs:
+        kinds = summary.unsupported_kinds
+        found = f"; passed over {len(collection.unsupported)} other files ({', '.join(kinds)})" if kinds else ""
+        raise UsageError(f"no input files to convert{found}", hint=f"{task} reads {describe_inputs(task)}"
+                         + ("" if plan.recursive else "; add --recursive for subfolders"))
+    return jobs
 
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "FATAL_ERRORS",
+    "ON_EXIST",
+    "BatchRunner",
+    "Converted",
+    "Converter",
+    "LoadSettings",
+    "ModelConverter",
+    "Record",
+    "Summary",
+    "error_text",
+    "run_batch",
+    "write_output",
+]

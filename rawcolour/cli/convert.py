@@ -1,7 +1,7 @@
 """`rawcolour colourise` and `rawcolour raw2rgb`: convert many pictures with a model.
 
 Parsing and printing only; collecting inputs, naming outputs, converting and writing live in
-rawcolour.batch.run. stdout carries nothing but the --json records or, with `-o -`, the picture;
+rawcolour.batch (run_batch). stdout carries nothing but the --json records or, with `-o -`, the picture;
 progress, warnings, failures and the summary go to stderr.
 """
 
@@ -17,7 +17,6 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -26,7 +25,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Column
 from rich.text import Text
 
-from rawcolour.batch import run as batch
+from rawcolour import distributed
+from rawcolour import batch
 from rawcolour.io import images
 from rawcolour.cli.common import (
     EXIT_FAILED,
@@ -42,7 +42,6 @@ from rawcolour.cli.common import (
 )
 from rawcolour.errors import RawcolourError, UsageError, display_path
 from rawcolour.io.raw import EXPOSURE_RANGE
-from rawcolour.tasks import get_task
 
 app = typer.Typer()
 
@@ -327,119 +326,112 @@ def _summary_line(task: str, s: batch.Summary, total_seconds: float, kinds: list
 def _convert(task: str, inputs: list[str], *, output: str | None, model: str | None, options: dict[str, Any],
              load: batch.LoadSettings, recursive: bool, suffix: str | None, on_exist: str, fmt: str | None,
              bit_depth: int | None, as_json: bool, quiet: bool, strip_metadata: bool) -> None:
+    """Run batch.run_batch, printing its records, progress, warnings and summary."""
     start = time.perf_counter()
     summary = batch.Summary()
     emit_json = as_json
     done = 0
-    planned = 0
-    runner: batch.BatchRunner | None = None
+    progress: Progress | None = None
+    bar: Any = None
     try:
-        with library_errors(), _sigterm_as_interrupt(), warnings.catch_warnings():
-            # Library warnings never reach the terminal raw: while converting, each file's become a
-            # note in its record (BatchRunner); anywhere else (collecting inputs) they are dropped.
+        with library_errors(), _sigterm_as_interrupt(), contextlib.ExitStack() as shown, warnings.catch_warnings():
+            # Library warnings and log records never reach the terminal raw: while converting, each
+            # file's become a note in its record (BatchRunner); anywhere else they are dropped.
             warnings.simplefilter("ignore")
             _library_logs_off()
-            try:
-                ranks = batch.Ranks.from_env()
-                if as_json and output == "-":
-                    raise UsageError("--json and -o - both want stdout", hint="write the picture to a file with -o FILE")
-                if ranks.world > 1 and (output == "-" or "-" in inputs):
-                    raise UsageError("under torchrun, stdin and stdout cannot be shared by the ranks",
-                                     hint="pass folders or files, and -o a folder")
-                if output == "-" and sys.stdout.isatty():
-                    raise UsageError("refusing to write a picture to the terminal",
-                                     hint="redirect stdout (> out.png) or pipe it to another program")
-                stdin_paths: list[str] = []
-                if "-" in inputs:
-                    stream = getattr(sys.stdin, "buffer", sys.stdin)
-                    stdin_paths = batch.read_path_list(stream.read())
-                kind = batch.output_kind(output)
-                collection = batch.collect_inputs(
-                    inputs, task, recursive=recursive, stdin_paths=stdin_paths,
-                    exclude=[Path(output)] if kind == "folder" else [],
-                )
+            ranks = distributed.Ranks.from_env()
+            if as_json and output == "-":
+                raise UsageError("--json and -o - both want stdout", hint="write the picture to a file with -o FILE")
+            if output == "-" and sys.stdout.isatty() and ranks.world == 1:
+                raise UsageError("refusing to write a picture to the terminal",
+                                 hint="redirect stdout (> out.png) or pipe it to another program")
+            stdin_paths: list[str] = []
+            if "-" in inputs and ranks.world == 1:
+                stream = getattr(sys.stdin, "buffer", sys.stdin)
+                stdin_paths = batch.read_path_list(stream.read())
+
+            def on_collected(collection: batch.Collection) -> None:
                 for path in collection.unsupported_named:
-                    _warn(f"{display_path(path)}: not a file {task} reads ({_reads(task)}); passed over", quiet)
-                plan = batch.OutputPlan(target=output, fmt=fmt, bit_depth=bit_depth, suffix=suffix, recursive=recursive)
-                jobs = batch.plan_jobs(collection, task, plan)
-                summary.unsupported, summary.ignored = len(collection.unsupported), len(collection.ignored)
-                if not jobs:
-                    kinds = collection.unsupported_kinds()
-                    found = f"; passed over {len(collection.unsupported)} other files ({', '.join(kinds)})" if kinds else ""
-                    raise UsageError(f"no input files to convert{found}",
-                                     hint=f"{task} reads {_reads(task)}" + ("" if recursive else "; add --recursive "
-                                                                            "for subfolders"))
-                # The -o folder is made by the first write (not here): a model that fails to load leaves
-                # nothing behind.
-                options = {**options, "device": batch.rank_device(options["device"], ranks)}
-                distributed = batch.init_distributed(ranks)
-                mine = batch.share(jobs, ranks)
-                planned = len(mine)
-                converter = batch.ModelConverter(task, model or get_task(task).default_model, options, load)
+                    _warn(f"{display_path(path)}: not a file {task} reads ({batch.describe_inputs(task)}); passed over", quiet)
+
+            def on_planned(mine: Any) -> None:
+                nonlocal progress, bar
                 show = (not quiet and err_console.is_terminal and ranks.rank == 0
                         and not (as_json and sys.stdout.isatty()))
                 progress = _progress(show)
-                bar = progress.add_task("starting", total=len(mine)) if progress else None
+                if progress is not None:
+                    bar = progress.add_task("starting", total=len(mine))
+                    shown.enter_context(progress)
 
-                def on_start(job: batch.Job) -> None:
-                    if progress is not None:
-                        progress.update(bar, description=escape(_short(job.input.name)))
+            def on_start(job: batch.Job) -> None:
+                if progress is not None:
+                    progress.update(bar, description=escape(_short(job.input.name)))
 
-                def on_record(record: batch.Record) -> None:
-                    nonlocal done, emit_json
-                    done += 1
-                    if record.status == "failed":
-                        err_console.print(error_line(record.error), markup=False)
-                    if progress is not None:
-                        progress.advance(bar)
-                    if emit_json:
-                        try:
-                            print_json(record.to_json())
-                        except BrokenPipeError:
-                            emit_json = False
-                            silence_stdout()
-                            raise _Interrupted(EXIT_BROKEN_PIPE, "stdout was closed") from None
+            def on_record(record: batch.Record) -> None:
+                nonlocal done, emit_json
+                done += 1
+                if record.status == "failed":
+                    err_console.print(error_line(record.error), markup=False)
+                if progress is not None:
+                    progress.advance(bar)
+                if emit_json:
+                    try:
+                        print_json(record.to_json())
+                    except BrokenPipeError:
+                        emit_json = False
+                        silence_stdout()
+                        raise _Interrupted(EXIT_BROKEN_PIPE, "stdout was closed") from None
 
-                runner = batch.BatchRunner(
-                    converter, task=task, on_exist=on_exist, strip_metadata=strip_metadata,
-                    stdout=sys.stdout.buffer if output == "-" else None, on_start=on_start, on_record=on_record,
-                )
-                with progress if progress is not None else contextlib.nullcontext():
-                    runner.run(mine)
-                local = runner.summary
-                summary.ok, summary.failed, summary.skipped = local.ok, local.failed, local.skipped
-                if distributed:
-                    summary.ok, summary.failed, summary.skipped, _ = batch.reduce_counts(summary.counts())
-                    batch.close_distributed()
-                summary.seconds = time.perf_counter() - start
-                if ranks.rank == 0:
-                    if emit_json:
-                        record = summary.to_json()
-                        record["total"] = summary.ok + summary.failed + summary.skipped
-                        if ranks.world > 1:
-                            record["ranks"] = ranks.world
-                        print_json(record)
-                    if not quiet:
-                        err_console.print(_summary_line(task, summary, summary.seconds, collection.unsupported_kinds()),
-                                          markup=False)
+            try:
+                batch.run_batch(
+                    task, inputs, output=output, model=model, options=options, load=load, recursive=recursive,
+                    suffix=suffix, on_exist=on_exist, fmt=fmt, bit_depth=bit_depth, strip_metadata=strip_metadata,
+                    stdin_paths=stdin_paths, stdout=sys.stdout.buffer if output == "-" else None, ranks=ranks,
+                    summary=summary, on_collected=on_collected, on_planned=on_planned, on_start=on_start,
+                    on_record=on_record)
             except RawcolourError as err:
                 if emit_json:  # a pipeline always gets its summary record, here with the error
-                    _json_summary(summary, runner, start, error=str(err))
+                    summary.seconds = time.perf_counter() - start
+                    _json_summary(summary, error=str(err))
                 raise
+            shown.close()  # the progress bar goes before the summary is printed
+            summary.seconds = time.perf_counter() - start
+            if ranks.rank == 0:
+                _print_summary(task, summary, emit_json, quiet)
     except KeyboardInterrupt as exc:
         code = exc.code if isinstance(exc, _Interrupted) else EXIT_INTERRUPTED
         why = exc.why if isinstance(exc, _Interrupted) else "interrupted"
         if code != EXIT_BROKEN_PIPE:
-            err_console.print(f"rawcolour: {why} after {done} of {planned} files; no partial file was left",
+            err_console.print(f"rawcolour: {why} after {done} of {summary.planned} files; no partial file was left",
                               markup=False)
-        if emit_json:
-            summary.interrupted = True
-            _json_summary(summary, runner, start)
+        if emit_json:  # this rank's counts so far
+            summary.interrupted, summary.seconds = True, time.perf_counter() - start
+            _json_summary(summary)
         raise typer.Exit(code) from None
     except BrokenPipeError:
         silence_stdout()
         raise typer.Exit(EXIT_BROKEN_PIPE) from None
     raise typer.Exit(EXIT_FAILED if summary.failed else EXIT_OK)
+
+
+def _print_summary(task: str, summary: batch.Summary, emit_json: bool, quiet: bool) -> None:
+    if emit_json:
+        record = summary.to_json()
+        record["total"] = summary.ok + summary.failed + summary.skipped
+        if summary.world > 1:
+            record["ranks"] = summary.world
+        print_json(record)
+    if not quiet:
+        err_console.print(_summary_line(task, summary, summary.seconds, summary.unsupported_kinds), markup=False)
+
+
+def _json_summary(summary: batch.Summary, **extra: Any) -> None:
+    """The summary record after the batch stopped early: this rank's counts so far, and why."""
+    record = summary.to_json()
+    record["total"] = summary.ok + summary.failed + summary.skipped
+    record.update(extra)
+    with contextlib.suppress(BrokenPipeError, RawcolourError):
+        print_json(record)
 
 
 def _library_logs_off() -> None:
@@ -449,24 +441,6 @@ def _library_logs_off() -> None:
     root = logging.getLogger()
     if not any(isinstance(h, logging.NullHandler) for h in root.handlers):
         root.addHandler(logging.NullHandler())
-
-
-def _json_summary(summary: batch.Summary, runner: batch.BatchRunner | None, start: float, **extra: Any) -> None:
-    """The summary record after the batch stopped early: this rank's counts so far, and why."""
-    if runner is not None:
-        summary.ok, summary.failed, summary.skipped = runner.summary.ok, runner.summary.failed, runner.summary.skipped
-    summary.seconds = time.perf_counter() - start
-    record = summary.to_json()
-    record["total"] = summary.ok + summary.failed + summary.skipped
-    record.update(extra)
-    with contextlib.suppress(BrokenPipeError, RawcolourError):
-        print_json(record)
-
-
-def _reads(task: str) -> str:
-    if task == "raw2rgb":
-        return "camera RAW files (.dng, .cr2, .nef, ...) and packed RAW .png"
-    return "images (" + ", ".join(sorted(images.IMAGE_EXTENSIONS)) + ")"
 
 
 def _short(name: str, width: int = 32) -> str:

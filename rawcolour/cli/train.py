@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from enum import Enum
 from pathlib import Path
+import inspect
+from dataclasses import MISSING, Field
 from typing import Annotated, Any
 
 import typer
@@ -17,7 +18,9 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from typer._click import Context  # type: ignore[no-redef]
     from typer._click.exceptions import UsageError as ClickUsageError  # type: ignore[no-redef]
 
-from rawcolour.cli.common import Layout, EXIT_INTERRUPTED, EXIT_USAGE, err_console, error_line, library_errors, print_json
+from rawcolour.distributed import Ranks
+from rawcolour.train.config import TrainConfig, config_fields
+from rawcolour.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, err_console, error_line, library_errors, print_json
 
 app = typer.Typer()
 
@@ -36,29 +39,6 @@ class _OneLineErrors(TyperCommand):
             raise typer.Exit(EXIT_USAGE) from None
 
 
-class Task(str, Enum):
-    colourise = "colourise"
-    raw2rgb = "raw2rgb"
-
-
-class SyntheticGains(str, Enum):
-    """White-balance gain ranges of synthetic cameras (rawcolour.data.unprocess.WB_GAIN_RANGES)."""
-
-    brooks = "brooks"
-    wide = "wide"
-
-
-class GanLoss(str, Enum):
-    vanilla = "vanilla"
-    nonsaturating = "nonsaturating"
-    lsgan = "lsgan"
-
-
-_R = "Recipe overrides (default: the model's registry recipe)"
-_D = "Data"
-_E = "Run length and output"
-
-
 def _augment(text: str | None) -> tuple[str, ...] | None:
     if text is None:
         return None
@@ -70,8 +50,8 @@ def _augment(text: str | None) -> tuple[str, ...] | None:
 class _Progress:
     """A rich progress bar on stderr (rank 0 only), fed by the loop's events."""
 
-    def __init__(self, quiet: bool):
-        self.quiet = quiet or int(os.environ.get("RANK", "0")) != 0
+    def __init__(self, quiet: bool, main: bool = True):
+        self.quiet = quiet or not main
         self.bar: Any = None
         self.task: Any = None
         self.val = ""
@@ -115,105 +95,57 @@ class _Progress:
             self.bar = None
 
 
-@app.command(cls=_OneLineErrors, no_args_is_help=True)
-def train(
-    task: Annotated[Task, typer.Argument(help="colourise or raw2rgb.")],
-    data: Annotated[Path, typer.Option("--data", help="Training folder: colour photos (colourise, --synthetic-raw) "
-                                       "or paired RAW data (Zurich or RAW2RGB-GAN layout).", rich_help_panel=_D)],
-    model: Annotated[str, typer.Option("--model", help="Registry name (see `rawcolour models list`).")],
-    val: Annotated[Path | None, typer.Option("--val", help="Validation folder (same kind as --data); default: a "
-                                             "held-out split of --data.", rich_help_panel=_D)] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Run folder (default runs/MODEL).",
-                                             rich_help_panel=_E)] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out exactly where it stopped "
-                                         "(its saved options are used).", rich_help_panel=_E)] = False,
-    synthetic_raw: Annotated[bool, typer.Option("--synthetic-raw", help="raw2rgb from ordinary colour photos: "
-                                                "unprocess each crop with a random camera.", rich_help_panel=_D)] = False,
-    synthetic_gains: Annotated[SyntheticGains, typer.Option(
-        "--synthetic-gains", help="White-balance gains of the synthetic cameras: brooks (Brooks et al., modern "
-                                  "sensors) or wide (also nearly balanced and blue-starved sensors).",
-        rich_help_panel=_D)] = SyntheticGains.brooks,
-    layout: Annotated[Layout, typer.Option("--layout", help="Paired RAW folder layout.", rich_help_panel=_D)] = Layout.auto,
-    saliency: Annotated[Path | None, typer.Option("--saliency", help="Folder of precomputed saliency maps named like "
-                                                  "the targets (default: computed and cached).", rich_help_panel=_D)] = None,
-    saliency_cache: Annotated[Path | None, typer.Option("--saliency-cache", help="Cache folder of computed saliency "
-                                                        "maps (default RUN/saliency_cache).", rich_help_panel=_D)] = None,
-    max_samples: Annotated[int | None, typer.Option("--max-samples", help="Use only the first N training items.",
-                                                    rich_help_panel=_D)] = None,
-    val_split: Annotated[float, typer.Option("--val-split", help="Fraction held out for validation without --val.",
-                                             rich_help_panel=_D)] = 0.05,
-    val_max: Annotated[int, typer.Option("--val-max", help="At most this many validation samples.",
-                                         rich_help_panel=_D)] = 64,
-    cfa: Annotated[str, typer.Option("--cfa", help="Bayer pattern of Zurich mosaics.", rich_help_panel=_D)] = "RGGB",
-    black: Annotated[float, typer.Option("--black", help="Black level of Zurich mosaics.", rich_help_panel=_D)] = 0.0,
-    white: Annotated[float, typer.Option("--white", help="White level of Zurich mosaics.", rich_help_panel=_D)] = 1020.0,
-    vgg_weights: Annotated[Path | None, typer.Option("--vgg-weights", help="torchvision VGG16 ImageNet weights "
-                                                     "(.pth/.safetensors) for the perceptual loss.")] = None,
-    init: Annotated[Path | None, typer.Option("--init", help="Start from this checkpoint's weights (e.g. stage 1 "
-                                              "for --stage 2).")] = None,
-    stage: Annotated[str, typer.Option("--stage", help="Recipe stage to run: 1, 2 (raw2rgb), main, or all.")] = "all",
-    epochs: Annotated[int | None, typer.Option("--epochs", help="Epochs of each selected stage.", rich_help_panel=_R)] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Per process.", rich_help_panel=_R)] = None,
-    crop_size: Annotated[int | None, typer.Option("--crop-size", help="Network-input pixels (raw2rgb: packed; the "
-                                                  "photo crop is twice this).", rich_help_panel=_R)] = None,
-    gan_loss: Annotated[GanLoss | None, typer.Option("--gan-loss", rich_help_panel=_R)] = None,
-    lr_g: Annotated[float | None, typer.Option("--lr-g", rich_help_panel=_R)] = None,
-    lr_d: Annotated[float | None, typer.Option("--lr-d", rich_help_panel=_R)] = None,
-    beta1: Annotated[float | None, typer.Option("--beta1", rich_help_panel=_R)] = None,
-    beta2: Annotated[float | None, typer.Option("--beta2", rich_help_panel=_R)] = None,
-    lambda_l1: Annotated[float | None, typer.Option("--lambda-l1", rich_help_panel=_R)] = None,
-    lambda_gan: Annotated[float | None, typer.Option("--lambda-gan", rich_help_panel=_R)] = None,
-    lambda_attention: Annotated[float | None, typer.Option("--lambda-attention", rich_help_panel=_R)] = None,
-    lambda_perc: Annotated[float | None, typer.Option("--lambda-perc", help="VGG16 conv4_3 perceptual weight; 0 "
-                                                      "trains without --vgg-weights.", rich_help_panel=_R)] = None,
-    lambda_saliency: Annotated[float, typer.Option("--lambda-saliency", help="Direct L1 of the saliency decoder "
-                                                   "to its target (0: as the reference code).", rich_help_panel=_R)] = 0.0,
-    lr_halve_every: Annotated[int | None, typer.Option("--lr-halve-every", help="Epochs; 0 = constant.",
-                                                       rich_help_panel=_R)] = None,
-    lr_decay_epochs: Annotated[int | None, typer.Option("--lr-decay-epochs", help="Linear decay to 0 over the last "
-                                                        "N epochs of a stage.", rich_help_panel=_R)] = None,
-    augment: Annotated[str | None, typer.Option("--augment", help="Comma list of flip, rot90, crop, resize286, "
-                                                "or none.", rich_help_panel=_R)] = None,
-    max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N optimiser steps in total.",
-                                                  rich_help_panel=_E)] = None,
-    max_minutes: Annotated[float | None, typer.Option("--max-minutes", help="Stop (and save) after M minutes.",
-                                                      rich_help_panel=_E)] = None,
-    save_every: Annotated[int, typer.Option("--save-every", help="Steps between checkpoints.",
-                                            rich_help_panel=_E)] = 1000,
-    val_every: Annotated[int | None, typer.Option("--val-every", help="Steps between validations (default: every "
-                                                  "epoch).", rich_help_panel=_E)] = None,
-    sample_every: Annotated[int | None, typer.Option("--sample-every", help="Steps between sample grids (default: "
-                                                     "every epoch).", rich_help_panel=_E)] = None,
-    log_every: Annotated[int, typer.Option("--log-every", help="Steps between loss records.", rich_help_panel=_E)] = 1,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
-    amp: Annotated[bool, typer.Option("--amp/--no-amp", help="Mixed precision on CUDA.")] = True,
-    num_workers: Annotated[int | None, typer.Option("--num-workers", help="DataLoader workers (default 0 on CPU, "
-                                                    "4 on CUDA; spawned, not forked).")] = None,
-    cache_photos: Annotated[bool, typer.Option("--cache-photos/--no-cache-photos", help="Keep decoded photos in "
-                                               "memory (up to 1 GiB).")] = True,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the end record as JSON on stdout.")] = False,
-) -> None:
+def _choice(name: str, values: tuple[str, ...]) -> type[Enum]:
+    return Enum(name, {v: v for v in values}, type=str)  # type: ignore[return-value]
+
+
+def _parameter(f: Field) -> inspect.Parameter:
+    """The typer parameter of one TrainConfig field, from the field's option() metadata."""
+    meta = f.metadata
+    kind: Any = {"str": str, "bool": bool, "int": int, "float": float}.get(str(f.type).split(" ")[0], str)
+    default: Any = meta.get("cli_default", f.default)
+    if meta["path"]:
+        kind = Path
+    elif meta["choices"]:
+        kind = _choice(f.name, meta["choices"])
+        default = default if default in (None, MISSING) else kind(default)
+    elif f.name == "augment":
+        kind = str  # a comma list on the command line (_augment)
+    if "None" in str(f.type):
+        kind = kind | None
+    if meta["argument"]:
+        info: Any = typer.Argument(help=meta["help"] or None)
+    else:
+        decl = meta["flag"] or "--" + f.name.replace("_", "-")
+        info = typer.Option(decl, help=meta["help"] or None, rich_help_panel=meta["panel"])
+    empty = inspect.Parameter.empty
+    return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[kind, info],
+                             default=empty if default is MISSING else default)
+
+
+def _cli_value(f: Field, value: Any) -> Any:
+    """A parsed command-line value as the TrainConfig field holds it."""
+    if value is None:
+        return None
+    if f.metadata["path"]:
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if f.name == "augment":
+        return _augment(value)
+    return value
+
+
+def train(*, quiet: bool = False, as_json: bool = False, **options: Any) -> None:
     """Train a colourise or raw2rgb model (runs under torchrun as DistributedDataParallel)."""
-    from rawcolour.train.config import TrainConfig
     from rawcolour.train.loop import train as run_training
 
-    cfg = TrainConfig(
-        task=task.value, model=model, data=str(data), out=str(out or Path("runs") / model),
-        val=str(val) if val else None, val_split=val_split, val_max=val_max, max_samples=max_samples,
-        synthetic_raw=synthetic_raw, synthetic_gains=synthetic_gains.value, layout=layout.value, cfa=cfa, black=black, white=white,
-        saliency=str(saliency) if saliency else None, saliency_cache=str(saliency_cache) if saliency_cache else None,
-        vgg_weights=str(vgg_weights) if vgg_weights else None, init=str(init) if init else None, stage=stage,
-        epochs=epochs, batch_size=batch_size, crop_size=crop_size, gan_loss=gan_loss.value if gan_loss else None,
-        lr_g=lr_g, lr_d=lr_d, beta1=beta1, beta2=beta2, lambda_l1=lambda_l1, lambda_gan=lambda_gan,
-        lambda_attention=lambda_attention, lambda_perc=lambda_perc, lambda_saliency=lambda_saliency,
-        lr_halve_every=lr_halve_every, lr_decay_epochs=lr_decay_epochs, augment=_augment(augment),
-        max_steps=max_steps, max_minutes=max_minutes, save_every=save_every, val_every=val_every,
-        sample_every=sample_every, log_every=log_every, seed=seed, device=device, amp=amp,
-        num_workers=num_workers, cache_photos=cache_photos, resume=resume,
-    )
-    progress = _Progress(quiet)
+    values = {f.name: _cli_value(f, options[f.name]) for f in config_fields()}
+    values["out"] = values["out"] or str(Path("runs") / values["model"])
+    cfg = TrainConfig(**values)
+    with library_errors():
+        ranks = Ranks.from_env()
+    progress = _Progress(quiet, ranks.main)
     try:
         with library_errors():
             end = run_training(cfg, progress=progress)
@@ -223,8 +155,27 @@ def train(
         raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         progress.close()
-    if as_json and int(os.environ.get("RANK", "0")) == 0:
+    if as_json and ranks.main:
         print_json(end)
+
+
+def _signature() -> inspect.Signature:
+    """The command's parameters: every TrainConfig field (--data asked for first, as the command always
+    did), then the two that are about this invocation's terminal only."""
+    fields = sorted(config_fields(), key=lambda f: (not f.metadata["argument"], f.name != "data"))
+    params = [_parameter(f) for f in fields]
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params.append(inspect.Parameter("quiet", kw, default=False, annotation=Annotated[
+        bool, typer.Option("--quiet", help="No progress bar.")]))
+    params.append(inspect.Parameter("as_json", kw, default=False, annotation=Annotated[
+        bool, typer.Option("--json", help="Print the end record as JSON on stdout.")]))
+    return inspect.Signature(params)
+
+
+train.__signature__ = _signature()  # type: ignore[attr-defined]
+train.__annotations__ = {p.name: p.annotation for p in train.__signature__.parameters.values()}
+train.__annotations__["return"] = None
+app.command(cls=_OneLineErrors, no_args_is_help=True)(train)
 
 
 __all__ = ["app", "train"]

@@ -26,13 +26,16 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rawcolour.errors import InputError, RawcolourError
 from rawcolour.eval import metrics
 from rawcolour.eval.evaluation import EvalModel, EvalResult, Progress, Sample, _display_name, _note_run
+
+if TYPE_CHECKING:
+    from rawcolour.inference.pipelines import InferenceOptions
 
 __all__ = ["KELVINS", "PHASES", "camera_plan", "evaluate_raw2rgb_cameras"]
 
@@ -64,7 +67,7 @@ def _half(img8: np.ndarray) -> np.ndarray:
     return metrics.to_uint8((x[0::2, 0::2] + x[0::2, 1::2] + x[1::2, 0::2] + x[1::2, 1::2]) / (4 * 255.0))
 
 
-def evaluate_raw2rgb_cameras(data: str | Path, models: Sequence[EvalModel], *, options: Any | None = None,
+def evaluate_raw2rgb_cameras(data: str | Path, models: Sequence[EvalModel], *, options: InferenceOptions | None = None,
                              noise: Sequence[str] = ("low", "mid", "high"), seed: int = 0,
                              limit: int | None = None, samples: int = 0,
                              progress: Progress | None = None) -> EvalResult:

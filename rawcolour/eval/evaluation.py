@@ -29,7 +29,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -41,6 +41,9 @@ from rawcolour.errors import InputError, RawcolourError, UsageError
 from rawcolour.io.raw import RawPicture, packed_rgb
 from rawcolour.registry import is_model
 from rawcolour.tasks import TASK_SPECS, get_task
+
+if TYPE_CHECKING:
+    from rawcolour.inference.pipelines import InferenceOptions, Result
 
 __all__ = [
     "BASELINES",
@@ -200,7 +203,7 @@ def load_models(names: Sequence[str], task: str, *, baseline: bool = True,
     return out
 
 
-def _options(options: Any | None) -> Any:
+def _options(options: InferenceOptions | None) -> InferenceOptions:
     """The inference options, checked once up front: a device or precision that cannot work here
     is one clear error, not the same failure for every picture."""
     from rawcolour.inference.device import resolve_device, resolve_precision
@@ -223,7 +226,7 @@ def _row(m: EvalModel, figures: dict[str, list[float]], n: int, runs: dict[str, 
     return row
 
 
-def _note_run(runs: dict[str, str], notes: list[str], label: str, result: Any) -> None:
+def _note_run(runs: dict[str, str], notes: list[str], label: str, result: Result) -> None:
     """Remember where a model ran (device and precision) and keep each distinct pipeline note once."""
     device, precision = getattr(result, "device", ""), getattr(result, "precision", "")
     runs[label] = f"{device} {precision}".strip() if device else "cpu (no network)"
@@ -233,8 +236,8 @@ def _note_run(runs: dict[str, str], notes: list[str], label: str, result: Any) -
             notes.append(text)
 
 
-def _run_model(convert: Callable[[], Any], label: str, image: str, truth8: np.ndarray, truth_name: str,
-               failed: list[dict], runs: dict[str, str], notes: list[str]) -> tuple[np.ndarray, Any] | None:
+def _run_model(convert: Callable[[], Result], label: str, image: str, truth8: np.ndarray, truth_name: str,
+               failed: list[dict], runs: dict[str, str], notes: list[str]) -> tuple[np.ndarray, Result] | None:
     """Run one model on one picture: (8-bit output, result), or None with the failure recorded."""
     try:
         result = convert()
@@ -261,7 +264,7 @@ def _grey_view(l_channel: np.ndarray) -> np.ndarray:
     return metrics.to_uint8(rgb.permute(1, 2, 0).numpy())
 
 
-def evaluate_colourise(data: str | Path, models: Sequence[EvalModel], *, options: Any | None = None,
+def evaluate_colourise(data: str | Path, models: Sequence[EvalModel], *, options: InferenceOptions | None = None,
                        limit: int | None = None, samples: int = 0, vgg_weights: str | Path | None = None,
                        progress: Progress | None = None) -> EvalResult:
     """Colourise every colour photo of `data` with each model and score it against the photo.
@@ -452,7 +455,7 @@ def _raw2rgb_inputs(data: str | Path, *, synthetic: bool, layout: str, seed: int
     return items, pairs[0].layout if pairs else layout
 
 
-def evaluate_raw2rgb(data: str | Path, models: Sequence[EvalModel], *, options: Any | None = None,
+def evaluate_raw2rgb(data: str | Path, models: Sequence[EvalModel], *, options: InferenceOptions | None = None,
                      synthetic: bool = False, layout: str = "auto", seed: int = 0, cfa: str = "RGGB",
                      black: float = 0.0, white: float = 1020.0, limit: int | None = None, samples: int = 0,
                      progress: Progress | None = None) -> EvalResult:

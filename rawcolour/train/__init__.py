@@ -2,9 +2,26 @@
 
 >>> from rawcolour.train import TrainConfig, train
 >>> # train(TrainConfig("raw2rgb", "sgan-tiny", "photos/", synthetic_raw=True, lambda_perc=0, out="runs/x"))
+
+The names load on first use, so the CLI can build its options from ``rawcolour.train.config``
+without importing torch.
 """
 
-from rawcolour.train.config import RunPlan, StagePlan, TrainConfig, resolve
-from rawcolour.train.loop import Trainer, read_log, train
+from __future__ import annotations
 
-__all__ = ["RunPlan", "StagePlan", "TrainConfig", "Trainer", "read_log", "resolve", "train"]
+from rawcolour import lazy_api
+
+_API = {
+    "RunPlan": "rawcolour.train.config",
+    "StagePlan": "rawcolour.train.config",
+    "TrainConfig": "rawcolour.train.config",
+    "resolve": "rawcolour.train.config",
+    "Trainer": "rawcolour.train.loop",
+    "read_log": "rawcolour.train.loop",
+    "train": "rawcolour.train.loop",
+}
+
+__all__ = list(_API)
+
+
+__getattr__, __dir__ = lazy_api(globals(), _API)

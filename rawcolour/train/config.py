@@ -3,95 +3,161 @@
 Every loss weight, learning rate and size defaults to the model's registry recipe; a field left
 at ``None`` means "the recipe's value". An override applies to every selected stage (use
 ``stage`` to pick one stage when its values should differ).
+
+Each option is declared once, as a :class:`TrainConfig` field whose metadata (:func:`option`)
+carries its help text, help panel, limit and whether it overrides the recipe: the
+``rawcolour train`` options, :meth:`TrainConfig.overrides`, the limit checks and :func:`resolve`
+are derived from it. This module stays torch-free (the CLI builds its options from it).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import MISSING, Field, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rawcolour.io.files import atomic_write_bytes
 from rawcolour.errors import UsageError
-from rawcolour.registry import ModelSpec, Recipe, Stage, get_spec
-from rawcolour.tasks import get_task
-from rawcolour.data.unprocess import WB_GAIN_RANGES
+from rawcolour.io.files import atomic_write_bytes
+from rawcolour.tasks import TASKS, get_task
+
+if TYPE_CHECKING:
+    from rawcolour.registry import ModelSpec, Recipe, Stage
 
 GAN_LOSSES = ("vanilla", "nonsaturating", "lsgan")
 AUGMENTS = ("flip", "rot90", "crop", "resize286")
+LAYOUTS = ("auto", "zurich", "rawgan")  # paired raw layouts (rawcolour.data.samples.list_raw_pairs)
+SYNTHETIC_GAINS = ("brooks", "wide")  # the keys of rawcolour.data.unprocess.WB_GAIN_RANGES
 
 # Fields that may differ between a run and its --resume (they change how long it runs or where,
 # not what it computes).
 RESUME_MUTABLE = ("max_steps", "max_minutes", "save_every", "device", "num_workers", "resume", "val_every",
                   "sample_every", "log_every")
 
+# Help panels of `rawcolour train --help` (None: the plain "Options" panel).
+DATA = "Data"
+RUN = "Run length and output"
+RECIPE = "Recipe overrides (default: the model's registry recipe)"
+
+# Limits a value must keep (None always passes); checked by resolve, in this order of kinds.
+POSITIVE, NON_NEGATIVE, UNIT = "positive", "non-negative", "[0, 1)"
+
+
+def option(default: Any = MISSING, *, help: str = "", panel: str | None = None, limit: str | None = None,
+           override: bool = False, flag: str | None = None, path: bool = False,
+           choices: tuple[str, ...] | None = None, cli_default: Any = MISSING, argument: bool = False) -> Any:
+    """A TrainConfig field with what the CLI, the checks and the recipe merge need to know about it.
+
+    ``flag``: the option's declaration (default ``--field-name``; ``--amp/--no-amp`` for a switch
+    pair); ``path``: given as a path on the command line, stored as text; ``choices``: the values
+    it takes (a choice on the command line); ``override``: it replaces the registry recipe's value
+    (of every selected stage when a stage has a field of this name); ``cli_default``: the command
+    line's default when it differs from the library's.
+    """
+    meta = {"help": help, "panel": panel, "limit": limit, "override": override, "flag": flag, "path": path,
+            "choices": choices, "argument": argument}
+    if cli_default is not MISSING:
+        meta["cli_default"] = cli_default
+    if default is MISSING:
+        return field(metadata=meta)
+    return field(default=default, metadata=meta)
+
 
 @dataclass
 class TrainConfig:
     """One training run. ``None`` = the registry recipe's value."""
 
-    task: str  # "colourise" | "raw2rgb"
-    model: str  # registry name
-    data: str  # folder of photos (colourise, --synthetic-raw) or paired RAW data (raw2rgb)
-    out: str = "runs/train"  # run folder: config.json, log.jsonl, checkpoints/, last.safetensors, samples/
-    val: str | None = None  # validation folder (same kind as data); None: a held-out split of data
-    val_split: float = 0.05  # fraction of data held out when there is no val folder
-    val_max: int = 64  # at most this many validation samples
-    max_samples: int | None = None  # use only the first N training items (sorted), e.g. 200 photos
-    synthetic_raw: bool = False  # raw2rgb from ordinary colour photos via unprocessing
-    synthetic_gains: str = "brooks"  # white-balance gain ranges of the synthetic cameras (unprocess.WB_GAIN_RANGES)
-    layout: str = "auto"  # paired raw layout: auto | zurich | rawgan
-    cfa: str = "RGGB"  # Zurich mosaics
-    black: float = 0.0
-    white: float = 1020.0
-    saliency: str | None = None  # folder of precomputed saliency maps named like the targets
-    saliency_cache: str | None = None  # where computed maps are cached; None: OUT/saliency_cache
-    vgg_weights: str | None = None  # torchvision VGG16 state dict (.pth / .safetensors) for the perceptual loss
-    init: str | None = None  # start from this checkpoint's weights (e.g. a stage-1 run for --stage 2)
-    stage: str = "all"  # a stage name of the recipe ("1", "2", "main") or "all"
+    task: str = option(argument=True, choices=TASKS, help="colourise or raw2rgb.")
+    model: str = option(help="Registry name (see `rawcolour models list`).")
+    # folder of photos (colourise, --synthetic-raw) or paired RAW data (raw2rgb)
+    data: str = option(path=True, panel=DATA, help="Training folder: colour photos (colourise, --synthetic-raw) "
+                       "or paired RAW data (Zurich or RAW2RGB-GAN layout).")
+    # run folder: config.json, log.jsonl, checkpoints/, last.safetensors, samples/
+    out: str = option("runs/train", path=True, panel=RUN, cli_default=None,
+                      help="Run folder (default runs/MODEL).")
+    resume: bool = option(False, panel=RUN, help="Continue the run in --out exactly where it stopped "
+                          "(its saved options are used).")
+    val: str | None = option(None, path=True, panel=DATA, help="Validation folder (same kind as --data); "
+                             "default: a held-out split of --data.")
+    synthetic_raw: bool = option(False, panel=DATA, help="raw2rgb from ordinary colour photos: unprocess each "
+                                 "crop with a random camera.")
+    synthetic_gains: str = option(  # white-balance gain ranges of the synthetic cameras (unprocess.WB_GAIN_RANGES)
+        "brooks", panel=DATA, choices=SYNTHETIC_GAINS,
+        help="White-balance gains of the synthetic cameras: brooks (Brooks et al., modern sensors) or wide "
+             "(also nearly balanced and blue-starved sensors).")
+    layout: str = option("auto", panel=DATA, choices=LAYOUTS, help="Paired RAW folder layout.")
+    saliency: str | None = option(None, path=True, panel=DATA, help="Folder of precomputed saliency maps named "
+                                  "like the targets (default: computed and cached).")
+    saliency_cache: str | None = option(None, path=True, panel=DATA, help="Cache folder of computed saliency "
+                                        "maps (default RUN/saliency_cache).")  # None: OUT/saliency_cache
+    max_samples: int | None = option(None, panel=DATA, limit=POSITIVE,  # sorted, e.g. 200 photos
+                                     help="Use only the first N training items.")
+    val_split: float = option(0.05, panel=DATA, limit=UNIT,  # when there is no val folder
+                              help="Fraction held out for validation without --val.")
+    val_max: int = option(64, panel=DATA, help="At most this many validation samples.")
+    cfa: str = option("RGGB", panel=DATA, help="Bayer pattern of Zurich mosaics.")
+    black: float = option(0.0, panel=DATA, help="Black level of Zurich mosaics.")
+    white: float = option(1020.0, panel=DATA, help="White level of Zurich mosaics.")
+    # torchvision VGG16 state dict (.pth / .safetensors) for the perceptual loss
+    vgg_weights: str | None = option(None, path=True, help="torchvision VGG16 ImageNet weights (.pth/.safetensors) "
+                                     "for the perceptual loss.")
+    init: str | None = option(None, path=True, help="Start from this checkpoint's weights (e.g. stage 1 for "
+                              "--stage 2).")
+    stage: str = option("all", help="Recipe stage to run: 1, 2 (raw2rgb), main, or all.")
 
     # recipe overrides
-    epochs: int | None = None  # per selected stage
-    batch_size: int | None = None  # per process
-    crop_size: int | None = None  # network-input pixels (raw2rgb: packed pixels, the photo crop is 2x)
-    gan_loss: str | None = None  # vanilla | nonsaturating | lsgan
-    lr_g: float | None = None
-    lr_d: float | None = None
-    beta1: float | None = None
-    beta2: float | None = None
-    lambda_l1: float | None = None
-    lambda_gan: float | None = None
-    lambda_attention: float | None = None
-    lambda_perc: float | None = None
-    lambda_saliency: float = 0.0  # L1 of the saliency decoder to the saliency target (0: as the reference code)
-    lr_halve_every: int | None = None  # epochs; 0 = constant
-    lr_decay_epochs: int | None = None  # pix2pix linear decay over the last N epochs of a stage
-    augment: tuple[str, ...] | None = None  # subset of AUGMENTS
+    epochs: int | None = option(None, panel=RECIPE, limit=POSITIVE, override=True,
+                                help="Epochs of each selected stage.")
+    batch_size: int | None = option(None, panel=RECIPE, limit=POSITIVE, override=True, help="Per process.")
+    crop_size: int | None = option(None, panel=RECIPE, limit=POSITIVE, override=True,
+                                   help="Network-input pixels (raw2rgb: packed; the photo crop is twice this).")
+    gan_loss: str | None = option(None, panel=RECIPE, override=True, choices=GAN_LOSSES)
+    lr_g: float | None = option(None, panel=RECIPE, limit=POSITIVE, override=True)
+    lr_d: float | None = option(None, panel=RECIPE, limit=POSITIVE, override=True)
+    beta1: float | None = option(None, panel=RECIPE, limit=UNIT, override=True)
+    beta2: float | None = option(None, panel=RECIPE, limit=UNIT, override=True)
+    lambda_l1: float | None = option(None, panel=RECIPE, limit=NON_NEGATIVE, override=True)
+    lambda_gan: float | None = option(None, panel=RECIPE, limit=NON_NEGATIVE, override=True)
+    lambda_attention: float | None = option(None, panel=RECIPE, limit=NON_NEGATIVE, override=True)
+    lambda_perc: float | None = option(None, panel=RECIPE, limit=NON_NEGATIVE, override=True,
+                                       help="VGG16 conv4_3 perceptual weight; 0 trains without --vgg-weights.")
+    # L1 of the saliency decoder to the saliency target (0: as the reference code); no recipe has it
+    lambda_saliency: float = option(0.0, panel=RECIPE, limit=NON_NEGATIVE, override=True,
+                                    help="Direct L1 of the saliency decoder to its target (0: as the reference "
+                                         "code).")
+    lr_halve_every: int | None = option(None, panel=RECIPE, limit=NON_NEGATIVE, override=True,
+                                        help="Epochs; 0 = constant.")
+    lr_decay_epochs: int | None = option(None, panel=RECIPE, limit=NON_NEGATIVE, override=True,  # pix2pix
+                                         help="Linear decay to 0 over the last N epochs of a stage.")
+    augment: tuple[str, ...] | None = option(None, panel=RECIPE, override=True,  # subset of AUGMENTS
+                                             help="Comma list of flip, rot90, crop, resize286, or none.")
 
     # run length, I/O, engineering
-    max_steps: int | None = None  # stop after this many optimiser steps in total (counted across resumes)
-    max_minutes: float | None = None  # stop (and save) after this much wall time in this invocation
-    save_every: int = 1000  # steps between checkpoints (plus one at the end of each stage and the run)
-    val_every: int | None = None  # steps between validations; None: at the end of every epoch
-    sample_every: int | None = None  # steps between sample grids; None: at the end of every epoch
-    log_every: int = 1  # steps between loss records in log.jsonl
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    amp: bool = True  # mixed precision on CUDA (bf16 where supported, else fp16 + GradScaler); no-op elsewhere
-    num_workers: int | None = None  # DataLoader workers; None: 0 on CPU, 4 on CUDA
-    cache_photos: bool = True  # keep decoded photos in memory (up to 1 GiB) when the set is small
-    resume: bool = False
+    max_steps: int | None = option(None, panel=RUN, limit=POSITIVE,  # counted across resumes
+                                   help="Stop after N optimiser steps in total.")
+    max_minutes: float | None = option(None, panel=RUN, limit=POSITIVE,  # wall time of this invocation
+                                       help="Stop (and save) after M minutes.")
+    # plus one checkpoint at the end of each stage and of the run
+    save_every: int = option(1000, panel=RUN, limit=POSITIVE, help="Steps between checkpoints.")
+    val_every: int | None = option(None, panel=RUN, limit=POSITIVE,
+                                   help="Steps between validations (default: every epoch).")
+    sample_every: int | None = option(None, panel=RUN, limit=POSITIVE,
+                                      help="Steps between sample grids (default: every epoch).")
+    log_every: int = option(1, panel=RUN, limit=POSITIVE, help="Steps between loss records.")
+    seed: int = option(0)
+    device: str = option("auto", help="auto, cpu, cuda, cuda:N or mps.")
+    # mixed precision on CUDA (bf16 where supported, else fp16 + GradScaler); no-op elsewhere
+    amp: bool = option(True, flag="--amp/--no-amp", help="Mixed precision on CUDA.")
+    num_workers: int | None = option(None, help="DataLoader workers (default 0 on CPU, 4 on CUDA; spawned, "
+                                     "not forked).")
+    cache_photos: bool = option(True, flag="--cache-photos/--no-cache-photos",
+                                help="Keep decoded photos in memory (up to 1 GiB).")  # when the set is small
 
     def overrides(self) -> dict[str, Any]:
         """The recipe values this run changes (for checkpoint metadata)."""
-        keys = ("epochs", "batch_size", "crop_size", "gan_loss", "lr_g", "lr_d", "beta1", "beta2", "lambda_l1",
-                "lambda_gan", "lambda_attention", "lambda_perc", "lr_halve_every", "lr_decay_epochs", "augment")
-        out = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
-        if self.lambda_saliency:
-            out["lambda_saliency"] = self.lambda_saliency
-        return out
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.metadata["override"] and getattr(self, f.name) != f.default}
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -108,9 +174,15 @@ class TrainConfig:
         return cls(**d)
 
 
+def config_fields() -> tuple[Field, ...]:
+    """TrainConfig's fields, each with its :func:`option` metadata."""
+    return dataclasses.fields(TrainConfig)
+
+
 @dataclass(frozen=True)
 class StagePlan:
-    """A recipe stage with every override applied: what the loop runs."""
+    """A recipe stage with every override applied: what the loop runs (registry.Stage's field names,
+    plus ``lambda_saliency``, which no recipe sets)."""
 
     name: str
     epochs: int
@@ -181,23 +253,30 @@ def _pick(override: Any, default: Any) -> Any:
     return default if override is None else override
 
 
-def _check_positive(name: str, value: float | int | None, allow_zero: bool = False) -> None:
-    if value is None:
-        return
-    if value < 0 or (value == 0 and not allow_zero):
-        raise UsageError(f"--{name.replace('_', '-')} must be {'>= 0' if allow_zero else 'positive'}, got {value}")
+def _check_limits(cfg: TrainConfig) -> None:
+    """Every field's declared limit, kind by kind (positive, then non-negative, then [0, 1))."""
+    for kind in (POSITIVE, NON_NEGATIVE, UNIT):
+        for f in config_fields():
+            value = getattr(cfg, f.name)
+            if f.metadata["limit"] != kind or value is None:
+                continue
+            flag = f"--{f.name.replace('_', '-')}"
+            if kind == UNIT and not 0 <= value < 1:
+                raise UsageError(f"{flag} must be in [0, 1), got {value}")
+            if kind != UNIT and (value < 0 or (value == 0 and kind == POSITIVE)):
+                raise UsageError(f"{flag} must be {'>= 0' if kind == NON_NEGATIVE else 'positive'}, got {value}")
 
 
-def resolve(cfg: TrainConfig) -> RunPlan:
-    """Registry recipe + overrides -> RunPlan; contradictory or impossible options raise UsageError."""
-    spec = get_spec(cfg.model)
+def _check_options(cfg: TrainConfig, spec: ModelSpec) -> None:
+    """Contradictory or unknown options raise UsageError before anything is built."""
+    from rawcolour.data.unprocess import WB_GAIN_RANGES
+
     get_task(cfg.task)
     if spec.task != cfg.task:
         raise UsageError(f"model {spec.name!r} is a {spec.task} model, not {cfg.task}",
                          hint=f"use `rawcolour train {spec.task}` or pick a {cfg.task} model")
     if not spec.learned or spec.recipe is None:
         raise UsageError(f"model {spec.name!r} is a baseline without a network: there is nothing to train")
-    recipe: Recipe = spec.recipe
     if cfg.synthetic_raw and cfg.task != "raw2rgb":
         raise UsageError("--synthetic-raw is for raw2rgb training")
     if cfg.synthetic_gains not in WB_GAIN_RANGES:
@@ -210,19 +289,30 @@ def resolve(cfg: TrainConfig) -> RunPlan:
         bad = [a for a in cfg.augment if a not in AUGMENTS]
         if bad:
             raise UsageError(f"unknown augmentation {bad[0]!r}", hint=f"use a comma list of {', '.join(AUGMENTS)}")
-    for name in ("epochs", "batch_size", "crop_size", "lr_g", "lr_d", "max_steps", "max_minutes", "save_every",
-                 "val_every", "sample_every", "log_every", "max_samples"):
-        _check_positive(name, getattr(cfg, name))
-    for name in ("lambda_l1", "lambda_gan", "lambda_attention", "lambda_perc", "lambda_saliency", "lr_halve_every",
-                 "lr_decay_epochs"):
-        _check_positive(name, getattr(cfg, name), allow_zero=True)
-    if not 0 <= cfg.val_split < 1:
-        raise UsageError(f"--val-split must be in [0, 1), got {cfg.val_split}")
-    for name in ("beta1", "beta2"):
-        v = getattr(cfg, name)
-        if v is not None and not 0 <= v < 1:
-            raise UsageError(f"--{name} must be in [0, 1), got {v}")
+    _check_limits(cfg)
 
+
+def _plan_stage(cfg: TrainConfig, stage: Stage) -> StagePlan:
+    """A recipe stage with the config's overrides of the same names applied."""
+    values = dataclasses.asdict(stage)
+    for name in values:
+        given = getattr(cfg, name, None)
+        if given is not None and name != "name":
+            values[name] = given
+    if values["lambda_gan"] > 0 and values["lr_d"] is None:
+        values["lr_d"] = values["lr_g"]  # a stage given a GAN term by override: D at G's rate
+    values["lr_decay_epochs"] = min(values["lr_decay_epochs"], values["epochs"])
+    values["lr_halve_every"] = values["lr_halve_every"] or None
+    return StagePlan(**values, lambda_saliency=cfg.lambda_saliency)
+
+
+def resolve(cfg: TrainConfig) -> RunPlan:
+    """Registry recipe + overrides -> RunPlan; contradictory or impossible options raise UsageError."""
+    from rawcolour.registry import get_spec
+
+    spec = get_spec(cfg.model)
+    _check_options(cfg, spec)
+    recipe: Recipe = spec.recipe
     if cfg.stage == "all":
         chosen = recipe.stages
     else:
@@ -232,28 +322,9 @@ def resolve(cfg: TrainConfig) -> RunPlan:
                              hint=f"stages: {', '.join(names)} or all")
         chosen = (recipe.stage(cfg.stage),)
 
-    stages = []
-    for s in chosen:
-        s: Stage
-        lambda_gan = _pick(cfg.lambda_gan, s.lambda_gan)
-        lr_d = _pick(cfg.lr_d, s.lr_d)
-        if lambda_gan > 0 and lr_d is None:
-            lr_d = _pick(cfg.lr_g, s.lr_g)  # a stage given a GAN term by override: D at G's rate
-        epochs = _pick(cfg.epochs, s.epochs)
-        decay = _pick(cfg.lr_decay_epochs, s.lr_linear_decay_epochs)
-        if decay > epochs:
-            decay = epochs
-        halve = _pick(cfg.lr_halve_every, s.lr_halve_every) or None
-        stages.append(StagePlan(
-            name=s.name, epochs=epochs, lr_g=_pick(cfg.lr_g, s.lr_g), lr_d=lr_d,
-            lambda_l1=_pick(cfg.lambda_l1, s.lambda_l1), lambda_gan=lambda_gan,
-            lambda_attention=_pick(cfg.lambda_attention, s.lambda_attention),
-            lambda_perc=_pick(cfg.lambda_perc, s.lambda_perceptual), lambda_saliency=cfg.lambda_saliency,
-            lr_halve_every=halve, lr_decay_epochs=decay,
-        ))
     plan = RunPlan(
         spec=spec,
-        stages=tuple(stages),
+        stages=tuple(_plan_stage(cfg, s) for s in chosen),
         gan_loss=_pick(cfg.gan_loss, recipe.gan_loss),
         betas=(_pick(cfg.beta1, recipe.betas[0]), _pick(cfg.beta2, recipe.betas[1])),
         batch_size=_pick(cfg.batch_size, recipe.batch_size),
@@ -261,7 +332,12 @@ def resolve(cfg: TrainConfig) -> RunPlan:
         augment=tuple(_pick(cfg.augment, recipe.augment)),
         init_std=recipe.init_std,
     )
-    pol = spec.policy
+    _check_plan(cfg, plan)
+    return plan
+
+
+def _check_plan(cfg: TrainConfig, plan: RunPlan) -> None:
+    spec, pol = plan.spec, plan.spec.policy
     if plan.crop_size % pol.size_multiple or plan.crop_size < pol.min_size:
         raise UsageError(
             f"--crop-size {plan.crop_size} does not suit {spec.name}",
@@ -276,7 +352,8 @@ def resolve(cfg: TrainConfig) -> RunPlan:
             hint="pass --vgg-weights vgg16-397923af.pth (torchvision's ImageNet VGG16, .pth or .safetensors; "
                  "nothing is downloaded), or switch that loss off with --lambda-perc 0",
         )
-    return plan
+
+
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

@@ -26,13 +26,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import io
 import json
 import random
 import time
-import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +42,9 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 import rawcolour
 from rawcolour.checkpoint import DISCRIMINATOR_PREFIX, checkpoint_metadata, load_state, read_checkpoint, save_checkpoint
-from rawcolour.inference.device import resolve_device
-from rawcolour.distributed import Ranks, rank_device
+from rawcolour.distributed import Ranks, init_training
 from rawcolour.io.files import atomic_write_bytes, read_jsonl
-from rawcolour.errors import CheckpointError, OutputError, UsageError
+from rawcolour.errors import OutputError, UsageError
 from rawcolour.io.images import write_image
 from rawcolour.nets import init_weights
 from rawcolour.nets.uresnet import SGANGenerator
@@ -56,27 +52,9 @@ from rawcolour.train.adapters import TaskAdapter, adapter_for, packed_preview
 from rawcolour.train.config import RESUME_MUTABLE, RunPlan, StagePlan, TrainConfig, resolve, write_json_atomic
 from rawcolour.train.datasets import DataBundle, build_datasets
 from rawcolour.train.losses import GANLoss, PerceptualLoss, attention_loss, l1
+from rawcolour.train.resume import ResumeState, rng_state
 
-RESUME_FORMAT = "rawcolour.resume/1"
 SIDECAR = "last.resume.pt"
-
-
-def _resume_refusal(err: BaseException, path: Path) -> CheckpointError:
-    """One line for a resume file torch.load(weights_only=True) would not read (its own message is
-    a page of advice on unsafe loading, which is exactly what we never do)."""
-    import re
-
-    text = str(err)
-    found = re.search(r"GLOBAL ([\w.]+)", text)
-    operand = re.search(r"Unsupported operand (\d+)", text)
-    if found or operand:
-        what = f"asks for {found.group(1)}" if found else f"uses pickle instruction {operand.group(1)}"
-        return CheckpointError(f"refusing to resume: the resume state {what}, which plain saved state never "
-                               "needs (unpickling it could run code)", path=path,
-                               hint="use a resume file written by rawcolour train, or start a new run")
-    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
-    return CheckpointError(f"cannot read the resume state ({type(err).__name__}: {first[:200]})", path=path,
-                           hint="the file is corrupt or not rawcolour's; start a new run without --resume")
 LAST = "last.safetensors"
 _EPOCH_KEY_STRIDE = 100_000  # epoch key = stage index * stride + epoch
 _SAMPLE_ROWS = 4
@@ -85,30 +63,6 @@ Progress = Callable[[dict[str, Any]], None]
 
 
 # ---------------------------------------------------------------------------------- device, DDP
-
-
-def pick_device(pref: str, ranks: Ranks = Ranks()) -> torch.device:
-    """auto | cpu | cuda | cuda:N | mps -> a torch.device that exists here (rawcolour.inference.device rules);
-    under torchrun, auto/cuda mean the GPU of this process's LOCAL_RANK."""
-    return resolve_device(rank_device((pref or "auto").strip().lower(), ranks))
-
-
-def init_distributed(device_pref: str) -> tuple[Ranks, torch.device, bool]:
-    """DDP from torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK): gloo on CPU, nccl on CUDA.
-
-    Returns (info, device, whether this call initialised the process group).
-    """
-    info = Ranks.from_env()
-    if not info.enabled:
-        return info, pick_device(device_pref), False
-    device = pick_device(device_pref, info)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    created = False
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        created = True
-    return info, device, created
 
 
 class ResumableSampler(DistributedSampler):
@@ -144,34 +98,6 @@ def _f(t: torch.Tensor) -> float:
     return float(t.detach())
 
 
-def _rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]), int(np_state[3]),
-                  float(np_state[4])],
-        "python": random.getstate(),
-    }
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    n = state["numpy"]
-    np.random.set_state((n[0], n[1].numpy().astype(np.uint32), n[2], n[3], n[4]))
-    py = state["python"]
-    random.setstate((py[0], tuple(py[1]), py[2]))
-
-
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    atomic_write_bytes(path, buffer.getvalue(), what="resume state")
-
-
 def read_log(path: str | Path) -> list[dict[str, Any]]:
     """The records of a run's log.jsonl (a line cut off by an interrupted run is skipped)."""
     return read_jsonl(path)
@@ -189,13 +115,13 @@ class Trainer:
         self.out = Path(cfg.out)
 
         # -- distributed set-up and device
-        self.dist, self.device, self._owns_pg = init_distributed(cfg.device)
+        self.dist, self.device, self._owns_pg = init_training(cfg.device)
 
         # -- resume state (the run's own options win over defaults on the command line)
-        self.resume_state: dict[str, Any] | None = None
+        self.resume_state: ResumeState | None = None
         if cfg.resume:
-            self.resume_state = self._load_sidecar()
-            cfg = self._merge_resume_config(cfg, TrainConfig.from_dict(json.loads(self.resume_state["config"])))
+            self.resume_state = ResumeState.load(self.out / SIDECAR, self.dist.world)
+            cfg = self._merge_resume_config(cfg, TrainConfig.from_dict(self.resume_state.config))
         elif self.dist.main and (self.out / "config.json").exists():
             raise OutputError("this folder already holds a training run", path=self.out,
                               hint="pass --resume to continue it, or choose another --out")
@@ -259,38 +185,24 @@ class Trainer:
         self.opt_g: torch.optim.Optimizer | None = None
         self.opt_d: torch.optim.Optimizer | None = None
         self.stage: StagePlan | None = None
+        self.need_sal = False  # the current stage's losses use the saliency decoder
+        self.scaler_g = torch.amp.GradScaler("cuda", enabled=self.scaler_enabled)  # fresh per stage
+        self.scaler_d = torch.amp.GradScaler("cuda", enabled=self.scaler_enabled)
+        self.g_run: nn.Module | None = None  # G or D as the step runs them (DDP-wrapped under torchrun)
+        self.d_run: nn.Module | None = None
         self._active_stage = -1  # the stage the optimisers belong to
         if self.resume_state is not None:
-            st = self.resume_state
-            load_state(self.G, st["generator"])
-            if self.D is not None and st.get("discriminator") is not None:
-                load_state(self.D, st["discriminator"])
-            self.stage_index, self.epoch, self.batch_in_epoch = st["stage_index"], st["epoch"], st["batch_in_epoch"]
-            self.step, self.wall_before = st["step"], st["wall_seconds"]
-            self.last_val = st.get("last_val", {})
+            rs = self.resume_state
+            load_state(self.G, rs.generator)
+            if self.D is not None and rs.discriminator is not None:
+                load_state(self.D, rs.discriminator)
+            self.stage_index, self.epoch, self.batch_in_epoch = rs.stage_index, rs.epoch, rs.batch_in_epoch
+            self.step, self.wall_before, self.last_val = rs.step, rs.wall_seconds, rs.last_val
         self._val_batches: list[dict[str, torch.Tensor]] | None = None
         self._loader_obj: DataLoader | None = None
         self._val_step = -1  # step of the last validation
 
     # ------------------------------------------------------------------ resume / init
-
-    def _load_sidecar(self) -> dict[str, Any]:
-        path = self.out / SIDECAR
-        if not path.is_file():
-            raise UsageError("nothing to resume: the run folder has no resume state", path=path,
-                             hint="start a new run without --resume, or point --out at an existing run")
-        try:
-            with warnings.catch_warnings():  # torch's notes on pickle protocols are not for the terminal
-                warnings.simplefilter("ignore")
-                state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # noqa: BLE001 - any reader failure means the same to the user
-            raise _resume_refusal(err, path) from None
-        if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
-            raise CheckpointError("not a rawcolour resume file", path=path)
-        if state.get("world_size", 1) != self.dist.world:
-            raise UsageError(f"the run was trained with {state.get('world_size')} processes, now {self.dist.world}",
-                             hint="resume with the same --nproc_per_node (data order depends on it)")
-        return state
 
     @staticmethod
     def _merge_resume_config(given: TrainConfig, saved: TrainConfig) -> TrainConfig:
@@ -339,17 +251,17 @@ class Trainer:
         self.scaler_g = torch.amp.GradScaler("cuda", enabled=self.scaler_enabled)
         self.scaler_d = torch.amp.GradScaler("cuda", enabled=self.scaler_enabled)
         rs = self.resume_state
-        if rs is not None and rs.get("opt_stage_index") == index:
-            self.opt_g.load_state_dict(rs["opt_g"])
-            if self.opt_d is not None and rs.get("opt_d") is not None:
-                self.opt_d.load_state_dict(rs["opt_d"])
-            self.scaler_g.load_state_dict(rs["scaler_g"])
-            self.scaler_d.load_state_dict(rs["scaler_d"])
+        if rs is not None and rs.opt_stage_index == index:
+            self.opt_g.load_state_dict(rs.opt_g)
+            if self.opt_d is not None and rs.opt_d is not None:
+                self.opt_d.load_state_dict(rs.opt_d)
+            self.scaler_g.load_state_dict(rs.scaler_g)
+            self.scaler_d.load_state_dict(rs.scaler_d)
         # DDP: the saliency decoder is unused in stages without a saliency loss
         unused = isinstance(self.G, SGANGenerator) and self.G.saliency is not None and not self.need_sal
         if self.dist.enabled:
-            self.g_run: nn.Module = DDP(self.G, find_unused_parameters=unused)
-            self.d_run: nn.Module | None = DDP(self.D) if st.uses_discriminator else None
+            self.g_run = DDP(self.G, find_unused_parameters=unused)
+            self.d_run = DDP(self.D) if st.uses_discriminator else None
         else:
             self.g_run, self.d_run = self.G, (self.D if st.uses_discriminator else None)
 
@@ -544,43 +456,33 @@ class Trainer:
 
     def save(self, *, tag: str | None = None, collective: bool = True) -> None:
         """Write last.safetensors + last.resume.pt (and checkpoints/<tag>.safetensors); rank 0 writes."""
-        states = [_rng_state()]
+        states = [rng_state()]
         if self.dist.enabled and collective:
             gathered: list[Any] = [None] * self.dist.world
-            dist.all_gather_object(gathered, _rng_state())
+            dist.all_gather_object(gathered, rng_state())
             states = gathered
         if not self.dist.main:
             return
-        sidecar = {
-            "format": RESUME_FORMAT,
-            "config": json.dumps(self.cfg.to_dict()),
-            "step": self.step,
-            "stage_index": self.stage_index,
-            "epoch": self.epoch,
-            "batch_in_epoch": self.batch_in_epoch,
-            "wall_seconds": self._wall(),
-            "world_size": self.dist.world,
-            "last_val": self.last_val,
-            "generator": self.G.state_dict(),
-            "discriminator": self.D.state_dict() if self.D is not None else None,
-            "opt_stage_index": self._active_stage,
-            "opt_g": self.opt_g.state_dict() if self.opt_g is not None else None,
-            "opt_d": self.opt_d.state_dict() if self.opt_d is not None else None,
-            "scaler_g": self.scaler_g.state_dict() if self.opt_g is not None else None,
-            "scaler_d": self.scaler_d.state_dict() if self.opt_g is not None else None,
-            "rng": states,
-        }
+        have_opt = self.opt_g is not None
+        state = ResumeState(
+            config=self.cfg.to_dict(), step=self.step, stage_index=self.stage_index, epoch=self.epoch,
+            batch_in_epoch=self.batch_in_epoch, wall_seconds=self._wall(), world_size=self.dist.world,
+            last_val=self.last_val, generator=self.G.state_dict(),
+            discriminator=self.D.state_dict() if self.D is not None else None,
+            opt_stage_index=self._active_stage, opt_g=self.opt_g.state_dict() if have_opt else None,
+            opt_d=self.opt_d.state_dict() if self.opt_d is not None else None,
+            scaler_g=self.scaler_g.state_dict() if have_opt else None,
+            scaler_d=self.scaler_d.state_dict() if have_opt else None, rng=states)
         meta = checkpoint_metadata(self.spec, training=self.training_summary())
         d_kw = {"discriminator": self.D, "discriminator_spec": self.spec.discriminator} if self.D is not None else {}
-        _atomic_torch_save(sidecar, self.out / SIDECAR)
+        state.save(self.out / SIDECAR)
         save_checkpoint(self.out / LAST, self.G, meta, **d_kw)
         if tag:
             save_checkpoint(self.out / "checkpoints" / f"{tag}.safetensors", self.G, meta, **d_kw)
 
     def _restore_rng(self) -> None:
-        states = self.resume_state["rng"] if self.resume_state else None
-        if states:
-            _set_rng_state(states[self.dist.rank] if self.dist.rank < len(states) else states[0])
+        if self.resume_state is not None:
+            self.resume_state.restore_rng(self.dist.rank)
 
     def _write_samples(self) -> None:
         grid = self.sample_grid()
@@ -752,5 +654,5 @@ def train(cfg: TrainConfig, *, progress: Progress | None = None) -> dict[str, An
     return Trainer(cfg, progress=progress).run()
 
 
-__all__ = ["Ranks", "ResumableSampler", "Trainer", "init_distributed", "packed_preview", "pick_device",
+__all__ = ["Ranks", "ResumableSampler", "Trainer", "packed_preview",
            "read_log", "train", "LAST", "SIDECAR"]

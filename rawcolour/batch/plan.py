@@ -1,0 +1,190 @@
+"""Naming outputs: an output for every input, all or nothing (collisions and overwritten inputs
+are refused before any work is done)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from rawcolour.batch.collect import Collection, Source, _file_key
+from rawcolour.errors import RawcolourError, UsageError
+from rawcolour.io import images
+from rawcolour.tasks import TASK_SPECS, get_task
+
+DEFAULT_SUFFIXES = {name: t.suffix for name, t in TASK_SPECS.items()}
+OUTPUT_EXTENSIONS = {"png": ".png", "tiff": ".tif", "jpg": ".jpg"}
+
+
+def default_bit_depth(task: str, fmt: str, input_bit_depth: int | None) -> int:
+    """8 for JPEG; else 16 for raw2rgb and the input's depth for colourise."""
+    if fmt == "jpg":
+        return 8
+    return get_task(task).output_bit_depth or input_bit_depth or 8
+
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """How output names are made: the ``-o`` target and the naming options."""
+
+    target: str | None = None  # None: next to each input; "-": stdout; else a folder or a file
+    fmt: str | None = None  # png | tiff | jpg; None: from -o FILE's suffix, else png
+    bit_depth: int | None = None  # None: default_bit_depth per file
+    suffix: str | None = None  # None: "" in another folder, else DEFAULT_SUFFIXES[task]
+    recursive: bool = False
+
+
+@dataclass
+class Job:
+    """One input and where its output goes; ``error`` is set when it is known to fail already."""
+
+    input: Path
+    output: Path | None  # None: stdout (to_stdout) or nothing (error)
+    fmt: str
+    bit_depth: int | None
+    to_stdout: bool = False
+    error: RawcolourError | None = None
+
+
+_FILE_SUFFIXES = frozenset({".png", ".tif", ".tiff", ".jpg", ".jpeg"})
+
+
+def output_kind(target: str | None) -> str:
+    """'beside' (no -o), 'stdout' (-o -), 'file' (-o NAME.png|.tif|.jpg, not a folder) or 'folder'."""
+    if target is None:
+        return "beside"
+    if target == "-":
+        return "stdout"
+    path = Path(target)
+    if os.path.isdir(path) or target.endswith(("/", os.sep)):
+        return "folder"
+    suffix = path.suffix.lower()
+    if suffix in _FILE_SUFFIXES:
+        return "file"
+    if suffix and suffix in _picture_suffixes():
+        # `-o pic.webp` means a picture, not a folder named pic.webp: refuse it rather than guess
+        raise UsageError(f"cannot write {suffix} files: -o {target!r} names a picture in a format rawcolour "
+                         "does not write", hint="name it .png, .tif or .jpg, or end it with / for a folder")
+    return "folder"
+
+
+def _picture_suffixes() -> frozenset[str]:
+    """Suffixes of picture files (what Pillow knows, our inputs, camera RAW): not folder names for -o."""
+    from PIL import Image
+
+    from rawcolour.io.raw import RAW_EXTENSIONS
+
+    return frozenset(Image.registered_extensions()) | images.IMAGE_EXTENSIONS | RAW_EXTENSIONS
+
+
+def _key(path: Path) -> str:
+    """A comparable name for a path that may not exist yet (its folder resolved, links included)."""
+    return os.path.normcase(os.path.join(os.path.realpath(path.parent), path.name))
+
+
+def plan_jobs(collection: Collection, task: str, plan: OutputPlan) -> list[Job]:
+    """An output for every input; raises UsageError before any work when the plan is impossible.
+
+    Refused: ``-o FILE`` or ``-o -`` with more than one input, a format that contradicts the
+    ``-o`` file's suffix, 16-bit JPEG, two inputs writing the same output (both named), and an
+    output that would overwrite any input. Jobs come back sorted by input path (every rank of a
+    ``torchrun`` computes the same list).
+    """
+    get_task(task)
+    kind = output_kind(plan.target)
+    fmt = images.normalise_format(plan.fmt) if plan.fmt else None
+    if kind == "file":
+        from_name = images.format_for_path(plan.target)
+        if fmt and fmt != from_name:
+            raise UsageError(
+                f"--format {fmt} contradicts the output name {plan.target!r}",
+                hint=f"name the file .{OUTPUT_EXTENSIONS[fmt].lstrip('.')} or drop --format",
+            )
+        fmt = from_name
+    fmt = fmt or "png"
+    if plan.bit_depth not in (None, 8, 16):
+        raise UsageError(f"bit depth {plan.bit_depth} is not supported", hint="use --bit-depth 8 or 16")
+    if fmt == "jpg" and plan.bit_depth == 16:
+        raise UsageError("JPEG holds only 8 bits per channel", hint="use --bit-depth 8, or --format png or tiff")
+    if plan.suffix is not None and kind in ("file", "stdout"):
+        raise UsageError("--suffix names outputs in a folder; it has no meaning with -o FILE or -o -",
+                         hint="drop --suffix, or give -o a folder")
+    if plan.suffix is not None and ("/" in plan.suffix or os.sep in plan.suffix):
+        raise UsageError(f"--suffix {plan.suffix!r} must not contain a path separator", hint="use -o for folders")
+    sources = collection.sources
+    if kind in ("file", "stdout") and len(sources) + len(collection.missing) > 1:
+        what = "-o -" if kind == "stdout" else f"-o {plan.target}"
+        raise UsageError(
+            f"{what} takes one input, but there are {len(sources) + len(collection.missing)}",
+            hint="give -o a folder to convert many files",
+        )
+
+    jobs: list[Job] = []
+    ext = OUTPUT_EXTENSIONS[fmt]
+    folder = Path(plan.target) if kind == "folder" else None
+    for src in sources:
+        if kind == "stdout":
+            jobs.append(Job(src.path, None, fmt, plan.bit_depth, to_stdout=True))
+            continue
+        if kind == "file":
+            jobs.append(Job(src.path, Path(plan.target), fmt, plan.bit_depth))
+            continue
+        if folder is None:
+            out_dir = src.path.parent
+        else:
+            out_dir = folder
+            if plan.recursive and src.root is not None:
+                rel = os.path.relpath(os.path.abspath(src.path.parent), os.path.abspath(src.root))
+                if rel != "." and not rel.startswith(".."):
+                    out_dir = folder / rel
+        suffix = plan.suffix
+        if suffix is None:
+            same = os.path.realpath(out_dir) == os.path.realpath(src.path.parent)
+            suffix = get_task(task).suffix if same else ""
+        jobs.append(Job(src.path, out_dir / f"{src.path.stem}{suffix}{ext}", fmt, plan.bit_depth))
+
+    _refuse_collisions(jobs, sources)
+    for name, err in collection.missing:
+        jobs.append(Job(Path(name), None, fmt, plan.bit_depth, error=err))
+    jobs.sort(key=lambda j: str(j.input))
+    return jobs
+
+
+def _refuse_collisions(jobs: list[Job], sources: list[Source]) -> None:
+    inputs_by_key = {_key(s.path): s.path for s in sources}
+    inputs_by_id = {}
+    for s in sources:
+        ident = _file_key(s.path)
+        if len(ident) == 2:
+            inputs_by_id[ident] = s.path
+    by_output: dict[str, Job] = {}
+    clashes: list[tuple[Job, Job]] = []
+    for job in jobs:
+        if job.output is None:
+            continue
+        key = _key(job.output)
+        victim = inputs_by_key.get(key)
+        if victim is None and os.path.lexists(job.output):
+            victim = inputs_by_id.get(_file_key(job.output))  # a hard link or symlink to an input
+        if victim is not None:
+            raise UsageError(
+                f"the output of {job.input} would overwrite the input {victim}; nothing was converted",
+                path=job.output,
+                hint="write elsewhere with -o DIR, or choose another --suffix or --format",
+            )
+        if key in by_output:
+            clashes.append((by_output[key], job))
+        else:
+            by_output[key] = job
+    if clashes:
+        first, second = clashes[0]
+        more = f" (and {len(clashes) - 1} more)" if len(clashes) > 1 else ""
+        if first.input.parent == second.input.parent:
+            hint = "their names differ only in the extension: convert them to different -o folders, or rename one"
+        else:
+            hint = "use --recursive to mirror their folders under -o, or convert them to different -o folders"
+        raise UsageError(
+            f"{first.input} and {second.input} would both write {first.output}{more}; nothing was converted",
+            hint=hint,
+        )

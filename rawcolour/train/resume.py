@@ -1,0 +1,127 @@
+"""What ``--resume`` restores: one dataclass, saved beside the weights as ``last.resume.pt``.
+
+The file is a ``torch.save`` dict read back with ``weights_only=True``. Its keys are this
+dataclass's field names plus ``format``, and the run's config is stored as JSON text, so resume
+files written before this module existed load unchanged.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import re
+import warnings
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rawcolour.errors import CheckpointError, UsageError
+from rawcolour.io.files import atomic_write_bytes
+
+RESUME_FORMAT = "rawcolour.resume/1"
+
+
+@dataclass
+class ResumeState:
+    """A run's position, optimisers, scalers and RNG states: everything the weights file lacks."""
+
+    config: dict[str, Any]  # TrainConfig.to_dict() of the run
+    step: int  # optimiser steps so far, over all stages and invocations
+    stage_index: int
+    epoch: int  # within the stage
+    batch_in_epoch: int
+    wall_seconds: float  # wall time of all invocations so far
+    world_size: int
+    generator: dict[str, torch.Tensor]
+    discriminator: dict[str, torch.Tensor] | None = None
+    last_val: dict[str, float] = field(default_factory=dict)
+    opt_stage_index: int = -1  # the stage the optimiser and scaler states below belong to
+    opt_g: dict[str, Any] | None = None
+    opt_d: dict[str, Any] | None = None
+    scaler_g: dict[str, Any] | None = None
+    scaler_d: dict[str, Any] | None = None
+    rng: list[dict[str, Any]] = field(default_factory=list)  # torch / CUDA / numpy / Python, one per rank
+
+    def save(self, path: Path) -> None:
+        """Write the file atomically (a crash never leaves half a resume state)."""
+        state: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        state["format"] = RESUME_FORMAT
+        state["config"] = json.dumps(self.config)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        atomic_write_bytes(path, buffer.getvalue(), what="resume state")
+
+    @classmethod
+    def load(cls, path: Path, world_size: int) -> "ResumeState":
+        """Read a resume file; a missing, foreign or differently sharded one raises with what to do."""
+        if not path.is_file():
+            raise UsageError("nothing to resume: the run folder has no resume state", path=path,
+                             hint="start a new run without --resume, or point --out at an existing run")
+        try:
+            with warnings.catch_warnings():  # torch's notes on pickle protocols are not for the terminal
+                warnings.simplefilter("ignore")
+                state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # noqa: BLE001 - any reader failure means the same to the user
+            raise _refusal(err, path) from None
+        if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
+            raise CheckpointError("not a rawcolour resume file", path=path)
+        if state.get("world_size", 1) != world_size:
+            raise UsageError(f"the run was trained with {state.get('world_size')} processes, now {world_size}",
+                             hint="resume with the same --nproc_per_node (data order depends on it)")
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in state.items() if k in known and v is not None}
+        values["config"] = json.loads(state["config"])
+        values["last_val"] = state.get("last_val") or {}
+        return cls(**values)
+
+    def restore_rng(self, rank: int) -> None:
+        """This rank's RNG states (rank 0's when the run had fewer ranks saved)."""
+        if self.rng:
+            set_rng_state(self.rng[rank] if rank < len(self.rng) else self.rng[0])
+
+
+def rng_state() -> dict[str, Any]:
+    """torch, CUDA, numpy and Python RNG states, in types ``torch.load(weights_only=True)`` accepts."""
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]), int(np_state[3]),
+                  float(np_state[4])],
+        "python": random.getstate(),
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Inverse of :func:`rng_state`."""
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    n = state["numpy"]
+    np.random.set_state((n[0], n[1].numpy().astype(np.uint32), n[2], n[3], n[4]))
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+
+
+__all__ = ["RESUME_FORMAT", "ResumeState", "rng_state", "set_rng_state"]
+
+
+def _refusal(err: BaseException, path: Path) -> CheckpointError:
+    """One line for a resume file torch.load(weights_only=True) would not read (its own message is
+    a page of advice on unsafe loading, which is exactly what we never do)."""
+    text = str(err)
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    operand = re.search(r"Unsupported operand (\d+)", text)
+    if found or operand:
+        what = f"asks for {found.group(1)}" if found else f"uses pickle instruction {operand.group(1)}"
+        return CheckpointError(f"refusing to resume: the resume state {what}, which plain saved state never "
+                               "needs (unpickling it could run code)", path=path,
+                               hint="use a resume file written by rawcolour train, or start a new run")
+    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    return CheckpointError(f"cannot read the resume state ({type(err).__name__}: {first[:200]})", path=path,
+                           hint="the file is corrupt or not rawcolour's; start a new run without --resume")
