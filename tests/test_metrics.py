@@ -256,7 +256,7 @@ class TestHueAccuracy:
             if np.hypot(pa, pb) > 10 and min(d, 360 - d) <= 45:
                 hits[s] += 1
         total = sum(counts)
-        used = [h / c for h, c in zip(hits, counts) if c >= max(0.01 * total, 1)]
+        used = [h / c for h, c in zip(hits, counts) if c >= max(0.001 * total, 1)]
         return float(np.mean(used))
 
     def test_matches_loop_on_a_photo(self):
@@ -286,13 +286,13 @@ class TestHueAccuracy:
         assert metrics.balanced_hue_accuracy(hits, counts) == pytest.approx(0.5)
 
     def test_wraps_around_zero_and_sparse_sectors_left_out(self):
-        true = np.zeros((1, 1000, 3))
+        true = np.zeros((1, 2000, 3))
         true[0, :, 1:] = (40, -5)  # hue ~353: sector 5
-        true[0, 0, 1:] = (-40, 0)  # one pixel at hue 180: 0.1% of the colourful ones, below 1%
+        true[0, 0, 1:] = (-40, 0)  # one pixel at hue 180: 0.05% of the colourful ones, below 0.1%
         pred = np.zeros_like(true)
         pred[0, :, 1:] = (40, 5)  # hue ~7: 14 degrees away across 0
         hits, counts = metrics.hue_hits(pred, true)
-        assert counts[5] == 999 and hits[5] == 999 and counts[3] == 1 and hits[3] == 0
+        assert counts[5] == 1999 and hits[5] == 1999 and counts[3] == 1 and hits[3] == 0
         assert metrics.balanced_hue_accuracy(hits, counts) == 1.0
 
     def test_no_colourful_pixel_is_nan(self):
