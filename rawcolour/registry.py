@@ -465,7 +465,7 @@ register(ModelSpec(
     recipe=dataclasses.replace(_SGAN_RECIPE, batch_size=8, crop_size=128),
     policy=RAW2RGB_POLICY,
     io=DEVELOPER_IO,
-    weights=None,  # trained weights: see models/README when shipped
+    weights="sgan-isp-tiny.safetensors",
     paper=PAPER_RAW2RGB + " (extended: metadata colour, sensor resolution)",
 ))
 register(ModelSpec(

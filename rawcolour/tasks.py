@@ -28,7 +28,7 @@ class TaskSpec:
 
 COLOURISE = TaskSpec(name="colourise", default_model="colorgan-tiny", suffix="_colour", inputs="pictures",
                      output_bit_depth=None, baselines=("grey", "sepia"))
-RAW2RGB = TaskSpec(name="raw2rgb", default_model="sgan-tiny", suffix="_rgb", inputs="raw",
+RAW2RGB = TaskSpec(name="raw2rgb", default_model="sgan-isp-tiny", suffix="_rgb", inputs="raw",
                    output_bit_depth=16, baselines=("classic",))
 
 TASK_SPECS: dict[str, TaskSpec] = {t.name: t for t in (COLOURISE, RAW2RGB)}

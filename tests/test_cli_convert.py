@@ -407,7 +407,7 @@ def test_missing_inputs_model_and_task_mismatch(tmp_path, models, monkeypatch):
     result = invoke("raw2rgb", str(a))
     assert result.exit_code == 1
     (line,) = [x for x in result.stderr.splitlines() if x.strip()]
-    assert "model 'sgan-tiny' has no installed weights" in line and "--model" in line
+    assert "model 'sgan-isp-tiny' has no installed weights" in line and "--model" in line
 
 
 def test_tile_stats_exact_gives_the_untiled_picture(models, world):

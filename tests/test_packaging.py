@@ -60,5 +60,5 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     from rawcolour.io.images import read_image
 
     coffee, chelsea = read_image(tmp_path / "coffee.png"), read_image(tmp_path / "chelsea.png")
-    assert coffee.bit_depth == 16 and coffee.pixels.shape == (400 // 2, 600 // 2, 3)
+    assert coffee.bit_depth == 16 and coffee.pixels.shape == (400, 600, 3)  # the default developer: sensor size
     assert chelsea.pixels.shape[:2] == read_image(tmp_path / "examples" / "chelsea_grey.png").pixels.shape[:2]
