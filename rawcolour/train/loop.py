@@ -48,7 +48,7 @@ from rawcolour.errors import OutputError, UsageError
 from rawcolour.io.images import write_image
 from rawcolour.nets import init_weights
 from rawcolour.nets.uresnet import SGANGenerator
-from rawcolour.train.adapters import TaskAdapter, adapter_for, packed_preview
+from rawcolour.train.adapters import TaskAdapter, adapter_for
 from rawcolour.train.config import RESUME_MUTABLE, RunPlan, StagePlan, TrainConfig, resolve, write_json_atomic
 from rawcolour.train.datasets import DataBundle, build_datasets
 from rawcolour.train.losses import GANLoss, PerceptualLoss, attention_loss, l1
@@ -654,5 +654,5 @@ def train(cfg: TrainConfig, *, progress: Progress | None = None) -> dict[str, An
     return Trainer(cfg, progress=progress).run()
 
 
-__all__ = ["Ranks", "ResumableSampler", "Trainer", "packed_preview",
+__all__ = ["Ranks", "ResumableSampler", "Trainer",
            "read_log", "train", "LAST", "SIDECAR"]
