@@ -402,24 +402,15 @@ _colorgan("colorgan-tiny-in-sn", "Table I at tiny width: IN + SN", _ENC["instanc
           _DISC["instance"], sn=True, scales=1, **_TINY)
 _colorgan("colorgan-tiny-bn-sn-md", "Table I at tiny width: BN + SN + MD (3 scales)", _ENC["batch"],
           _DEC["batch"], _DISC["batch"], sn=True, scales=3, **_TINY)
-register(ModelSpec(
-    name="grey",
-    task="colourise",
-    description="baseline without learning: zero ab (the input's luminance, no colour)",
-    generator=None,
-    policy=InferencePolicy(size_multiple=1, tiling="none"),
-    io=COLOURISE_IO,
-    constant_ab=(0.0, 0.0),
-))
-register(ModelSpec(
-    name="sepia",
-    task="colourise",
-    description="baseline without learning: one warm tone (a, b) = (6, 18) over the input's luminance",
-    generator=None,
-    policy=InferencePolicy(size_multiple=1, tiling="none"),
-    io=COLOURISE_IO,
-    constant_ab=(6.0, 18.0),
-))
+def _constant_chroma(name: str, what: str, ab: tuple[float, float]) -> ModelSpec:
+    """A colourise baseline without learning: the input's luminance with one (a, b) everywhere."""
+    return register(ModelSpec(name=name, task="colourise", description=f"baseline without learning: {what}",
+                              generator=None, policy=InferencePolicy(size_multiple=1, tiling="none"),
+                              io=COLOURISE_IO, constant_ab=ab))
+
+
+_constant_chroma("grey", "zero ab (the input's luminance, no colour)", (0.0, 0.0))
+_constant_chroma("sepia", "one warm tone (a, b) = (6, 18) over the input's luminance", (6.0, 18.0))
 
 _SGAN_STAGES = (
     Stage("1", epochs=10, lr_g=2e-4, lambda_l1=1.0, lambda_attention=0.5),

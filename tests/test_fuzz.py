@@ -25,9 +25,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rawcolour import registry
 from rawcolour.io import images
-from rawcolour.checkpoint import checkpoint_metadata, save_checkpoint
 from rawcolour.errors import RawcolourError, display_path
 from rawcolour.io.raw import read_raw, unpack_bayer
 
@@ -145,16 +143,6 @@ def mutate(data: bytes, kind: str, rng: np.random.Generator) -> bytes:
 
 
 # ------------------------------------------------------------------------------------------- running
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory) -> dict[str, Path]:
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(0)
-    d = tmp_path_factory.mktemp("fuzz-models")
-    return {name: save_checkpoint(d / f"{name}.safetensors", registry.create_model(name),
-                                  checkpoint_metadata(registry.get_spec(name)))
-            for name in ("sgan-tiny", "colorgan-tiny")}
 
 
 def run_streaming(args: list[str], n_files: int) -> tuple[list[dict], str, int]:

@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 
 from rawcolour import registry
 from rawcolour.io import images
-from rawcolour.checkpoint import checkpoint_metadata, load_model, save_checkpoint
+from rawcolour.checkpoint import load_model
 from rawcolour.cli.main import app
 from rawcolour.errors import CheckpointError, InputError, display_path
 from rawcolour.io.files import atomic_write_bytes, clean_stale_temporaries
@@ -74,16 +74,6 @@ def records(stdout: bytes) -> tuple[dict[str, dict], dict]:
 
 def tree(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory) -> dict[str, Path]:
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(0)
-    d = tmp_path_factory.mktemp("models")
-    return {name: save_checkpoint(d / f"{name}.safetensors", registry.create_model(name),
-                                  checkpoint_metadata(registry.get_spec(name)))
-            for name in ("sgan-tiny", "colorgan-tiny")}
 
 
 def dng(path: Path, seed: int = 0, planes: np.ndarray | None = None) -> Path:

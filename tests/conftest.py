@@ -1,0 +1,22 @@
+"""Fixtures shared by several test files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory) -> dict[str, Path]:
+    """Seeded random checkpoints of sgan-tiny and colorgan-tiny, as `--model FILE` arguments
+    (test files with their own ``models`` fixture use theirs)."""
+    torch = pytest.importorskip("torch")
+    from rawcolour import registry
+    from rawcolour.checkpoint import checkpoint_metadata, save_checkpoint
+
+    torch.manual_seed(0)
+    d = tmp_path_factory.mktemp("models")
+    return {name: save_checkpoint(d / f"{name}.safetensors", registry.create_model(name),
+                                  checkpoint_metadata(registry.get_spec(name)))
+            for name in ("sgan-tiny", "colorgan-tiny")}
