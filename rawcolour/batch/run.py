@@ -8,10 +8,12 @@ prints, this module never does. The steps, each usable alone:
 2. :func:`plan_jobs`: output name for every input, all or nothing: two inputs writing the same
    output, or an output that is an input, raise :class:`~rawcolour.errors.UsageError` before any
    work is done.
-3. :class:`BatchRunner`: converts its share of the jobs one at a time (the model is loaded on first
-   need, so a re-run where every output exists loads nothing), writes atomically and reports a
-   :class:`Record` per file. A bad file gives a ``failed`` record and the batch goes on; only
-   problems that would fail every file (missing weights, no such device) stop it.
+3. :class:`BatchRunner`: converts its share of the jobs, decoding the next file and encoding and
+   writing the previous one while the current one is developed (rawcolour.batch.pipeline; at most
+   one picture per stage), loads the model on first need (a re-run where every output exists
+   loads nothing), writes atomically and reports a :class:`Record` per file, in order. A bad file
+   gives a ``failed`` record and the batch goes on; only problems that would fail every file
+   (missing weights, no such device) stop it.
 4. Under ``torchrun`` each rank converts every ``world``-th job of the sorted plan, and the counts
    are summed over ranks (rawcolour.distributed).
 
@@ -23,11 +25,14 @@ overwrites an input.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
+import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -35,6 +40,7 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 
 from rawcolour.batch.collect import Collection, collect_inputs, describe_inputs
+from rawcolour.batch.pipeline import Outcome, run_pipelined
 from rawcolour.batch.plan import Job, OutputPlan, default_bit_depth, output_kind, plan_jobs
 from rawcolour.distributed import Ranks, close_distributed, init_distributed, rank_device, reduce_counts, share
 from rawcolour.errors import (
@@ -48,8 +54,12 @@ from rawcolour.errors import (
     display_path,
     one_line,
 )
+from rawcolour.inference.classic import ClassicPicture, develop_classic, renders_camera_file
+from rawcolour.inference.inputs import load_input
+from rawcolour.inference.options import InferenceOptions
 from rawcolour.io import images
-from rawcolour.io.files import clean_stale_temporaries
+from rawcolour.io.files import WriteAbandoned, clean_stale_temporaries
+from rawcolour.registry import get_spec, is_model
 from rawcolour.tasks import TASK_SPECS, get_task
 
 DEFAULT_MODELS = {name: t.default_model for name, t in TASK_SPECS.items()}
@@ -72,7 +82,7 @@ FATAL_ERRORS: tuple[type[RawcolourError], ...] = (
 class Converted:
     """A converted picture, ready to encode."""
 
-    rgb: np.ndarray  # (H, W, 3) float32 in [0, 1], upright
+    rgb: np.ndarray  # (H, W, 3) upright: float32 in [0, 1], or uint8 / uint16 pixels as rendered (classic)
     input_bit_depth: int | None = None  # the input's depth (colourise keeps it by default)
     exif: bytes | None = None
     icc_profile: bytes | None = None
@@ -89,8 +99,11 @@ class Converter(Protocol):
     def prepare(self) -> None:
         """Load what every file needs (the model); errors here stop the batch."""
 
-    def convert(self, path: Path) -> Converted:
-        """Convert one file; errors here fail that file only."""
+    def load(self, path: Path) -> Any:
+        """Decode one file, in a worker thread and maybe before ``prepare``; errors fail that file only."""
+
+    def develop(self, loaded: Any) -> Converted:
+        """What ``load`` gave -> the converted picture (the model runs here); errors fail that file only."""
 
     def describe(self) -> dict[str, str | None]:
         """``{"model": name, "model_sha256": hash}`` (hash None before prepare or for baselines)."""
@@ -182,10 +195,11 @@ def error_text(err: BaseException, path: Path | str) -> str:
     shown = display_path(path)
     if isinstance(err, MemoryError):
         return f"{shown}: not enough memory to convert this picture; close other programs or use a smaller --tile"
-    from rawcolour.inference.device import is_oom  # torch is loaded by now; batch itself stays torch-free
+    if "torch" in sys.modules:  # a network ran (batch itself stays torch-free for the baselines)
+        from rawcolour.inference.device import is_oom
 
-    if is_oom(err):
-        return f"{shown}: the device ran out of memory; use a smaller --tile or --device cpu"
+        if is_oom(err):
+            return f"{shown}: the device ran out of memory; use a smaller --tile or --device cpu"
     detail = one_line(str(err)) or type(err).__name__
     return f"{shown}: unexpected error ({type(err).__name__}: {detail}); please report this as a bug"
 
@@ -228,12 +242,14 @@ Writer = Callable[..., None]
 
 
 class BatchRunner:
-    """Convert jobs one by one: on-exist policy, per-file failures, a record for each.
+    """Convert jobs, overlapped (rawcolour.batch.pipeline): on-exist policy, per-file failures, a
+    record for each, in the order of the jobs.
 
-    ``on_start(job)`` is called before each file and ``on_record(record)`` after it (the CLI's
-    progress bar and printing). ``summary`` is kept current, so after a KeyboardInterrupt it
-    holds what was done. Errors of the kinds in FATAL_ERRORS (from ``prepare`` or a conversion)
-    propagate; every other error fails one file.
+    ``on_start(job)`` is called as each file enters the model and ``on_record(record)`` after it is
+    written (the CLI's progress bar and printing), both in the calling thread. ``summary`` is kept
+    current, so after a KeyboardInterrupt it holds what was done. Errors of the kinds in
+    FATAL_ERRORS (from a conversion) and any error of ``prepare`` propagate; every other error
+    fails one file.
     """
 
     def __init__(
@@ -264,20 +280,24 @@ class BatchRunner:
         self.summary = summary if summary is not None else Summary()
         self._prepared = False
         self._cleaned: set[str] = set()  # output folders already cleared of stale temporary files
+        self._files: dict[int, _FileState] = {}  # id(job) -> what the stages noted about it
+        self._notes = _LibraryNotes()
 
     def run(self, jobs: Sequence[Job]) -> Summary:
         start = self.clock()
         try:
-            for job in jobs:
-                self.on_start(job)
-                record = self.run_one(job)
-                self.summary.add(record)
-                self.on_record(record)
+            with self._notes.collecting(), contextlib.closing(
+                    run_pipelined(jobs, self._load, self._develop, self._finish)) as outcomes:
+                for outcome in outcomes:
+                    record = self._outcome_record(outcome, self._notes.note(outcome.item))
+                    self.summary.add(record)
+                    self.on_record(record)
         except KeyboardInterrupt:
             self.summary.interrupted = True
             raise
         finally:
             self.summary.seconds += self.clock() - start
+            self._files.clear()
         return self.summary
 
     def _record(self, job: Job, status: str, **kw: Any) -> Record:
@@ -286,26 +306,85 @@ class BatchRunner:
         return Record(input=str(job.input), output=out, status=status,
                       model=described.get("model"), model_sha256=described.get("model_sha256"), **kw)
 
-    def run_one(self, job: Job) -> Record:
-        """Convert one job; returns its record (never raises for a bad file).
+    def _file(self, job: Job) -> _FileState:
+        return self._files.setdefault(id(job), _FileState())
 
-        Warnings and log records that libraries raise on the way (Pillow on a corrupt EXIF tag,
-        tifffile on a broken DNG tag) never reach the terminal: they become one note in the record.
-        """
-        logged = _LogCollector()
-        root = logging.getLogger()
-        root.addHandler(logged)
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                record = self._run_one(job)
-        finally:
-            root.removeHandler(logged)
-        messages = [str(w.message) for w in caught if not issubclass(w.category, DeprecationWarning)]
-        seen = dict.fromkeys(one_line(m) for m in messages + logged.messages)
-        if seen:
-            record.notes.append("library warnings: " + " | ".join(list(seen)[:3]) + (" | ..." if len(seen) > 3 else ""))
+    # ------------------------------------------------------------------ the three stages of a file
+
+    def _load(self, job: Job) -> Record | Any:
+        """Worker thread: a record for a job settled without converting it, else the decoded file."""
+        with self._notes.for_file(job):
+            settled = self._settled(job)
+            return settled if settled is not None else self.converter.load(job.input)
+
+    def _develop(self, job: Job, loaded: Record | Any) -> Record | Converted:
+        """Calling thread: the model (loaded on the first file that needs it) on the decoded file."""
+        self.on_start(job)
+        if isinstance(loaded, Record):
+            return loaded
+        if not self._prepared:
+            began = self.clock()
+            try:
+                self.converter.prepare()
+            except Exception as exc:  # noqa: BLE001 (it would fail every file: the batch stops)
+                raise _StopBatch(exc) from exc
+            self._prepared = True
+            self._file(job).excluded = self.clock() - began  # a record's seconds are the file's own
+        self._file(job).converted = True
+        with self._notes.for_file(job):
+            return self.converter.develop(loaded)
+
+    def _finish(self, job: Job, developed: Record | Converted) -> Record:
+        """Worker thread: encode and write atomically (or to stdout for ``-o -``)."""
+        if isinstance(developed, Record):
+            return developed
+        with self._notes.for_file(job):
+            notes = self._file(job).folder_notes = self._clean_folder(job)
+            provenance = {"task": self.task, "input": job.input.name}
+            provenance.update({k: v for k, v in self.converter.describe().items() if v})
+            self.writer(job, developed, task=self.task, provenance=provenance,
+                        strip_metadata=self.strip_metadata, stdout=self.stdout)
+        return self._record(job, "ok", tile=developed.tile, notes=notes + list(developed.notes),
+                            device=developed.device, precision=developed.precision,
+                            white_balance=developed.white_balance)
+
+    def _outcome_record(self, outcome: Outcome[Job], library_note: str | None) -> Record:
+        """The record of a finished job; errors that must stop the batch are raised here."""
+        job, err = outcome.item, outcome.error
+        state = self._file(job)
+        if isinstance(err, _StopBatch):
+            raise err.error
+        if err is not None:
+            if isinstance(err, FATAL_ERRORS) or not isinstance(err, Exception) or isinstance(
+                    err, (BrokenPipeError, WriteAbandoned)):
+                raise err  # BrokenPipeError: the reader of stdout went away; the CLI exits 141
+            record = self._record(job, "failed", error=error_text(err, job.input), notes=list(state.folder_notes))
+        else:
+            record = outcome.value
+        if state.converted:
+            record.seconds = max(0.0, outcome.seconds - state.excluded)
+        if library_note:
+            record.notes.append(library_note)
+        self._files.pop(id(job), None)
         return record
+
+    def _settled(self, job: Job) -> Record | None:
+        """The record of a job decided without converting: a planning error, a dangling output link,
+        an existing output (--on-exist skip or error); None when the job is to be converted."""
+        if job.error is not None:
+            return self._record(job, "failed", error=error_text(job.error, job.input))
+        if job.output is not None and os.path.islink(job.output) and not os.path.exists(job.output):
+            err = OutputError(f"the output is a symbolic link to a missing file ({os.readlink(job.output)})",
+                              path=job.output, hint="remove the link, or write elsewhere with -o")
+            return self._record(job, "failed", error=str(err))
+        if job.output is not None and os.path.lexists(job.output):
+            if self.on_exist == "skip":
+                return self._record(job, "skipped", notes=["output exists (--on-exist overwrite to redo it)"])
+            if self.on_exist == "error":
+                err = OutputError("the output exists", path=job.output,
+                                  hint="pass --on-exist overwrite to replace it, or skip to keep it")
+                return self._record(job, "failed", error=str(err))
+        return None
 
     def _clean_folder(self, job: Job) -> list[str]:
         """Once per output folder: remove temporary files an earlier, killed run left there."""
@@ -322,56 +401,84 @@ class BatchRunner:
         return [f"removed {len(removed)} temporary file{'s' if len(removed) != 1 else ''} an interrupted earlier "
                 f"run left in {display_path(folder)} ({names})"]
 
-    def _run_one(self, job: Job) -> Record:
-        start = self.clock()
-        if job.error is not None:
-            return self._record(job, "failed", error=error_text(job.error, job.input))
-        if job.output is not None and os.path.islink(job.output) and not os.path.exists(job.output):
-            err = OutputError(f"the output is a symbolic link to a missing file ({os.readlink(job.output)})",
-                              path=job.output, hint="remove the link, or write elsewhere with -o")
-            return self._record(job, "failed", error=str(err))
-        if job.output is not None and os.path.lexists(job.output):
-            if self.on_exist == "skip":
-                return self._record(job, "skipped", notes=["output exists (--on-exist overwrite to redo it)"])
-            if self.on_exist == "error":
-                err = OutputError("the output exists", path=job.output,
-                                  hint="pass --on-exist overwrite to replace it, or skip to keep it")
-                return self._record(job, "failed", error=str(err))
-        if not self._prepared:
-            self.converter.prepare()  # fatal errors propagate: they would fail every file
-            self._prepared = True
-            start = self.clock()  # a record's seconds are the file's own, not the model's loading
-        notes = self._clean_folder(job)
-        try:
-            converted = self.converter.convert(job.input)
-            provenance = {"task": self.task, "input": job.input.name}
-            provenance.update({k: v for k, v in self.converter.describe().items() if v})
-            self.writer(job, converted, task=self.task, provenance=provenance,
-                        strip_metadata=self.strip_metadata, stdout=self.stdout)
-        except FATAL_ERRORS:
-            raise
-        except (KeyboardInterrupt, SystemExit, BrokenPipeError):
-            raise  # BrokenPipeError: the reader of stdout went away; the CLI exits 141
-        except Exception as exc:  # noqa: BLE001 (a bad file never stops the batch)
-            return self._record(job, "failed", error=error_text(exc, job.input), seconds=self.clock() - start,
-                                notes=notes)
-        return self._record(job, "ok", tile=converted.tile, notes=notes + list(converted.notes),
-                            seconds=self.clock() - start, device=converted.device, precision=converted.precision,
-                            white_balance=converted.white_balance)
+
+@dataclass
+class _FileState:
+    """What the stages noted about one file for its record."""
+
+    folder_notes: list[str] = field(default_factory=list)  # stale temporary files removed before its write
+    excluded: float = 0.0  # seconds of its stages that were not its own (loading the model)
+    converted: bool = False  # it reached the model
 
 
-class _LogCollector(logging.Handler):
-    """Keeps the messages of library log records (WARNING and above) for a record's note."""
+class _StopBatch(Exception):
+    """An error of ``Converter.prepare``: it would fail every file, so the batch stops with it."""
+
+    def __init__(self, error: Exception):
+        super().__init__(str(error))
+        self.error = error
+
+
+class _LibraryNotes(logging.Handler):
+    """Warnings and log records (WARNING and above) that libraries raise while a file is worked on,
+    kept for that file's record whichever stage's thread raised them (Pillow on a corrupt EXIF tag,
+    tifffile on a broken DNG tag); they never reach the terminal. Elsewhere they are dropped."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.messages: list[str] = []
+        self._current = threading.local()  # .messages: the list of the file this thread works on
+        self._by_file: dict[int, list[str]] = {}  # id(job) -> its messages
+        self._files_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def for_file(self, job: Job) -> Iterator[None]:
+        """What this thread raises in the block goes to ``job``'s record."""
+        with self._files_lock:
+            messages = self._by_file.setdefault(id(job), [])
+        previous = getattr(self._current, "messages", None)
+        self._current.messages = messages
+        try:
+            yield
+        finally:
+            self._current.messages = previous
+
+    @contextlib.contextmanager
+    def collecting(self) -> Iterator[None]:
+        """Route warnings (every one, not once per place) and root log records here while converting."""
+        root = logging.getLogger()
+        root.addHandler(self)
+        try:
+            with warnings.catch_warnings():  # one for the whole batch: catch_warnings is not thread-safe
+                warnings.simplefilter("always")
+                warnings.showwarning = self._show_warning
+                yield
+        finally:
+            root.removeHandler(self)
+
+    def note(self, job: Job) -> str | None:
+        """The file's messages as one note (None if there were none); forgets them."""
+        with self._files_lock:
+            messages = self._by_file.pop(id(job), [])
+        seen = list(dict.fromkeys(one_line(m) for m in messages))
+        if not seen:
+            return None
+        return "library warnings: " + " | ".join(seen[:3]) + (" | ..." if len(seen) > 3 else "")
+
+    def _show_warning(self, message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if not issubclass(category, DeprecationWarning):
+            self._add(str(message))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.messages.append(record.getMessage())
+            text = record.getMessage()
         except Exception:  # noqa: BLE001 (a malformed log call must not fail the file)
-            self.messages.append(str(record.msg))
+            text = str(record.msg)
+        self._add(text)
+
+    def _add(self, text: str) -> None:
+        messages = getattr(self._current, "messages", None)
+        if messages is not None:
+            messages.append(text)
 
 
 # ============================================================================ the model step
@@ -391,8 +498,10 @@ class LoadSettings:
 class ModelConverter:
     """The conversion step of the CLI: a registry name or checkpoint file run by rawcolour.inference.pipelines.
 
-    ``options``: keyword arguments of ``pipelines.InferenceOptions`` (device, precision, tile,
-    overlap, render_size); the model is loaded in ``prepare``, on the first file that needs it.
+    ``options``: keyword arguments of ``InferenceOptions`` (device, precision, tile, overlap,
+    render_size, wb, exposure); the model is loaded in ``prepare``, on the first file that needs it.
+    The ``classic`` baseline runs without torch: LibRaw renders each camera file in ``load`` (a
+    worker thread), and its 16-bit pixels go to the encoder as they are.
     """
 
     def __init__(self, task: str, model: str, options: dict[str, Any] | None = None,
@@ -400,18 +509,26 @@ class ModelConverter:
         self.task = get_task(task).name
         self.model_ref = model
         self.option_values = dict(options or {})
-        self.load = load or LoadSettings()
-        self.options: Any = None
+        self.settings = load or LoadSettings()
         self.model: Any = None
+        spec = get_spec(model) if is_model(model) else None
+        self.classic = spec is not None and spec.task == "raw2rgb" == self.task and not spec.learned
+        self._options: InferenceOptions | None = None
+
+    @property
+    def options(self) -> InferenceOptions:
+        if self._options is None:
+            self._options = InferenceOptions(**self.option_values)
+        return self._options
 
     def prepare(self) -> None:
-        from rawcolour.inference import pipelines
+        if self.classic:
+            return  # no network, no device: nothing to load
         from rawcolour.checkpoint import load_model
-        from rawcolour.inference.device import resolve_precision
+        from rawcolour.inference.device import resolve_device, resolve_precision
 
-        self.options = pipelines.InferenceOptions(**self.option_values)
         # Device and precision problems would fail every file: find them before the first one.
-        device = pipelines.resolve_device(self.options.device)
+        device = resolve_device(self.options.device)
         resolve_precision(self.options.precision, device)
         model = load_model(self.model_ref, device=device)
         if model.task and model.task != self.task:
@@ -434,19 +551,26 @@ class ModelConverter:
             return {"model": self.model_ref, "model_sha256": None}
         return {"model": self.model.name, "model_sha256": self.model.sha256}
 
-    def convert(self, path: Path) -> Converted:
+    def load(self, path: Path) -> Any:
+        s = self.settings
+        if self.classic and s.raw_format in ("auto", "camera") and renders_camera_file(path):
+            return develop_classic(path, self.options)  # LibRaw decodes and renders in one go
+        source = load_input(self.task, path, max_pixels=s.max_pixels, raw_format=s.raw_format,
+                            cfa=s.cfa, black=s.black, white=s.white)
+        return develop_classic(source, self.options) if self.classic else source
+
+    def develop(self, loaded: Any) -> Converted:
+        if isinstance(loaded, ClassicPicture):
+            return Converted(loaded.pixels, notes=list(loaded.notes), white_balance=loaded.white_balance)
         from rawcolour.inference import pipelines
 
-        s = self.load
-        source = pipelines.load_input(self.task, path, max_pixels=s.max_pixels, raw_format=s.raw_format,
-                                      cfa=s.cfa, black=s.black, white=s.white)
         if self.task == "colourise":
-            result = pipelines.colourise_image(self.model, source, self.options)
-            depth = getattr(source, "bit_depth", None)
+            result = pipelines.colourise_image(self.model, loaded, self.options)
+            depth = getattr(loaded, "bit_depth", None)
         else:
-            result = pipelines.raw_to_rgb(self.model, source, self.options)
+            result = pipelines.raw_to_rgb(self.model, loaded, self.options)
             depth = None
-        return Converted(result.rgb, depth, getattr(source, "exif", None), getattr(source, "icc_profile", None),
+        return Converted(result.rgb, depth, getattr(loaded, "exif", None), getattr(loaded, "icc_profile", None),
                          result.tile, list(result.notes), getattr(result, "device", "") or None,
                          getattr(result, "precision", "") or None, getattr(result, "white_balance", "") or None)
 

@@ -109,6 +109,9 @@ _TIFF_CAMERA_TAGS = (271, 272, 306, 315, 33432)  # Make, Model, DateTime, Artist
 # (so IFD0 stays sorted by tag).
 _POINTER_PLACEHOLDERS = {0x8769: 0x8768, 0x8825: 0x8824}
 _PILLOW_16BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+# First bytes of the formats read_image reads (WebP: RIFF....WEBP): a file that starts like one but
+# cannot be opened is a broken picture, not another kind of file.
+_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM")
 
 
 @dataclass
@@ -292,6 +295,8 @@ def open_picture(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS
         try:
             im = Image.open(fh)
         except UnidentifiedImageError:
+            if head.startswith(_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+                raise _corrupt(path, "its header cannot be parsed") from None  # e.g. cut inside a PNG chunk
             raise InputError(_not_an_image(head), path=path, hint="check that it is the file you meant") from None
         except Image.DecompressionBombError as exc:
             found = re.search(r"\((\d+) pixels\)", str(exc))
