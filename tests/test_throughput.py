@@ -209,3 +209,22 @@ def test_json_records_of_the_classic_batch(raw_file, tmp_path):
     assert proc.returncode == 0 and summary["ok"] == 1 and len(recs) == 1, proc.stderr  # the same file once
     assert recs[0]["model"] == "classic" and recs[0]["status"] == "ok" and recs[0]["seconds"] > 0
     assert (out / "shot.tif").is_file()
+
+
+def test_a_checkpoint_loaded_first_thing_builds_a_working_network(tmp_path):
+    """The network modules load lazily: the first import may happen inside a meta-device build (the
+    checkpoint's shape check); their constants must still be real tensors (regression: the
+    developer's bilinear-demosaic kernels were created on the meta device)."""
+    torch = pytest.importorskip("torch")
+    from rawcolour import registry
+    from rawcolour.checkpoint import checkpoint_metadata, save_checkpoint
+
+    torch.manual_seed(0)
+    path = save_checkpoint(tmp_path / "dev.safetensors", registry.create_model("sgan-isp-tiny"),
+                           checkpoint_metadata(registry.get_spec("sgan-isp-tiny")))
+    code = ("import sys, torch\nfrom rawcolour.checkpoint import load_model\n"
+            f"net = load_model({str(path)!r}).net\n"
+            "with torch.inference_mode():\n    y = net(torch.zeros(1, 4, 16, 16))\n"
+            "assert y.shape == (1, 3, 32, 32) and bool(torch.isfinite(y).all()), y.shape\nprint('ok')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]

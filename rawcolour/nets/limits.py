@@ -92,6 +92,8 @@ def meta_build(build: Any) -> nn.Module:
     import torch  # here: checking a config (check_config) needs no torch
     from torch.nn.utils import parametrizations
 
+    import rawcolour.nets.build  # noqa: F401 (every network module imported outside the meta device)
+
     # Random init and spectral norm's power iteration mean nothing without values, and on meta
     # tensors they run through Python decompositions (normal_ even imports torch._dynamo, a second
     # of start-up): skip them, shapes are all this build is for.
