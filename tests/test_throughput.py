@@ -228,3 +228,20 @@ def test_a_checkpoint_loaded_first_thing_builds_a_working_network(tmp_path):
             "assert y.shape == (1, 3, 32, 32) and bool(torch.isfinite(y).all()), y.shape\nprint('ok')")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=300)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_srgb_encode_in_strips_matches_the_whole_array_formula():
+    from rawcolour.camera_colour import srgb_encode
+
+    def whole(linear):
+        x = np.asarray(linear)
+        x = np.clip(x.astype(np.float32) if x.dtype != np.float64 else x, 0.0, 1.0)
+        return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, x.dtype.type(1 / 2.4)) - 0.055).astype(x.dtype)
+
+    planes = np.random.default_rng(2).uniform(-0.1, 1.2, (3, 211, 347)).astype(np.float32)  # > 1 strip
+    planes[0, 0, :5] = [0.0031308, np.nan, np.inf, 0.0031307, -np.inf]
+    x = planes.transpose(1, 2, 0)  # the tiler's (H, W, 3) view of (3, H, W) planes
+    for view in (x, x[::-1, ::2], x.astype(np.float64), x[..., 0], x.astype(np.float16), np.float32(0.5)):
+        got, expected = srgb_encode(view), whole(view)
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)
