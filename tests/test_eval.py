@@ -136,7 +136,7 @@ class TestColourise:
         from skimage import color as skcolor
 
         res = runner.invoke(app, ["eval", "colourise", "--data", str(photos), "--json", "-q", "--limit", "2",
-                                  "--vgg-weights", str(vgg19_file)])
+                                  "--vgg-weights", str(vgg19_file), "--model", "grey"])
         rec = _json(res)
         assert [r["model"] for r in rec["rows"]] == ["grey", "sepia"]
         assert rec["rows"][0]["perceptual"] > 0  # the L_perc column appears with --vgg-weights
@@ -186,10 +186,28 @@ class TestColourise:
             assert not Path(src).is_absolute() and (rep / src).is_file(), src
         written = {str(p.relative_to(rep)) for p in rep.rglob("*.png")}
         assert written == set(srcs)
-        # 2 samples x (input + grey + sepia + tiny-random + truth) + histograms + curves
-        assert len([s for s in srcs if s.startswith("images/")]) == 10
+        # 2 samples x (input + sepia + tiny-random + truth): grey's output is the input (its L, no colour),
+        # so its column is left out and the page says so
+        assert len([s for s in srcs if s.startswith("images/")]) == 8
+        assert not any("_grey" in s for s in srcs)
+        page = (rep / "index.html").read_text()
+        assert "grey: its output is the same as the input" in page
+        # 100% crops: 2 samples x 2 places (edges, shadows) x 4 columns, at full size: a crop is the
+        # picture's own pixels at the place the page names
+        crops = [s for s in srcs if s.startswith("crops/")]
+        assert len(crops) == 16
+        truth = np.asarray(Image.open(photos / "a_astronaut.png").convert("RGB"))
+        for where in ("edges", "shadows"):
+            crop = np.asarray(Image.open(rep / f"crops/00_a_astronaut_{where}_truth.png"))
+            left, top = map(int, page.split(f"a_astronaut.png, {where} at (")[1].split(")")[0].split(", "))
+            assert np.array_equal(crop, truth[top:top + crop.shape[0], left:left + crop.shape[1]])
+        # per-picture figures: in the captions and in a table row per picture and model
+        rec_images = json.loads((rep / "results.json").read_text())
+        assert page.count("<tr><td class=l>") == len(rec_images["per_image"]) == 2 * 3
+        psnr = next(p["psnr"] for p in rec_images["per_image"] if p["model"] == "sepia")
+        assert f"sepia (PSNR RGB {psnr:.2f}" in page
         assert {"plots/ab_histograms.png", "plots/training_curves.png"} <= set(srcs)
-        assert json.loads((rep / "results.json").read_text())["rows"][2]["model"] == "tiny-random"
+        assert rec_images["rows"][2]["model"] == "tiny-random"
 
     def test_errors(self, photos, tmp_path, no_shipped_weights):
         res = runner.invoke(app, ["eval", "colourise", "--data", str(photos), "--model", "sgan-tiny", "--allow-random"])
@@ -245,8 +263,8 @@ class TestRaw2RGB:
                 tmp_path / "ValPhoneRaw" / f"{i}.png")
             target = rng.integers(0, 255, (32, 48, 3), dtype=np.uint8)
             Image.fromarray(target).save(tmp_path / "ValCanonRGB" / f"{i}.png")
-        rec = _json(runner.invoke(app, ["eval", "raw2rgb", "--data", str(tmp_path), "--json", "-q"]))
-        assert rec["rows"][0]["model"] == "classic" and rec["rows"][0]["images"] == 2
+        rec = _json(runner.invoke(app, ["eval", "raw2rgb", "--data", str(tmp_path), "--json", "-q", "-m", "classic"]))
+        assert [r["model"] for r in rec["rows"]] == ["classic"] and rec["rows"][0]["images"] == 2
         assert rec["settings"]["source"] == "paired, rawgan layout"
         # classic on a packed input is classic_render_packed; score it here with scikit-image.
         want = []
@@ -256,7 +274,7 @@ class TestRaw2RGB:
             truth = np.asarray(Image.open(tmp_path / "ValCanonRGB" / f"{i}.png"))
             want.append(skmetrics.peak_signal_noise_ratio(truth, out8))
         assert rec["rows"][0]["psnr"] == pytest.approx(np.mean(want), abs=1e-9)
-        res = runner.invoke(app, ["eval", "raw2rgb", "--data", str(tmp_path), "--layout", "zurich"])
+        res = runner.invoke(app, ["eval", "raw2rgb", "--data", str(tmp_path), "--layout", "zurich", "-m", "classic"])
         assert res.exit_code == 1 and "zurich" in res.stderr
 
 
