@@ -295,6 +295,23 @@ class TestReportUnits:
         series = report._series(recs, "step")
         assert series == {"step: l1": ([1, 2], [0.9, 0.7]), "val: l1": ([1, 2], [0.3, 0.2])}
 
+    def test_crop_windows_find_edges_and_shadows(self):
+        """The report's 100% crops land on the strongest edges and on the darkest area that is not black."""
+        h = w = 400
+        pic = np.full((h, w, 3), 150, np.uint8)
+        pic[:, :] = np.linspace(120, 180, w).astype(np.uint8)[None, :, None]  # a smooth sky
+        yy, xx = np.mgrid[0:100, 0:100]
+        pic[20:120, 280:380] = np.where(((yy // 4 + xx // 4) % 2)[..., None] == 1, 255, 0)  # fine detail
+        noise = np.random.default_rng(0).integers(10, 40, (100, 100, 3))
+        pic[290:390, 10:110] = noise.astype(np.uint8)  # a dark, noisy corner
+        pic[300:400, 300:400] = 0  # pure black: nothing to see there
+        (where_e, top_e, left_e, side), (where_s, top_s, left_s, _) = report.crop_windows(pic, 80)
+        assert (where_e, where_s, side) == ("edges", "shadows", 80)
+        assert 20 - side < top_e < 120 and 280 - side < left_e < 380  # overlaps the detail
+        assert 290 <= top_s + side // 2 <= 390 and 10 <= left_s + side // 2 <= 110  # centred in the dark corner
+        small = report.crop_windows(pic[:50, :60], 80)
+        assert all(side == 25 and top + side <= 50 and left + side <= 60 for _, top, left, side in small)
+
     def test_histogram_plot(self):
         h = metrics.ab_histograms(np.random.default_rng(0).normal(0, 20, (16, 16, 3)))
         img = report.plot_ab_histograms({"ground truth": h, "model": h})
