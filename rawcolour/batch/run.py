@@ -36,6 +36,7 @@ import numpy as np
 
 from rawcolour.batch.collect import Collection, collect_inputs, describe_inputs
 from rawcolour.batch.plan import Job, OutputPlan, default_bit_depth, output_kind, plan_jobs
+from rawcolour.batch.provenance import conflict, pixel_settings, settings_text
 from rawcolour.distributed import Ranks, close_distributed, init_distributed, rank_device, reduce_counts, share
 from rawcolour.errors import (
     CheckpointError,
@@ -81,6 +82,16 @@ class Converted:
     device: str | None = None  # where the network ran (None for baselines)
     precision: str | None = None  # fp32 | fp16 | bf16 actually used
     white_balance: str | None = None  # raw2rgb: camera | auto | daylight | custom | model
+    in_colour: bool | None = None  # colourise: the input already had colour (its colours were replaced)
+
+
+class PassedOver(Exception):
+    """A file the batch passes over on purpose (``--only-grey`` on a colour picture): a skipped
+    record with this note, not a failure."""
+
+    def __init__(self, note: str, *, in_colour: bool | None = None):
+        super().__init__(note)
+        self.note, self.in_colour = note, in_colour
 
 
 class Converter(Protocol):
@@ -94,6 +105,9 @@ class Converter(Protocol):
 
     def describe(self) -> dict[str, str | None]:
         """``{"model": name, "model_sha256": hash}`` (hash None before prepare or for baselines)."""
+
+    # Optional: ``provenance() -> dict`` of what an output made now records (model, model_sha256,
+    # settings), known without loading the model; BatchRunner falls back to ``describe()``.
 
 
 @dataclass
@@ -112,6 +126,8 @@ class Record:
     device: str | None = None
     precision: str | None = None
     white_balance: str | None = None
+    in_colour: bool | None = None  # colourise: the input already had colour (None: not looked at)
+    mismatched: bool = False  # failed: the output exists, made by another model or with other settings
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -127,6 +143,7 @@ class Record:
             "device": self.device,
             "precision": self.precision,
             "white_balance": self.white_balance,
+            "in_colour": self.in_colour,
         }
 
 
@@ -139,6 +156,8 @@ class Summary:
     skipped: int = 0
     unsupported: int = 0
     ignored: int = 0
+    in_colour: int = 0  # colourise inputs that already had colour (converted or passed over)
+    mismatched: int = 0  # failed because the output exists from another model or other settings
     seconds: float = 0.0
     interrupted: bool = False
     planned: int = 0  # files this rank was given (run_batch)
@@ -147,9 +166,15 @@ class Summary:
 
     def add(self, record: Record) -> None:
         setattr(self, record.status, getattr(self, record.status) + 1)
+        self.in_colour += bool(record.in_colour)
+        self.mismatched += record.mismatched
 
     def counts(self) -> list[int]:
-        return [self.ok, self.failed, self.skipped, int(self.interrupted)]
+        """The counts summed over ranks (set_counts takes them back)."""
+        return [self.ok, self.failed, self.skipped, self.in_colour, self.mismatched, int(self.interrupted)]
+
+    def set_counts(self, counts: Sequence[int]) -> None:
+        self.ok, self.failed, self.skipped, self.in_colour, self.mismatched, _ = counts
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -159,6 +184,8 @@ class Summary:
             "skipped": self.skipped,
             "unsupported": self.unsupported,
             "ignored": self.ignored,
+            "in_colour": self.in_colour,
+            "mismatched": self.mismatched,
             "seconds": round(self.seconds, 3),
             "interrupted": self.interrupted,
         }
@@ -332,7 +359,11 @@ class BatchRunner:
             return self._record(job, "failed", error=str(err))
         if job.output is not None and os.path.lexists(job.output):
             if self.on_exist == "skip":
-                return self._record(job, "skipped", notes=["output exists (--on-exist overwrite to redo it)"])
+                why = self._conflict(job.output)
+                if why is None:
+                    return self._record(job, "skipped", notes=["output exists (--on-exist overwrite to redo it)"])
+                err = OutputError(why, path=job.output, hint="--on-exist overwrite, or another -o")
+                return self._record(job, "failed", error=str(err), mismatched=True)
             if self.on_exist == "error":
                 err = OutputError("the output exists", path=job.output,
                                   hint="pass --on-exist overwrite to replace it, or skip to keep it")
@@ -345,9 +376,12 @@ class BatchRunner:
         try:
             converted = self.converter.convert(job.input)
             provenance = {"task": self.task, "input": job.input.name}
-            provenance.update({k: v for k, v in self.converter.describe().items() if v})
+            provenance.update({k: v for k, v in self._provenance().items() if v})
             self.writer(job, converted, task=self.task, provenance=provenance,
                         strip_metadata=self.strip_metadata, stdout=self.stdout)
+        except PassedOver as passed:
+            return self._record(job, "skipped", notes=notes + [passed.note], seconds=self.clock() - start,
+                                in_colour=passed.in_colour)
         except FATAL_ERRORS:
             raise
         except (KeyboardInterrupt, SystemExit, BrokenPipeError):
@@ -357,7 +391,20 @@ class BatchRunner:
                                 notes=notes)
         return self._record(job, "ok", tile=converted.tile, notes=notes + list(converted.notes),
                             seconds=self.clock() - start, device=converted.device, precision=converted.precision,
-                            white_balance=converted.white_balance)
+                            white_balance=converted.white_balance, in_colour=converted.in_colour)
+
+    def _provenance(self) -> dict[str, str | None]:
+        """What an output made now records about its model and settings."""
+        wanted = getattr(self.converter, "provenance", None)
+        return wanted() if wanted is not None else self.converter.describe()
+
+    def _conflict(self, output: Path) -> str | None:
+        """Why the existing ``output`` is not what this run would write (None: keep it)."""
+        try:
+            existing = images.read_metadata_provenance(output)
+        except (RawcolourError, OSError):
+            existing = {}  # not a picture rawcolour wrote (rawcolour never leaves a partial file)
+        return conflict(existing, self._provenance())
 
 
 class _LogCollector(logging.Handler):
@@ -388,27 +435,40 @@ class LoadSettings:
     white: float = 1020.0
 
 
+Progress = Callable[[str, float], None]  # (what is happening, share of the current file done, 0..1)
+
+
 class ModelConverter:
     """The conversion step of the CLI: a registry name or checkpoint file run by rawcolour.inference.pipelines.
 
     ``options``: keyword arguments of ``pipelines.InferenceOptions`` (device, precision, tile,
     overlap, render_size); the model is loaded in ``prepare``, on the first file that needs it.
+    ``bit_depth``: the output depth asked for (recorded with the settings). ``only_grey``
+    (colourise): pass over pictures that already have colour instead of replacing their colours.
+    ``progress(stage, done)``: what is happening (loading the model, decoding, tiles, encoding)
+    and how much of the current file is done.
     """
 
     def __init__(self, task: str, model: str, options: dict[str, Any] | None = None,
-                 load: LoadSettings | None = None):
+                 load: LoadSettings | None = None, *, bit_depth: int | None = None, only_grey: bool = False,
+                 progress: Progress | None = None):
         self.task = get_task(task).name
         self.model_ref = model
         self.option_values = dict(options or {})
         self.load = load or LoadSettings()
+        self.settings = settings_text(pixel_settings(self.task, self.option_values, vars(self.load), bit_depth))
+        self.only_grey = only_grey
+        self.progress = progress or (lambda stage, done: None)
         self.options: Any = None
         self.model: Any = None
+        self._identity: tuple[str | None, str | None] | None = None
 
     def prepare(self) -> None:
         from rawcolour.inference import pipelines
         from rawcolour.checkpoint import load_model
         from rawcolour.inference.device import resolve_precision
 
+        self.progress("loading model", 0.0)
         self.options = pipelines.InferenceOptions(**self.option_values)
         # Device and precision problems would fail every file: find them before the first one.
         device = pipelines.resolve_device(self.options.device)
@@ -434,21 +494,60 @@ class ModelConverter:
             return {"model": self.model_ref, "model_sha256": None}
         return {"model": self.model.name, "model_sha256": self.model.sha256}
 
+    def provenance(self) -> dict[str, str | None]:
+        """What an output made now records: the model's name and checkpoint SHA-256 (from its file,
+        without loading it, when it is not loaded yet) and the settings that change pixels."""
+        if self.model is not None:
+            name, sha = self.model.name, self.model.sha256
+        else:
+            if self._identity is None:
+                self._identity = _model_identity(self.model_ref)
+            name, sha = self._identity
+        return {"model": name, "model_sha256": sha, "settings": self.settings}
+
     def convert(self, path: Path) -> Converted:
+        from rawcolour.data.samples import is_greyscale
         from rawcolour.inference import pipelines
 
         s = self.load
+        self.progress("decoding", 0.0)
         source = pipelines.load_input(self.task, path, max_pixels=s.max_pixels, raw_format=s.raw_format,
                                       cfa=s.cfa, black=s.black, white=s.white)
+        options = self.options
+        options.progress = lambda done, total: self.progress(f"tile {done}/{total}" if total > 1 else "running",
+                                                             0.1 + 0.8 * done / max(1, total))
+        self.progress("running", 0.1)
+        in_colour = None
         if self.task == "colourise":
-            result = pipelines.colourise_image(self.model, source, self.options)
+            in_colour = not is_greyscale(source.pixels)
+            if in_colour and self.only_grey:
+                raise PassedOver("already in colour (--only-grey)", in_colour=True)
+            result = pipelines.colourise_image(self.model, source, options)
             depth = getattr(source, "bit_depth", None)
         else:
-            result = pipelines.raw_to_rgb(self.model, source, self.options)
+            result = pipelines.raw_to_rgb(self.model, source, options)
             depth = None
+        notes = list(result.notes)
+        if in_colour:
+            notes.append("the input already had colour: its colours were replaced (--only-grey passes such "
+                         "pictures over)")
+        self.progress("encoding", 0.9)
         return Converted(result.rgb, depth, getattr(source, "exif", None), getattr(source, "icc_profile", None),
-                         result.tile, list(result.notes), getattr(result, "device", "") or None,
-                         getattr(result, "precision", "") or None, getattr(result, "white_balance", "") or None)
+                         result.tile, notes, getattr(result, "device", "") or None,
+                         getattr(result, "precision", "") or None, getattr(result, "white_balance", "") or None,
+                         in_colour)
+
+
+def _model_identity(ref: str) -> tuple[str | None, str | None]:
+    """(registry name or None for a file, SHA-256 of its weights file or None) without loading the model."""
+    from rawcolour.io.files import file_sha256
+    from rawcolour.registry import get_spec, is_model, weights_path
+
+    if is_model(ref):
+        found = weights_path(ref) if get_spec(ref).learned else None
+        return get_spec(ref).name, (file_sha256(found) if found is not None else None)
+    path = Path(ref)
+    return None, (file_sha256(path) if path.is_file() else None)
 
 
 # ============================================================================ the whole batch
@@ -476,14 +575,17 @@ def run_batch(
     on_planned: Callable[[Sequence[Job]], None] | None = None,
     on_start: Callable[[Job], None] | None = None,
     on_record: Callable[[Record], None] | None = None,
+    on_progress: Progress | None = None,
+    only_grey: bool = False,
 ) -> Summary:
     """Collect, plan and convert a batch (this rank's share under torchrun); counts summed over ranks.
 
     ``summary`` (made here if not given) is kept current, so after a KeyboardInterrupt it holds
     this rank's counts so far. ``on_collected(collection)`` and ``on_planned(jobs)`` let a caller
     report what was passed over and size a progress bar; ``on_start`` / ``on_record`` are
-    BatchRunner's. Usage problems (no inputs, collisions, stdin under torchrun) raise UsageError
-    before any work.
+    BatchRunner's; ``on_progress(stage, done)`` reports within a file (ModelConverter).
+    ``only_grey`` (colourise) passes over pictures that already have colour. Usage problems (no
+    inputs, collisions, stdin under torchrun) raise UsageError before any work.
     """
     start = time.perf_counter()
     ranks = ranks or Ranks.from_env()
@@ -498,14 +600,15 @@ def run_batch(
     joined = init_distributed(ranks)
     mine = share(jobs, ranks)
     summary.planned = len(mine)
-    converter = ModelConverter(task, model or get_task(task).default_model, options, load)
+    converter = ModelConverter(task, model or get_task(task).default_model, options, load, bit_depth=bit_depth,
+                               only_grey=only_grey, progress=on_progress)
     if on_planned is not None:
         on_planned(mine)
     runner = BatchRunner(converter, task=task, on_exist=on_exist, strip_metadata=strip_metadata, stdout=stdout,
                          on_start=on_start, on_record=on_record, summary=summary)
     runner.run(mine)
     if joined:
-        summary.ok, summary.failed, summary.skipped, _ = reduce_counts(summary.counts())
+        summary.set_counts(reduce_counts(summary.counts()))
         close_distributed()
     summary.seconds = time.perf_counter() - start
     return summary
@@ -540,6 +643,7 @@ __all__ = [
     "Converter",
     "LoadSettings",
     "ModelConverter",
+    "PassedOver",
     "Record",
     "Summary",
     "error_text",

@@ -84,6 +84,9 @@ class InferenceOptions:
     channels_last: bool | None = None  # NHWC activations; None: the measured default of the device type
     wb: str | tuple[float, float, float] = "camera"  # raw2rgb: camera|auto|daylight or gains "R,G,B" (see camera_colour)
     exposure: float = 0.0  # raw2rgb: EV on top of the automatic brightness, within EXPOSURE_RANGE
+    # Called with (tiles done, tiles) as the network works through a picture (tiling.run_tiled);
+    # how the picture is made does not depend on it.
+    progress: Callable[[int, int], None] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.wb, str):
@@ -314,7 +317,7 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
                          size_multiple=policy.size_multiple, min_size=policy.min_size, batch=options.tile_batch,
                          device=run.device, dtype=run.dtype, channels_last=run.channels_last,
                          preprocess=_raw_in, postprocess=_rgb_out, stats=options.tile_stats, check_finite=check,
-                         scale=io.output_scale if io is not None else 1)
+                         scale=io.output_scale if io is not None else 1, progress=options.progress)
 
     res, run = _run_with_fp32_retry(model, options, fn)
     notes = run.notes + res.notes
@@ -410,7 +413,7 @@ def colourise_image(model: LoadedModel, picture: Picture | np.ndarray,
         def fn(net: torch.nn.Module, run: _Run, check: bool) -> TiledResult:
             return run_tiled(net, l_small, out_channels=2, tile=None, size_multiple=policy.size_multiple,
                              min_size=policy.min_size, device=run.device, dtype=run.dtype,
-                             channels_last=run.channels_last, check_finite=check)
+                             channels_last=run.channels_last, check_finite=check, progress=options.progress)
 
         res, run = _run_with_fp32_retry(model, options, fn)
         ab_small = model_to_ab(torch.from_numpy(res.output))  # (hr, wr, 2)
@@ -430,7 +433,8 @@ def colourise_image(model: LoadedModel, picture: Picture | np.ndarray,
     def fn_tiled(net: torch.nn.Module, run: _Run, check: bool) -> TiledResult:
         return run_tiled(net, l_model, out_channels=2, tile=tile, overlap=overlap, size_multiple=policy.size_multiple,
                          min_size=policy.min_size, batch=options.tile_batch, device=run.device, dtype=run.dtype,
-                         channels_last=run.channels_last, stats=options.tile_stats, check_finite=check)
+                         channels_last=run.channels_last, stats=options.tile_stats, check_finite=check,
+                         progress=options.progress)
 
     res, run = _run_with_fp32_retry(model, options, fn_tiled)
     del l_model
