@@ -304,6 +304,19 @@ def weights_path(name: str) -> Path | None:
     return None
 
 
+def card_path(name: str) -> Path | None:
+    """The model card installed beside the weights (``NAME.md`` in a models folder), or None."""
+    for d in models_dirs():
+        if (d / f"{get_spec(name).name}.md").is_file():
+            return d / f"{get_spec(name).name}.md"
+    return None
+
+
+def shipped_models(task: str | None = None) -> list[str]:
+    """Registry names (of ``task``) whose weights are installed: the models this package ships."""
+    return [n for n in list_models(task=task) if get_spec(n).weights and weights_path(n) is not None]
+
+
 def weights_status(name: str) -> str:
     spec = get_spec(name)
     if not spec.learned:
@@ -315,8 +328,10 @@ def weights_status(name: str) -> str:
 
 # ---------------------------------------------------------------------------------- the table
 
-PAPER_COLOURISE = "Colourisation GAN (BN/IN/IBN, SN, multi-scale D); seeds/colourisation_gan_paper.txt"
-PAPER_RAW2RGB = "Saliency-map-aided GAN for RAW to RGB; seeds/raw2rgb_saliency_gan_paper.txt"
+# The papers by title (their text is not shipped) and the reference code each was checked against.
+PAPER_COLOURISE = ("End-to-End Conditional GAN-based Architectures for Image Colourisation (Blanch, Mrak, "
+                   "Smeaton, O'Connor): BN/IN/IBN, SN, multi-scale D; reference code bbc/ColorGAN")
+PAPER_RAW2RGB = "Saliency-map-aided GAN for RAW to RGB mapping; reference code zhaoyuzhi/RAW2RGB-GAN"
 
 # 7 stride-2 blocks: sides are multiples of 128, and at least 256 so the bottleneck is 2x2
 # (instance norm needs more than one pixel).

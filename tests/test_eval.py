@@ -136,7 +136,7 @@ class TestColourise:
         from skimage import color as skcolor
 
         res = runner.invoke(app, ["eval", "colourise", "--data", str(photos), "--json", "-q", "--limit", "2",
-                                  "--vgg-weights", str(vgg19_file)])
+                                  "--vgg-weights", str(vgg19_file), "--model", "grey"])
         rec = _json(res)
         assert [r["model"] for r in rec["rows"]] == ["grey", "sepia"]
         assert rec["rows"][0]["perceptual"] > 0  # the L_perc column appears with --vgg-weights
@@ -186,10 +186,28 @@ class TestColourise:
             assert not Path(src).is_absolute() and (rep / src).is_file(), src
         written = {str(p.relative_to(rep)) for p in rep.rglob("*.png")}
         assert written == set(srcs)
-        # 2 samples x (input + grey + sepia + tiny-random + truth) + histograms + curves
-        assert len([s for s in srcs if s.startswith("images/")]) == 10
+        # 2 samples x (input + sepia + tiny-random + truth): grey's output is the input (its L, no colour),
+        # so its column is left out and the page says so
+        assert len([s for s in srcs if s.startswith("images/")]) == 8
+        assert not any("_grey" in s for s in srcs)
+        page = (rep / "index.html").read_text()
+        assert "grey: its output is the same as the input" in page
+        # 100% crops: 2 samples x 2 places (edges, shadows) x 4 columns, at full size: a crop is the
+        # picture's own pixels at the place the page names
+        crops = [s for s in srcs if s.startswith("crops/")]
+        assert len(crops) == 16
+        truth = np.asarray(Image.open(photos / "a_astronaut.png").convert("RGB"))
+        for where in ("edges", "shadows"):
+            crop = np.asarray(Image.open(rep / f"crops/00_a_astronaut_{where}_truth.png"))
+            left, top = map(int, page.split(f"a_astronaut.png, {where} at (")[1].split(")")[0].split(", "))
+            assert np.array_equal(crop, truth[top:top + crop.shape[0], left:left + crop.shape[1]])
+        # per-picture figures: in the captions and in a table row per picture and model
+        rec_images = json.loads((rep / "results.json").read_text())
+        assert page.count("<tr><td class=l>") == len(rec_images["per_image"]) == 2 * 3
+        psnr = next(p["psnr"] for p in rec_images["per_image"] if p["model"] == "sepia")
+        assert f"sepia (PSNR RGB {psnr:.2f}" in page
         assert {"plots/ab_histograms.png", "plots/training_curves.png"} <= set(srcs)
-        assert json.loads((rep / "results.json").read_text())["rows"][2]["model"] == "tiny-random"
+        assert rec_images["rows"][2]["model"] == "tiny-random"
 
     def test_errors(self, photos, tmp_path, no_shipped_weights):
         res = runner.invoke(app, ["eval", "colourise", "--data", str(photos), "--model", "sgan-tiny", "--allow-random"])
@@ -245,8 +263,8 @@ class TestRaw2RGB:
                 tmp_path / "ValPhoneRaw" / f"{i}.png")
             target = rng.integers(0, 255, (32, 48, 3), dtype=np.uint8)
             Image.fromarray(target).save(tmp_path / "ValCanonRGB" / f"{i}.png")
-        rec = _json(runner.invoke(app, ["eval", "raw2rgb", "--data", str(tmp_path), "--json", "-q"]))
-        assert rec["rows"][0]["model"] == "classic" and rec["rows"][0]["images"] == 2
+        rec = _json(runner.invoke(app, ["eval", "raw2rgb", "--data", str(tmp_path), "--json", "-q", "-m", "classic"]))
+        assert [r["model"] for r in rec["rows"]] == ["classic"] and rec["rows"][0]["images"] == 2
         assert rec["settings"]["source"] == "paired, rawgan layout"
         # classic on a packed input is classic_render_packed; score it here with scikit-image.
         want = []
@@ -256,7 +274,7 @@ class TestRaw2RGB:
             truth = np.asarray(Image.open(tmp_path / "ValCanonRGB" / f"{i}.png"))
             want.append(skmetrics.peak_signal_noise_ratio(truth, out8))
         assert rec["rows"][0]["psnr"] == pytest.approx(np.mean(want), abs=1e-9)
-        res = runner.invoke(app, ["eval", "raw2rgb", "--data", str(tmp_path), "--layout", "zurich"])
+        res = runner.invoke(app, ["eval", "raw2rgb", "--data", str(tmp_path), "--layout", "zurich", "-m", "classic"])
         assert res.exit_code == 1 and "zurich" in res.stderr
 
 
@@ -276,6 +294,23 @@ class TestReportUnits:
                 {"kind": "step", "step": 2, "l1": 0.7}, {"kind": "val", "step": 2, "l1": 0.2, "epoch": 0}]
         series = report._series(recs, "step")
         assert series == {"step: l1": ([1, 2], [0.9, 0.7]), "val: l1": ([1, 2], [0.3, 0.2])}
+
+    def test_crop_windows_find_edges_and_shadows(self):
+        """The report's 100% crops land on the strongest edges and on the darkest area that is not black."""
+        h = w = 400
+        pic = np.full((h, w, 3), 150, np.uint8)
+        pic[:, :] = np.linspace(120, 180, w).astype(np.uint8)[None, :, None]  # a smooth sky
+        yy, xx = np.mgrid[0:100, 0:100]
+        pic[20:120, 280:380] = np.where(((yy // 4 + xx // 4) % 2)[..., None] == 1, 255, 0)  # fine detail
+        noise = np.random.default_rng(0).integers(10, 40, (100, 100, 3))
+        pic[290:390, 10:110] = noise.astype(np.uint8)  # a dark, noisy corner
+        pic[300:400, 300:400] = 0  # pure black: nothing to see there
+        (where_e, top_e, left_e, side), (where_s, top_s, left_s, _) = report.crop_windows(pic, 80)
+        assert (where_e, where_s, side) == ("edges", "shadows", 80)
+        assert 20 - side < top_e < 120 and 280 - side < left_e < 380  # overlaps the detail
+        assert 290 <= top_s + side // 2 <= 390 and 10 <= left_s + side // 2 <= 110  # centred in the dark corner
+        small = report.crop_windows(pic[:50, :60], 80)
+        assert all(side == 25 and top + side <= 50 and left + side <= 60 for _, top, left, side in small)
 
     def test_histogram_plot(self):
         h = metrics.ab_histograms(np.random.default_rng(0).normal(0, 20, (16, 16, 3)))

@@ -18,6 +18,7 @@ from rawcolour.batch.run import (
     Converted,
     LoadSettings,
     ModelConverter,
+    PassedOver,
     Record,
     Summary,
     error_text,
@@ -27,7 +28,7 @@ from rawcolour.batch.run import (
 
 __all__ = [
     "DEFAULT_MODELS", "DEFAULT_SUFFIXES", "ON_EXIST", "OUTPUT_EXTENSIONS", "BatchRunner", "Collection", "Converted",
-    "Job", "LoadSettings", "ModelConverter", "OutputPlan", "Record", "Source", "Summary", "accepted_extensions",
+    "Job", "LoadSettings", "ModelConverter", "OutputPlan", "PassedOver", "Record", "Source", "Summary", "accepted_extensions",
     "collect_inputs", "default_bit_depth", "describe_inputs", "error_text", "output_kind", "plan_jobs",
     "read_path_list", "run_batch", "write_output",
 ]

@@ -78,9 +78,10 @@ class _Task:
 
 
 def run_pipelined(items: Sequence[T], load: Callable[[T], Any], develop: Callable[[T, Any], Any],
-                  finish: Callable[[T, Any], Any]) -> Iterator[Outcome[T]]:
+                  finish: Callable[[T, Any], Any], on_wait: Callable[[T], None] | None = None) -> Iterator[Outcome[T]]:
     """Each item through load -> develop -> finish (see the module docstring); yields one Outcome per
-    item, in order, as soon as the item is finished."""
+    item, in order, as soon as the item is finished. ``on_wait(item)`` is called in the calling thread
+    when it has to wait for an item's load (a progress display can say so)."""
     tasks: list[_Task] = []  # the ones that may still run (a finished one is dropped with its picture)
 
     def start(name: str, fn: Callable[..., Any], *args: Any) -> _Task:
@@ -94,6 +95,8 @@ def run_pipelined(items: Sequence[T], load: Callable[[T], Any], develop: Callabl
         finishing: tuple[Outcome[T], _Task] | None = None
         for i, item in enumerate(items):
             assert loading is not None
+            if on_wait is not None and loading.running:
+                on_wait(item)
             loading.wait()
             outcome = Outcome(item, stages={"load": loading.seconds})
             error, value = loading.error, loading.value

@@ -42,6 +42,7 @@ import numpy as np
 from rawcolour.batch.collect import Collection, collect_inputs, describe_inputs
 from rawcolour.batch.pipeline import Outcome, run_pipelined
 from rawcolour.batch.plan import Job, OutputPlan, default_bit_depth, output_kind, plan_jobs
+from rawcolour.batch.provenance import conflict, pixel_settings, settings_text
 from rawcolour.distributed import Ranks, close_distributed, init_distributed, rank_device, reduce_counts, share
 from rawcolour.errors import (
     CheckpointError,
@@ -91,6 +92,16 @@ class Converted:
     device: str | None = None  # where the network ran (None for baselines)
     precision: str | None = None  # fp32 | fp16 | bf16 actually used
     white_balance: str | None = None  # raw2rgb: camera | auto | daylight | custom | model
+    in_colour: bool | None = None  # colourise: the input already had colour (its colours were replaced)
+
+
+class PassedOver(Exception):
+    """A file the batch passes over on purpose (``--only-grey`` on a colour picture): a skipped
+    record with this note, not a failure."""
+
+    def __init__(self, note: str, *, in_colour: bool | None = None):
+        super().__init__(note)
+        self.note, self.in_colour = note, in_colour
 
 
 class Converter(Protocol):
@@ -107,6 +118,10 @@ class Converter(Protocol):
 
     def describe(self) -> dict[str, str | None]:
         """``{"model": name, "model_sha256": hash}`` (hash None before prepare or for baselines)."""
+
+    # Optional: ``provenance() -> dict`` of what an output made now records (model, model_sha256,
+    # settings), known without loading the model; BatchRunner falls back to ``describe()``.
+    # Optional: ``progress(stage, done)``, told "decoding" while the batch waits for a file's decode.
 
 
 @dataclass
@@ -125,6 +140,8 @@ class Record:
     device: str | None = None
     precision: str | None = None
     white_balance: str | None = None
+    in_colour: bool | None = None  # colourise: the input already had colour (None: not looked at)
+    mismatched: bool = False  # failed: the output exists, made by another model or with other settings
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,6 +157,7 @@ class Record:
             "device": self.device,
             "precision": self.precision,
             "white_balance": self.white_balance,
+            "in_colour": self.in_colour,
         }
 
 
@@ -152,6 +170,8 @@ class Summary:
     skipped: int = 0
     unsupported: int = 0
     ignored: int = 0
+    in_colour: int = 0  # colourise inputs that already had colour (converted or passed over)
+    mismatched: int = 0  # failed because the output exists from another model or other settings
     seconds: float = 0.0
     interrupted: bool = False
     planned: int = 0  # files this rank was given (run_batch)
@@ -160,9 +180,15 @@ class Summary:
 
     def add(self, record: Record) -> None:
         setattr(self, record.status, getattr(self, record.status) + 1)
+        self.in_colour += bool(record.in_colour)
+        self.mismatched += record.mismatched
 
     def counts(self) -> list[int]:
-        return [self.ok, self.failed, self.skipped, int(self.interrupted)]
+        """The counts summed over ranks (set_counts takes them back)."""
+        return [self.ok, self.failed, self.skipped, self.in_colour, self.mismatched, int(self.interrupted)]
+
+    def set_counts(self, counts: Sequence[int]) -> None:
+        self.ok, self.failed, self.skipped, self.in_colour, self.mismatched, _ = counts
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -172,6 +198,8 @@ class Summary:
             "skipped": self.skipped,
             "unsupported": self.unsupported,
             "ignored": self.ignored,
+            "in_colour": self.in_colour,
+            "mismatched": self.mismatched,
             "seconds": round(self.seconds, 3),
             "interrupted": self.interrupted,
         }
@@ -287,7 +315,7 @@ class BatchRunner:
         start = self.clock()
         try:
             with self._notes.collecting(), contextlib.closing(
-                    run_pipelined(jobs, self._load, self._develop, self._finish)) as outcomes:
+                    run_pipelined(jobs, self._load, self._develop, self._finish, on_wait=self._waiting)) as outcomes:
                 for outcome in outcomes:
                     record = self._outcome_record(outcome, self._notes.note(outcome.item))
                     self.summary.add(record)
@@ -317,6 +345,13 @@ class BatchRunner:
             settled = self._settled(job)
             return settled if settled is not None else self.converter.load(job.input)
 
+    def _waiting(self, job: Job) -> None:
+        """Calling thread: ``job`` is the current file and its decode is still running."""
+        self.on_start(job)
+        tell = getattr(self.converter, "progress", None)
+        if tell is not None:
+            tell("decoding", 0.0)
+
     def _develop(self, job: Job, loaded: Record | Any) -> Record | Converted:
         """Calling thread: the model (loaded on the first file that needs it) on the decoded file."""
         self.on_start(job)
@@ -341,12 +376,12 @@ class BatchRunner:
         with self._notes.for_file(job):
             notes = self._file(job).folder_notes = self._clean_folder(job)
             provenance = {"task": self.task, "input": job.input.name}
-            provenance.update({k: v for k, v in self.converter.describe().items() if v})
+            provenance.update({k: v for k, v in self._provenance().items() if v})
             self.writer(job, developed, task=self.task, provenance=provenance,
                         strip_metadata=self.strip_metadata, stdout=self.stdout)
         return self._record(job, "ok", tile=developed.tile, notes=notes + list(developed.notes),
                             device=developed.device, precision=developed.precision,
-                            white_balance=developed.white_balance)
+                            white_balance=developed.white_balance, in_colour=developed.in_colour)
 
     def _outcome_record(self, outcome: Outcome[Job], library_note: str | None) -> Record:
         """The record of a finished job; errors that must stop the batch are raised here."""
@@ -354,7 +389,10 @@ class BatchRunner:
         state = self._file(job)
         if isinstance(err, _StopBatch):
             raise err.error
-        if err is not None:
+        if isinstance(err, PassedOver):
+            record = self._record(job, "skipped", notes=list(state.folder_notes) + [err.note],
+                                  in_colour=err.in_colour)
+        elif err is not None:
             if isinstance(err, FATAL_ERRORS) or not isinstance(err, Exception) or isinstance(
                     err, (BrokenPipeError, WriteAbandoned)):
                 raise err  # BrokenPipeError: the reader of stdout went away; the CLI exits 141
@@ -379,12 +417,29 @@ class BatchRunner:
             return self._record(job, "failed", error=str(err))
         if job.output is not None and os.path.lexists(job.output):
             if self.on_exist == "skip":
-                return self._record(job, "skipped", notes=["output exists (--on-exist overwrite to redo it)"])
+                why = self._conflict(job.output)
+                if why is None:
+                    return self._record(job, "skipped", notes=["output exists (--on-exist overwrite to redo it)"])
+                err = OutputError(why, path=job.output, hint="--on-exist overwrite, or another -o")
+                return self._record(job, "failed", error=str(err), mismatched=True)
             if self.on_exist == "error":
                 err = OutputError("the output exists", path=job.output,
                                   hint="pass --on-exist overwrite to replace it, or skip to keep it")
                 return self._record(job, "failed", error=str(err))
         return None
+
+    def _provenance(self) -> dict[str, str | None]:
+        """What an output made now records about its model and settings."""
+        wanted = getattr(self.converter, "provenance", None)
+        return wanted() if wanted is not None else self.converter.describe()
+
+    def _conflict(self, output: Path) -> str | None:
+        """Why the existing ``output`` is not what this run would write (None: keep it)."""
+        try:
+            existing = images.read_metadata_provenance(output)
+        except (RawcolourError, OSError):
+            existing = {}  # not a picture rawcolour wrote (rawcolour never leaves a partial file)
+        return conflict(existing, self._provenance())
 
     def _clean_folder(self, job: Job) -> list[str]:
         """Once per output folder: remove temporary files an earlier, killed run left there."""
@@ -495,22 +550,35 @@ class LoadSettings:
     white: float = 1020.0
 
 
+Progress = Callable[[str, float], None]  # (what is happening, share of the current file done, 0..1)
+
+
 class ModelConverter:
     """The conversion step of the CLI: a registry name or checkpoint file run by rawcolour.inference.pipelines.
 
     ``options``: keyword arguments of ``InferenceOptions`` (device, precision, tile, overlap,
     render_size, wb, exposure); the model is loaded in ``prepare``, on the first file that needs it.
+    ``bit_depth``: the output depth asked for (recorded with the settings). ``only_grey``
+    (colourise): pass over pictures that already have colour instead of replacing their colours.
+    ``progress(stage, done)``: what is happening to the current file (loading the model, decoding,
+    tiles, encoding) and how much of it is done.
     The ``classic`` baseline runs without torch: LibRaw renders each camera file in ``load`` (a
     worker thread), and its 16-bit pixels go to the encoder as they are.
     """
 
     def __init__(self, task: str, model: str, options: dict[str, Any] | None = None,
-                 load: LoadSettings | None = None):
+                 load: LoadSettings | None = None, *, bit_depth: int | None = None, only_grey: bool = False,
+                 progress: Progress | None = None):
         self.task = get_task(task).name
         self.model_ref = model
         self.option_values = dict(options or {})
-        self.settings = load or LoadSettings()
+        self.load_settings = load or LoadSettings()
+        self.settings = settings_text(pixel_settings(self.task, self.option_values, vars(self.load_settings),
+                                                     bit_depth))
+        self.only_grey = only_grey
+        self.progress = progress or (lambda stage, done: None)
         self.model: Any = None
+        self._identity: tuple[str | None, str | None] | None = None
         spec = get_spec(model) if is_model(model) else None
         self.classic = spec is not None and spec.task == "raw2rgb" == self.task and not spec.learned
         self._options: InferenceOptions | None = None
@@ -527,6 +595,7 @@ class ModelConverter:
         from rawcolour.checkpoint import load_model
         from rawcolour.inference.device import resolve_device, resolve_precision
 
+        self.progress("loading model", 0.0)
         # Device and precision problems would fail every file: find them before the first one.
         device = resolve_device(self.options.device)
         resolve_precision(self.options.precision, device)
@@ -551,8 +620,20 @@ class ModelConverter:
             return {"model": self.model_ref, "model_sha256": None}
         return {"model": self.model.name, "model_sha256": self.model.sha256}
 
+    def provenance(self) -> dict[str, str | None]:
+        """What an output made now records: the model's name and checkpoint SHA-256 (from its file,
+        without loading it, when it is not loaded yet) and the settings that change pixels."""
+        if self.model is not None:
+            name, sha = self.model.name, self.model.sha256
+        else:
+            if self._identity is None:
+                self._identity = _model_identity(self.model_ref)
+            name, sha = self._identity
+        return {"model": name, "model_sha256": sha, "settings": self.settings}
+
     def load(self, path: Path) -> Any:
-        s = self.settings
+        """A worker thread: the decoded file (for ``classic``, LibRaw's rendering of it)."""
+        s = self.load_settings
         if self.classic and s.raw_format in ("auto", "camera") and renders_camera_file(path):
             return develop_classic(path, self.options)  # LibRaw decodes and renders in one go
         source = load_input(self.task, path, max_pixels=s.max_pixels, raw_format=s.raw_format,
@@ -562,17 +643,44 @@ class ModelConverter:
     def develop(self, loaded: Any) -> Converted:
         if isinstance(loaded, ClassicPicture):
             return Converted(loaded.pixels, notes=list(loaded.notes), white_balance=loaded.white_balance)
+        from rawcolour.data.samples import is_greyscale
         from rawcolour.inference import pipelines
 
+        options = self.options
+        options.progress = lambda done, total: self.progress(f"tile {done}/{total}" if total > 1 else "running",
+                                                             0.1 + 0.8 * done / max(1, total))
+        self.progress("running", 0.1)
+        in_colour = None
         if self.task == "colourise":
-            result = pipelines.colourise_image(self.model, loaded, self.options)
+            in_colour = not is_greyscale(loaded.pixels)
+            if in_colour and self.only_grey:
+                raise PassedOver("already in colour (--only-grey)", in_colour=True)
+            result = pipelines.colourise_image(self.model, loaded, options)
             depth = getattr(loaded, "bit_depth", None)
         else:
-            result = pipelines.raw_to_rgb(self.model, loaded, self.options)
+            result = pipelines.raw_to_rgb(self.model, loaded, options)
             depth = None
+        notes = list(result.notes)
+        if in_colour:
+            notes.append("the input already had colour: its colours were replaced (--only-grey passes such "
+                         "pictures over)")
+        self.progress("encoding", 0.9)
         return Converted(result.rgb, depth, getattr(loaded, "exif", None), getattr(loaded, "icc_profile", None),
-                         result.tile, list(result.notes), getattr(result, "device", "") or None,
-                         getattr(result, "precision", "") or None, getattr(result, "white_balance", "") or None)
+                         result.tile, notes, getattr(result, "device", "") or None,
+                         getattr(result, "precision", "") or None, getattr(result, "white_balance", "") or None,
+                         in_colour)
+
+
+def _model_identity(ref: str) -> tuple[str | None, str | None]:
+    """(registry name or None for a file, SHA-256 of its weights file or None) without loading the model."""
+    from rawcolour.io.files import file_sha256
+    from rawcolour.registry import weights_path
+
+    if is_model(ref):
+        found = weights_path(ref) if get_spec(ref).learned else None
+        return get_spec(ref).name, (file_sha256(found) if found is not None else None)
+    path = Path(ref)
+    return None, (file_sha256(path) if path.is_file() else None)
 
 
 # ============================================================================ the whole batch
@@ -600,14 +708,17 @@ def run_batch(
     on_planned: Callable[[Sequence[Job]], None] | None = None,
     on_start: Callable[[Job], None] | None = None,
     on_record: Callable[[Record], None] | None = None,
+    on_progress: Progress | None = None,
+    only_grey: bool = False,
 ) -> Summary:
     """Collect, plan and convert a batch (this rank's share under torchrun); counts summed over ranks.
 
     ``summary`` (made here if not given) is kept current, so after a KeyboardInterrupt it holds
     this rank's counts so far. ``on_collected(collection)`` and ``on_planned(jobs)`` let a caller
     report what was passed over and size a progress bar; ``on_start`` / ``on_record`` are
-    BatchRunner's. Usage problems (no inputs, collisions, stdin under torchrun) raise UsageError
-    before any work.
+    BatchRunner's; ``on_progress(stage, done)`` reports within a file (ModelConverter).
+    ``only_grey`` (colourise) passes over pictures that already have colour. Usage problems (no
+    inputs, collisions, stdin under torchrun) raise UsageError before any work.
     """
     start = time.perf_counter()
     ranks = ranks or Ranks.from_env()
@@ -622,14 +733,15 @@ def run_batch(
     joined = init_distributed(ranks)
     mine = share(jobs, ranks)
     summary.planned = len(mine)
-    converter = ModelConverter(task, model or get_task(task).default_model, options, load)
+    converter = ModelConverter(task, model or get_task(task).default_model, options, load, bit_depth=bit_depth,
+                               only_grey=only_grey, progress=on_progress)
     if on_planned is not None:
         on_planned(mine)
     runner = BatchRunner(converter, task=task, on_exist=on_exist, strip_metadata=strip_metadata, stdout=stdout,
                          on_start=on_start, on_record=on_record, summary=summary)
     runner.run(mine)
     if joined:
-        summary.ok, summary.failed, summary.skipped, _ = reduce_counts(summary.counts())
+        summary.set_counts(reduce_counts(summary.counts()))
         close_distributed()
     summary.seconds = time.perf_counter() - start
     return summary
@@ -664,6 +776,7 @@ __all__ = [
     "Converter",
     "LoadSettings",
     "ModelConverter",
+    "PassedOver",
     "Record",
     "Summary",
     "error_text",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 from collections.abc import Iterator
-from typing import Any
+from enum import Enum
+from typing import Annotated, Any
 
 import typer
-from enum import Enum
 
 from rich.console import Console
 
@@ -92,3 +93,69 @@ class Precision(str, Enum):
     fp32 = "fp32"
     fp16 = "fp16"
     bf16 = "bf16"
+
+
+class CFA(str, Enum):
+    """Bayer patterns of 1-channel mosaic PNGs (camera files state their own)."""
+
+    RGGB = "RGGB"
+    BGGR = "BGGR"
+    GRBG = "GRBG"
+    GBRG = "GBRG"
+
+
+# ------------------------------------------------------------------ options several commands share
+# Declared once, so that an option has the same default and the same words in every command.
+
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def _device(value: str) -> str:
+    if not _DEVICE.match(value):
+        raise typer.BadParameter(f"{value!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
+    return value
+
+
+def _tile(value: str) -> str:
+    if value == "auto" or (value.isdigit() and int(value) >= 0):
+        return value
+    raise typer.BadParameter(f"{value!r} is not a tile size; use auto, a number of pixels, or 0")
+
+
+def tile_value(text: str) -> int | str:
+    """--tile's text as InferenceOptions takes it: "auto" or a number of pixels (0: whole picture)."""
+    return text if text == "auto" else int(text)
+
+
+TILES = "Tiles and device"  # the help section of the options below
+PACKED_PNGS = "Packed RAW PNGs (datasets)"
+
+DeviceOpt = Annotated[str, typer.Option(
+    "--device", metavar="auto|cpu|cuda[:N]|mps", callback=_device, rich_help_panel=TILES,
+    help="Where the network runs: auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")]
+PrecisionOpt = Annotated[Precision, typer.Option(
+    "--precision", rich_help_panel=TILES,
+    help="Arithmetic on the device; fp16/bf16 fall back to fp32 when they give non-finite values.")]
+TileOpt = Annotated[str, typer.Option(
+    "--tile", metavar="auto|N|0", callback=_tile, rich_help_panel=TILES,
+    help="auto: the whole picture if it fits memory, else the largest tiles that do; 0: the whole picture; "
+         "N: tiles of N x N network-input pixels (RAW: packed pixels, one per 2x2 Bayer quad). A colouriser "
+         "sees the whole picture at --render-size unless N is given.")]
+OverlapOpt = Annotated[int | None, typer.Option(
+    "--overlap", metavar="N", min=0, rich_help_panel=TILES, show_default=False,
+    help="Context on each side of a tile, in the network-input pixels of --tile (RAW: packed pixels, one "
+         "per 2x2 Bayer quad). Default: the model's (rawcolour models show NAME).")]
+RenderSizeOpt = Annotated[int | None, typer.Option(
+    "--render-size", metavar="N", min=16, rich_help_panel=TILES, show_default=False,
+    help="Short side in pixels at which a colouriser predicts the colour, which is then merged with the "
+         "picture's full-resolution lightness. Default: the model's (256).")]
+CfaOpt = Annotated[CFA, typer.Option(
+    "--cfa", rich_help_panel=PACKED_PNGS,
+    help="Bayer pattern of Zurich 1-channel mosaic PNGs (camera RAW files state their own).")]
+BlackOpt = Annotated[float, typer.Option(
+    "--black", metavar="LEVEL", min=0, rich_help_panel=PACKED_PNGS, help="Black level of Zurich mosaic PNGs.")]
+WhiteOpt = Annotated[float, typer.Option(
+    "--white", metavar="LEVEL", min=1, rich_help_panel=PACKED_PNGS,
+    help="White level of Zurich mosaic PNGs (4 x 255 for the Zurich dataset).")]
+QuietOpt = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="Nothing on stderr but errors: no progress, notes, warnings or summary.")]

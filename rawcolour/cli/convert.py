@@ -11,7 +11,6 @@ import contextlib
 import enum
 import logging
 import os
-import re
 import signal
 import sys
 import time
@@ -29,37 +28,69 @@ from rawcolour import distributed
 from rawcolour import batch
 from rawcolour.io import images
 from rawcolour.cli.common import (
+    CFA,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    PACKED_PNGS,
+    TILES,
+    BlackOpt,
+    CfaOpt,
+    DeviceOpt,
+    OverlapOpt,
     Precision,
+    PrecisionOpt,
+    QuietOpt,
+    RenderSizeOpt,
+    TileOpt,
     TileStats,
+    WhiteOpt,
     err_console,
     error_line,
     library_errors,
     print_json,
     silence_stdout,
+    tile_value,
 )
+from rawcolour.cli.help import Command, Example, with_examples
 from rawcolour.errors import RawcolourError, UsageError, display_path
 from rawcolour.io.raw import EXPOSURE_RANGE
+from rawcolour.tasks import get_task
 
 app = typer.Typer()
 
 EXIT_TERMINATED = 143  # SIGTERM
 EXIT_BROKEN_PIPE = 141  # SIGPIPE: the reader of stdout went away
 
-EPILOG = (
-    "Outputs are named STEM+SUFFIX.png|.tif|.jpg. Without -o they go next to each input with the "
-    "suffix {suffix}; with -o DIR the suffix is empty unless an output lands in its input's own "
-    "folder. An input is never overwritten, and two inputs that would write the same file stop "
-    "the command before any work (exit 2).\n\n"
-    "Existing outputs are skipped by default (--on-exist skip), so re-running a batch only does "
-    "what is missing. Each output records the rawcolour version, model and model sha256.\n\n"
-    "Exit codes: 0 every input converted or skipped; 1 some input failed (each named on stderr) "
-    "or the model could not be loaded; 2 usage error (bad options, no inputs, name collisions); "
-    "130 interrupted (Ctrl-C): no partial file is left. Under torchrun every rank converts its "
-    "share and exits 1 if any rank's input failed."
+NOTES = (
+    "Outputs are named STEM+SUFFIX.png|.tif|.jpg: next to each input with the suffix {suffix}, or in the "
+    "-o folder without one. An input is never overwritten; two inputs that would write the same file "
+    "stop the command before any work.\n\n"
+    "An existing output is skipped (--on-exist skip) when it records the same model (by SHA-256) and "
+    "the same settings that change pixels, so running a command again only does what is missing; an "
+    "output made by another model or with other settings fails with one line instead.\n\n"
+    "Exit codes: 0 every input converted or skipped; 1 some input failed (each named on stderr) or the "
+    "model could not be loaded; 2 usage error; 130 interrupted (Ctrl-C), leaving no partial file."
 )
+
+RAW2RGB_EXAMPLES: list[Example] = [
+    ("rawcolour raw2rgb IMG_0001.CR2", "IMG_0001_rgb.png beside it, 16 bits per channel"),
+    ("rawcolour raw2rgb /media/card/DCIM -o developed/ --recursive",
+     "a whole card; developed/ mirrors its folders; run it again to resume"),
+    ("rawcolour raw2rgb shoot/ -o classic/ --model classic -f tiff", "LibRaw's rendering instead, as TIFF"),
+    ("rawcolour raw2rgb shoot/ -o bright/ --wb daylight --exposure 0.7", "fixed white balance, brighter"),
+    ("find shoot -name '*.dng' | rawcolour raw2rgb - -o developed/",
+     "paths from another program (find -print0 works too)"),
+    ("rawcolour raw2rgb shoot/ -o out/ --json -q | jq -r 'select(.error) | .error'",
+     "only what failed, one line each"),
+]
+COLOURISE_EXAMPLES: list[Example] = [
+    ("rawcolour colourise scan.jpg", "scan_colour.png beside it"),
+    ("rawcolour colourise scans/ -o coloured/ --only-grey", "a folder, passing over pictures already in colour"),
+    ("rawcolour colourise grandma.tif -o grandma-colour.jpg", "one file, one name (8-bit JPEG)"),
+    ("rawcolour colourise scan.png -o - | convert - -resize 50% small.jpg", "the picture through a pipe"),
+    ("rawcolour colourise scans/ -o coloured/ --model runs/c1/last.safetensors", "your own trained model"),
+]
 
 
 class OnExist(str, enum.Enum):
@@ -81,28 +112,6 @@ class RawFormat(str, enum.Enum):
     rawgan = "rawgan"
 
 
-class CFA(str, enum.Enum):
-    RGGB = "RGGB"
-    BGGR = "BGGR"
-    GRBG = "GRBG"
-    GBRG = "GBRG"
-
-
-_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-
-
-def _device(value: str) -> str:
-    if not _DEVICE.match(value):
-        raise typer.BadParameter(f"{value!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
-    return value
-
-
-def _tile(value: str) -> str:
-    if value == "auto" or (value.isdigit() and int(value) >= 0):
-        return value
-    raise typer.BadParameter(f"{value!r} is not a tile size; use auto, a number of pixels, or 0")
-
-
 def _wb(value: str) -> str:
     from rawcolour.camera_colour import parse_wb
 
@@ -119,121 +128,125 @@ def _bit_depth(value: int | None) -> int | None:
     return value
 
 
+DEVELOPMENT = "Development"
+
 # Options both commands share, written once.
 Inputs = Annotated[list[str], typer.Argument(
-    help="Files, folders, glob patterns (quoted or not), or - to read paths from stdin (one per line, "
-         "or NUL-separated as from find -print0).", show_default=False)]
+    metavar="INPUT", help="Files, folders, glob patterns (quoted or not), or - to read paths from stdin (one per "
+                          "line, or NUL-separated as from find -print0).", show_default=False)]
 OutputOpt = Annotated[str | None, typer.Option(
-    "--output", "-o", help="Folder for the outputs (created if missing), a file name (.png, .tif, .jpg) for a "
-                           "single input, or - to write the one picture to stdout. Default: next to each input.",
-    show_default=False)]
-ModelOpt = Annotated[str | None, typer.Option(
-    "--model", "-m", help="Registry name (see rawcolour models list) or a .safetensors checkpoint file.",
-    show_default=False)]
-OverlapOpt = Annotated[int | None, typer.Option(
-    min=0, help="Pixels of context on each side of a tile. Default: the model's.", show_default=False)]
-DeviceOpt = Annotated[str, typer.Option(
-    callback=_device, help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")]
-PrecisionOpt = Annotated[Precision, typer.Option(
-    help="Arithmetic on the device; fp16/bf16 fall back to fp32 if they give non-finite values.")]
+    "--output", "-o", metavar="DIR|FILE|-", show_default=False,
+    help="Folder for the outputs (created if missing), a file name (.png, .tif, .jpg) for a single input, or - "
+         "to write the one picture to stdout. Default: next to each input.")]
 RecursiveOpt = Annotated[bool, typer.Option(
     "--recursive", "-r", help="Walk subfolders too and mirror the tree under -o (loose files and stdin paths "
                               "keep their folders below their common parent).")]
 SuffixOpt = Annotated[str | None, typer.Option(
-    help="Added to each output's stem. Default: none when the output goes to another folder than its "
-         "input, else _colour (colourise) or _rgb (raw2rgb).", show_default=False)]
+    "--suffix", metavar="TEXT", show_default=False,
+    help="Added to each output's stem. Default: none when the output goes to another folder than its input, "
+         "else _colour (colourise) or _rgb (raw2rgb).")]
 OnExistOpt = Annotated[OnExist, typer.Option(
-    "--on-exist", help="What to do when an output exists: skip it (resume a batch), overwrite it, or fail "
-                       "that file.")]
+    "--on-exist", help="When an output exists: skip it if it records the same model and settings (resume a "
+                       "batch), overwrite it, or fail that file.")]
 FormatOpt = Annotated[Format | None, typer.Option(
-    "--format", "-f", help="Output format. Default: from the -o file name, else png.", show_default=False)]
+    "--format", "-f", show_default=False, help="Output format. Default: from the -o file name, else png.")]
 BitDepthOpt = Annotated[int | None, typer.Option(
-    "--bit-depth", callback=_bit_depth, help="8 or 16 bits per channel (JPEG: 8 only). Default: 16 for "
-    "raw2rgb, the input's depth for colourise, 8 for JPEG.", show_default=False)]
+    "--bit-depth", metavar="8|16", callback=_bit_depth, show_default=False,
+    help="Bits per channel (JPEG: 8 only). Default: 16 for raw2rgb, the input's depth for colourise, 8 for JPEG.")]
 JsonOpt = Annotated[bool, typer.Option(
     "--json", help="One JSON record per input on stdout (input, output, status ok|skipped|failed, error, model, "
-                   "model_sha256, tile, seconds, notes), then a summary record.")]
-QuietOpt = Annotated[bool, typer.Option(
-    "--quiet", "-q", help="No progress bar, warnings or summary on stderr; failures are still printed.")]
+                   "model_sha256, tile, seconds, notes, ...), then a summary record.")]
 MaxPixelsOpt = Annotated[int, typer.Option(
-    "--max-pixels", min=1, help="Refuse inputs with more pixels than this (decompression-bomb guard).")]
+    "--max-pixels", metavar="N", min=1, rich_help_panel=TILES,
+    help="Refuse inputs with more pixels than this (a decompression-bomb guard).")]
 StripOpt = Annotated[bool, typer.Option(
     "--strip-metadata", help="Do not copy the input's EXIF and ICC profile into the output (the rawcolour "
                              "provenance is still written).")]
 
 
-@app.command(epilog=EPILOG.format(suffix="_colour"), no_args_is_help=True)
+def _model_opt(task: str) -> Any:
+    return Annotated[str | None, typer.Option(
+        "--model", "-m", metavar="NAME|FILE", show_default=False,
+        help=f"Registry name (rawcolour models list) or a .safetensors checkpoint. Default: "
+             f"{get_task(task).default_model}.")]
+
+
+ColouriseModelOpt, Raw2rgbModelOpt = _model_opt("colourise"), _model_opt("raw2rgb")
+
+
+@app.command(cls=with_examples(Command, COLOURISE_EXAMPLES), epilog=NOTES.format(suffix="_colour"),
+             help="Colourise greyscale pictures with a colourisation GAN: the picture's lightness is kept, "
+                  f"its colour predicted. Default model: {get_task('colourise').default_model}.")
 def colourise(
     inputs: Inputs,
     output: OutputOpt = None,
-    model: ModelOpt = None,
-    render_size: Annotated[int | None, typer.Option(
-        min=16, help="Short side the colour is predicted at (then merged with the full-resolution "
-                     "luminance). Default: the model's (256).", show_default=False)] = None,
-    tile: Annotated[str, typer.Option(
-        callback=_tile, help="0: predict the colour at --render-size from the whole picture (best colours; "
-                             "auto means the same); N: predict at native resolution in tiles of N pixels.")] = "0",
-    overlap: OverlapOpt = None,
-    device: DeviceOpt = "auto",
-    precision: PrecisionOpt = Precision.fp32,
+    model: ColouriseModelOpt = None,
+    only_grey: Annotated[bool, typer.Option(
+        "--only-grey", help="Pass over pictures that already have colour (counted as skipped) instead of "
+                            "replacing their colours.")] = False,
     recursive: RecursiveOpt = False,
     suffix: SuffixOpt = None,
     on_exist: OnExistOpt = OnExist.skip,
     fmt: FormatOpt = None,
     bit_depth: BitDepthOpt = None,
+    strip_metadata: StripOpt = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
+    render_size: RenderSizeOpt = None,
+    tile: TileOpt = "auto",
+    overlap: OverlapOpt = None,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = Precision.fp32,
     max_pixels: MaxPixelsOpt = images.DEFAULT_MAX_PIXELS,
-    strip_metadata: StripOpt = False,
 ) -> None:
-    """Colourise greyscale pictures (L in, ab out) with a colourisation GAN. Default model: colorgan-tiny."""
     options = _inference(device, precision, tile, overlap)
     options["render_size"] = render_size
     _convert("colourise", inputs, output=output, model=model, options=options,
              load=batch.LoadSettings(max_pixels=max_pixels), recursive=recursive, suffix=suffix,
              on_exist=on_exist.value, fmt=fmt.value if fmt else None, bit_depth=bit_depth, as_json=as_json,
-             quiet=quiet, strip_metadata=strip_metadata)
+             quiet=quiet, strip_metadata=strip_metadata, only_grey=only_grey)
 
 
-@app.command(epilog=EPILOG.format(suffix="_rgb"), no_args_is_help=True)
+@app.command(cls=with_examples(Command, RAW2RGB_EXAMPLES), epilog=NOTES.format(suffix="_rgb"),
+             help="Develop camera RAW files (DNG, CR2, NEF, ARW, ...) and packed RAW PNGs to RGB pictures. "
+                  f"Default model: {get_task('raw2rgb').default_model}.")
 def raw2rgb(
     inputs: Inputs,
     output: OutputOpt = None,
-    model: ModelOpt = None,
-    tile: Annotated[str, typer.Option(
-        callback=_tile, help="Tile side in packed (network-input) pixels: auto picks the largest that fits "
-                             "memory; 0 runs the whole picture at once.")] = "auto",
-    overlap: OverlapOpt = None,
-    tile_stats: Annotated[TileStats, typer.Option(
-        "--tile-stats", help="Instance-norm statistics for tiles: auto (a reduced whole-picture pass) or exact "
-                             "(pooled over all tiles; the untiled colours at any tile size, about 5x slower).")
-    ] = TileStats.auto,
-    raw_format: Annotated[RawFormat, typer.Option(
-        "--raw-format", help="camera: a camera RAW file (LibRaw); zurich: 1-channel 16-bit Bayer PNG; rawgan: "
-                             "4-channel 8-bit packed PNG; auto: by extension and PNG layout.")] = RawFormat.auto,
-    cfa: Annotated[CFA, typer.Option(help="Bayer pattern of zurich PNGs (camera files say their own).")] = CFA.RGGB,
-    black: Annotated[float, typer.Option(min=0, help="Black level of zurich PNGs.")] = 0.0,
-    white: Annotated[float, typer.Option(min=1, help="White level of zurich PNGs (4*255 for the Zurich "
-                                                      "dataset).")] = 1020.0,
-    wb: Annotated[str, typer.Option(
-        "--wb", callback=_wb, help="White balance: camera (as shot; auto when the file has none), auto (grey world), "
-                     "daylight, or gains R,G,B.")] = "camera",
-    exposure: Annotated[float, typer.Option(
-        "--exposure", min=EXPOSURE_RANGE[0], max=EXPOSURE_RANGE[1],
-        help="Exposure in EV, on top of the automatic brightness.")] = 0.0,
-    device: DeviceOpt = "auto",
-    precision: PrecisionOpt = Precision.fp32,
+    model: Raw2rgbModelOpt = None,
     recursive: RecursiveOpt = False,
     suffix: SuffixOpt = None,
     on_exist: OnExistOpt = OnExist.skip,
     fmt: FormatOpt = None,
     bit_depth: BitDepthOpt = None,
+    strip_metadata: StripOpt = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
+    wb: Annotated[str, typer.Option(
+        "--wb", metavar="camera|auto|daylight|R,G,B", callback=_wb, rich_help_panel=DEVELOPMENT,
+        help="White balance: camera (as shot; auto when the file has none), auto (grey world), daylight, or "
+             "gains R,G,B.")] = "camera",
+    exposure: Annotated[float, typer.Option(
+        "--exposure", metavar="EV", min=EXPOSURE_RANGE[0], max=EXPOSURE_RANGE[1], rich_help_panel=DEVELOPMENT,
+        help=f"Exposure in EV ({EXPOSURE_RANGE[0]:g} to +{EXPOSURE_RANGE[1]:g}), on top of the automatic "
+             "brightness.")] = 0.0,
+    tile: TileOpt = "auto",
+    overlap: OverlapOpt = None,
+    tile_stats: Annotated[TileStats, typer.Option(
+        "--tile-stats", rich_help_panel=TILES,
+        help="Instance-norm statistics of tiles: auto (from a reduced whole-picture pass) or exact (pooled "
+             "over all tiles: the untiled colours at any tile size, about 5x slower).")] = TileStats.auto,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = Precision.fp32,
     max_pixels: MaxPixelsOpt = images.DEFAULT_MAX_PIXELS,
-    strip_metadata: StripOpt = False,
+    raw_format: Annotated[RawFormat, typer.Option(
+        "--raw-format", rich_help_panel=PACKED_PNGS,
+        help="camera: a camera RAW file (LibRaw); zurich: 1-channel 16-bit Bayer PNG; rawgan: 4-channel 8-bit "
+             "packed PNG; auto: by extension and PNG layout.")] = RawFormat.auto,
+    cfa: CfaOpt = CFA.RGGB,
+    black: BlackOpt = 0.0,
+    white: WhiteOpt = 1020.0,
 ) -> None:
-    """Develop camera RAW files (and packed RAW PNGs) to RGB pictures. Default model: sgan-tiny."""
     if white <= black:
         raise typer.BadParameter(f"--white {white:g} must be above --black {black:g}")
     options = _inference(device, precision, tile, overlap) | {"tile_stats": tile_stats.value, "wb": wb,
@@ -246,8 +259,7 @@ def raw2rgb(
 
 
 def _inference(device: str, precision: Precision, tile: str, overlap: int | None) -> dict[str, Any]:
-    return {"device": device, "precision": precision.value, "tile": tile if tile == "auto" else int(tile),
-            "overlap": overlap}
+    return {"device": device, "precision": precision.value, "tile": tile_value(tile), "overlap": overlap}
 
 
 # ------------------------------------------------------------------------------------------ running
@@ -288,11 +300,16 @@ class _Rate(ProgressColumn):
 
 
 def _progress(enabled: bool) -> Progress | None:
+    """Files done / total, the current file and what is happening to it (loading the model,
+    decoding, tile k of n, encoding), pictures per second and the time left. The bar and the time
+    left move within a file as its tiles are done."""
     if not enabled:
         return None
     return Progress(
-        TextColumn("{task.description}", table_column=Column(width=32, no_wrap=True)),
-        BarColumn(),
+        TextColumn("{task.description}", table_column=Column(width=24, no_wrap=True)),
+        TextColumn("{task.fields[stage]}", style="progress.description",
+                   table_column=Column(width=13, no_wrap=True)),
+        BarColumn(bar_width=None),
         MofNCompleteColumn(),
         _Rate(),
         TimeRemainingColumn(),
@@ -308,12 +325,21 @@ def _warn(text: str, quiet: bool) -> None:
         err_console.print(f"rawcolour: warning: {text}", markup=False)
 
 
-def _summary_line(task: str, s: batch.Summary, total_seconds: float, kinds: list[str]) -> str:
+def _summary_line(task: str, s: batch.Summary, total_seconds: float, kinds: list[str], only_grey: bool = False) -> str:
     parts = [f"{s.ok} converted"]
-    if s.skipped:
-        parts.append(f"{s.skipped} skipped (output exists; --on-exist overwrite to redo)")
+    passed_colour = s.in_colour if only_grey else 0  # --only-grey passes every picture in colour over
+    if s.skipped - passed_colour:
+        parts.append(f"{s.skipped - passed_colour} skipped (output exists, same model and settings; "
+                     "--on-exist overwrite to redo)")
+    if passed_colour:
+        parts.append(f"{passed_colour} skipped (already in colour)")
     if s.failed:
-        parts.append(f"{s.failed} failed")
+        other = (f": {s.mismatched} output{'s' if s.mismatched != 1 else ''} made by another model or with other "
+                 "settings (--on-exist overwrite, or another -o)") if s.mismatched else ""
+        parts.append(f"{s.failed} failed{other}")
+    if s.in_colour and not only_grey:
+        parts.append(f"{s.in_colour} input{'s were' if s.in_colour != 1 else ' was'} already in colour: "
+                     "colours replaced (--only-grey passes them over)")
     if s.unsupported:
         parts.append(f"{s.unsupported} file{'s' if s.unsupported != 1 else ''} not read by {task} passed over "
                      f"({', '.join(kinds)})")
@@ -325,7 +351,7 @@ def _summary_line(task: str, s: batch.Summary, total_seconds: float, kinds: list
 
 def _convert(task: str, inputs: list[str], *, output: str | None, model: str | None, options: dict[str, Any],
              load: batch.LoadSettings, recursive: bool, suffix: str | None, on_exist: str, fmt: str | None,
-             bit_depth: int | None, as_json: bool, quiet: bool, strip_metadata: bool) -> None:
+             bit_depth: int | None, as_json: bool, quiet: bool, strip_metadata: bool, only_grey: bool = False) -> None:
     """Run batch.run_batch, printing its records, progress, warnings and summary."""
     start = time.perf_counter()
     summary = batch.Summary()
@@ -360,12 +386,18 @@ def _convert(task: str, inputs: list[str], *, output: str | None, model: str | N
                         and not (as_json and sys.stdout.isatty()))
                 progress = _progress(show)
                 if progress is not None:
-                    bar = progress.add_task("starting", total=len(mine))
+                    bar = progress.add_task("starting", total=len(mine), stage="")
                     shown.enter_context(progress)
 
             def on_start(job: batch.Job) -> None:
                 if progress is not None:
-                    progress.update(bar, description=escape(_short(job.input.name)))
+                    progress.update(bar, description=escape(_short(job.input.name)), stage="")
+
+            def on_progress(stage: str, share: float) -> None:
+                if progress is not None:  # within a file: the bar and the time left move with its tiles
+                    progress.update(bar, completed=done + min(max(share, 0.0), 0.99), stage=escape(stage))
+                    if not stage.startswith("tile"):
+                        progress.refresh()  # a new step shows at once, however short (tiles: 10 times a second)
 
             def on_record(record: batch.Record) -> None:
                 nonlocal done, emit_json
@@ -373,7 +405,7 @@ def _convert(task: str, inputs: list[str], *, output: str | None, model: str | N
                 if record.status == "failed":
                     err_console.print(error_line(record.error), markup=False)
                 if progress is not None:
-                    progress.advance(bar)
+                    progress.update(bar, completed=done, stage="")
                 if emit_json:
                     try:
                         print_json(record.to_json())
@@ -388,7 +420,7 @@ def _convert(task: str, inputs: list[str], *, output: str | None, model: str | N
                     suffix=suffix, on_exist=on_exist, fmt=fmt, bit_depth=bit_depth, strip_metadata=strip_metadata,
                     stdin_paths=stdin_paths, stdout=sys.stdout.buffer if output == "-" else None, ranks=ranks,
                     summary=summary, on_collected=on_collected, on_planned=on_planned, on_start=on_start,
-                    on_record=on_record)
+                    on_record=on_record, on_progress=on_progress, only_grey=only_grey)
             except RawcolourError as err:
                 if emit_json:  # a pipeline always gets its summary record, here with the error
                     summary.seconds = time.perf_counter() - start
@@ -397,7 +429,7 @@ def _convert(task: str, inputs: list[str], *, output: str | None, model: str | N
             shown.close()  # the progress bar goes before the summary is printed
             summary.seconds = time.perf_counter() - start
             if ranks.rank == 0:
-                _print_summary(task, summary, emit_json, quiet)
+                _print_summary(task, summary, emit_json, quiet, only_grey)
     except KeyboardInterrupt as exc:
         code = exc.code if isinstance(exc, _Interrupted) else EXIT_INTERRUPTED
         why = exc.why if isinstance(exc, _Interrupted) else "interrupted"
@@ -414,7 +446,7 @@ def _convert(task: str, inputs: list[str], *, output: str | None, model: str | N
     raise typer.Exit(EXIT_FAILED if summary.failed else EXIT_OK)
 
 
-def _print_summary(task: str, summary: batch.Summary, emit_json: bool, quiet: bool) -> None:
+def _print_summary(task: str, summary: batch.Summary, emit_json: bool, quiet: bool, only_grey: bool) -> None:
     if emit_json:
         record = summary.to_json()
         record["total"] = summary.ok + summary.failed + summary.skipped
@@ -422,7 +454,8 @@ def _print_summary(task: str, summary: batch.Summary, emit_json: bool, quiet: bo
             record["ranks"] = summary.world
         print_json(record)
     if not quiet:
-        err_console.print(_summary_line(task, summary, summary.seconds, summary.unsupported_kinds), markup=False)
+        err_console.print(_summary_line(task, summary, summary.seconds, summary.unsupported_kinds, only_grey),
+                          markup=False)
 
 
 def _json_summary(summary: batch.Summary, **extra: Any) -> None:
@@ -443,5 +476,5 @@ def _library_logs_off() -> None:
         root.addHandler(logging.NullHandler())
 
 
-def _short(name: str, width: int = 32) -> str:
+def _short(name: str, width: int = 24) -> str:
     return name if len(name) <= width else name[: width - 1] + "…"

@@ -18,7 +18,25 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rawcolour.cli.common import Layout, Precision, EXIT_FAILED, err_console, library_errors, print_json
+from rawcolour.cli.common import (
+    CFA,
+    EXIT_FAILED,
+    BlackOpt,
+    CfaOpt,
+    DeviceOpt,
+    Layout,
+    Precision,
+    PrecisionOpt,
+    QuietOpt,
+    RenderSizeOpt,
+    TileOpt,
+    WhiteOpt,
+    err_console,
+    library_errors,
+    print_json,
+    tile_value,
+)
+from rawcolour.cli.help import Command, Example, Group, with_examples
 from rawcolour.errors import UsageError
 
 app = typer.Typer()
@@ -26,31 +44,46 @@ eval_app = typer.Typer(
     name="eval",
     help="Evaluate models on a dataset: PSNR, SSIM and the papers' metrics, one table row per model.",
     no_args_is_help=True,
+    cls=with_examples(Group, [
+        ("rawcolour eval colourise --data kodak24", "the shipped colouriser against the grey and sepia baselines"),
+        ("rawcolour eval raw2rgb --data kodak24 --cameras", "the shipped RAW developers against LibRaw"),
+        ("rawcolour eval raw2rgb --data kodak24 --cameras --report eval-cameras/", "with an HTML report"),
+    ]),
 )
 app.add_typer(eval_app, name="eval")
 
+COLOURISE_EXAMPLES: list[Example] = [
+    ("rawcolour eval colourise --data kodak24", "the shipped colourisers and the baselines (no --model)"),
+    ("rawcolour eval colourise --data photos/ -m colorgan-tiny \\\n    -m runs/c1/last.safetensors",
+     "two models side by side (the baselines come first)"),
+    ("rawcolour eval colourise --data kodak24 --report report/ --run runs/c1", "HTML report with training curves"),
+    ("rawcolour eval colourise --data kodak24 --csv - | column -s, -t", "the table as CSV"),
+]
+RAW2RGB_EXAMPLES: list[Example] = [
+    ("rawcolour eval raw2rgb --data kodak24 --cameras", "the shipped developers and LibRaw, realistic protocol"),
+    ("rawcolour eval raw2rgb --data zrr/test --layout zurich -m sgan-tiny", "paired Zurich RAW-to-RGB data"),
+    ("rawcolour eval raw2rgb --data photos/ --synthetic-raw --json > eval.json", "synthetic raw, as JSON"),
+    ("rawcolour eval raw2rgb --data kodak24 --cameras --report cameras/",
+     "HTML report with 100% crops"),
+]
 
-DataOpt = Annotated[Path, typer.Option("--data", exists=True, help="Folder of pictures (or paired RAW data).")]
 ModelOpt = Annotated[list[str] | None, typer.Option(
-    "--model", "-m", help="Registry name or checkpoint file; repeat for more rows.")]
-NoBaselineOpt = Annotated[bool, typer.Option("--no-baseline", help="Leave out the baseline row (grey / classic).")]
-LimitOpt = Annotated[int | None, typer.Option(
-    "--limit", min=1, help="Evaluate only the first N pictures (colourise: the first N colour photos).")]
+    "--model", "-m", metavar="NAME|FILE", show_default=False,
+    help="Registry name (rawcolour models list) or a .safetensors checkpoint; repeat for more rows. Default: "
+         "the task's shipped models.")]
+NoBaselineOpt = Annotated[bool, typer.Option("--no-baseline", help="Leave out the baseline rows.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object on stdout instead of the table.")]
 CsvOpt = Annotated[str | None, typer.Option(
-    "--csv", help="Also write the rows as CSV to FILE ('-': to stdout, instead of the table).")]
+    "--csv", metavar="FILE", help="Also write the rows as CSV to FILE (-: to stdout, instead of the table).")]
 ReportOpt = Annotated[Path | None, typer.Option(
-    "--report", file_okay=False, help="Write an HTML report (index.html, images, plots) to DIR.")]
-SamplesOpt = Annotated[int, typer.Option("--samples", min=0, help="Pictures shown in the report's grid.")]
+    "--report", metavar="DIR", file_okay=False,
+    help="Write an HTML report to DIR: the table, per-picture figures, pictures, 100% crops, plots.")]
+SamplesOpt = Annotated[int, typer.Option("--samples", metavar="N", min=0, help="Pictures shown in the report.")]
 RunOpt = Annotated[Path | None, typer.Option(
-    "--run", exists=True, help="Training run folder: its log.jsonl becomes curves in the report.")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
-PrecisionOpt = Annotated[Precision, typer.Option(
-    "--precision", help="fp32, fp16 or bf16 (fp32 retry on non-finite output).")]
+    "--run", metavar="RUN", exists=True, help="Training run folder: its log.jsonl becomes curves in the report.")]
 AllowRandomOpt = Annotated[bool, typer.Option(
     "--allow-random", help="Evaluate a freshly initialised (seeded) network for a model without weights "
                            "(smoke tests; its row says random-init).")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.")]
 
 
 def _progress(quiet: bool):
@@ -61,6 +94,21 @@ def _progress(quiet: bool):
         err_console.print(f"[{i}/{n}] {name}", markup=False, highlight=False)
 
     return show
+
+
+def _models(task: str, names: list[str] | None, baseline: bool, quiet: bool) -> list[str]:
+    """The --model names, or when there are none the task's shipped models (and a note saying so)."""
+    if names:
+        return names
+    from rawcolour.registry import shipped_models
+    from rawcolour.tasks import get_task
+
+    shipped = shipped_models(task)
+    if not quiet:
+        what = f"the shipped {task} models ({', '.join(shipped)})" if shipped else f"no shipped {task} model"
+        rows = f"{what} and the baselines ({', '.join(get_task(task).baselines)})" if baseline else what
+        err_console.print(f"rawcolour: no --model: evaluating {rows}", markup=False, highlight=False)
+    return shipped
 
 
 def _inference_options(device: str, precision: Precision, **kw: Any) -> Any:
@@ -76,27 +124,65 @@ def _check_outputs(as_json: bool, csv_to: str | None, report: Path | None, run: 
         raise UsageError("--run only adds training curves to a report", hint="add --report DIR")
 
 
-def _print_table(result: Any) -> None:
-    cols = result.columns
-    table = Table(header_style="bold")
-    table.add_column("model")
-    table.add_column("weights")
-    table.add_column("images", justify="right")
-    for _, header, _, _ in cols:
-        table.add_column(escape(header), justify="right")
-    rows = list(result.rows) + ([{"weights": "", **result.reference}] if result.reference else [])
-    for r in rows:
-        cells = []
-        for key, _, fmt, _ in cols:
-            v = r.get(key)
-            cells.append("" if v is None else fmt.format(v))
+LONG_BELOW = 100  # a terminal narrower than this, or than the table, gets one row per model and metric
+
+
+def _table_rows(result: Any) -> list[dict[str, Any]]:
+    return list(result.rows) + ([{"weights": "", **result.reference}] if result.reference else [])
+
+
+def _wide_table(result: Any) -> Table:
+    """One row per model, one column per figure; plain (no box lines) so it reads the same in a pipe."""
+    table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1))
+    table.add_column("model", no_wrap=True)
+    table.add_column("weights", no_wrap=True)
+    table.add_column("images", justify="right", no_wrap=True)
+    for _, header, _, _ in result.columns:
+        table.add_column(escape(header), justify="right", no_wrap=True)
+    for r in _table_rows(result):
+        cells = ["" if r.get(key) is None else fmt.format(r[key]) for key, _, fmt, _ in result.columns]
         table.add_row(escape(str(r["model"])), escape(str(r.get("weights", ""))), str(r.get("images", "")), *cells)
-    # As wide as the table needs (a pipe or a log keeps whole rows; a narrow terminal scrolls).
-    needed = Console(width=1000).measure(table).maximum
-    console = Console(soft_wrap=False, width=max(needed, Console().width))
-    console.print(f"rawcolour eval {result.task}: {result.data} ({result.settings.get('images', 0)} pictures)",
-                  markup=False, highlight=False)
-    console.print(table)
+    return table
+
+
+def _long_table(result: Any) -> Table:
+    """One row per model and metric, for a narrow terminal: nothing is cut or wrapped."""
+    table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1))
+    for name, justify in (("model", "left"), ("metric", "left"), ("value", "right"), ("better", "left")):
+        table.add_column(name, justify=justify, no_wrap=name != "better")  # type: ignore[arg-type]
+    rows = _table_rows(result)
+    for i, r in enumerate(rows):
+        if i:
+            table.add_row("", "", "", "")
+        label = str(r["model"])
+        about = ", ".join(x for x in (str(r.get("weights") or ""), f"{r.get('images', '')} pictures") if x)
+        table.add_row(escape(label), escape(about), "", "")
+        reference = bool(result.reference) and i == len(rows) - 1  # the ground truth's own figures
+        for key, header, fmt, better in result.columns:
+            if r.get(key) is not None:
+                table.add_row("", escape(header), fmt.format(r[key]), "" if reference else escape(better))
+    return table
+
+
+def _print_table(result: Any) -> None:
+    """The table on stdout: as wide as it needs in a pipe or a file (whole rows, cut nothing); in a
+    terminal, wide when it fits, else one row per model and metric."""
+    console = Console(highlight=False, soft_wrap=False)
+    title = f"rawcolour eval {result.task}: {result.data} ({result.settings.get('images', 0)} pictures)"
+    table = _wide_table(result)
+    needed = Console(width=10_000).measure(table).maximum
+    if console.is_terminal:
+        if console.width < LONG_BELOW or needed > console.width:
+            table = _long_table(result)
+        console.print(title, markup=False)
+        console.print(table)
+        return
+    # a pipe or a file: plain text, whole rows, no trailing blanks (grep, awk and diff read it as it is)
+    text = Console(highlight=False, soft_wrap=False, width=max(needed, 80), file=io.StringIO(), color_system=None)
+    text.print(table)
+    lines = [title] + [line.rstrip() for line in text.file.getvalue().splitlines()]
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
 
 
 def _csv_text(result: Any) -> str:
@@ -112,7 +198,8 @@ def _csv_text(result: Any) -> str:
     return buf.getvalue()
 
 
-def _finish(result: Any, *, as_json: bool, csv_to: str | None, report: Path | None, run: Path | None) -> None:
+def _finish(result: Any, *, as_json: bool, csv_to: str | None, report: Path | None, run: Path | None,
+            quiet: bool) -> None:
     if csv_to is not None:
         text = _csv_text(result)
         if csv_to == "-":
@@ -133,10 +220,11 @@ def _finish(result: Any, *, as_json: bool, csv_to: str | None, report: Path | No
         from rawcolour.eval.report import write_report
 
         index = write_report(result, report, run_dir=run, command=shlex.join(["rawcolour", *sys.argv[1:]]))
-        err_console.print(f"report: {index}", markup=False)
-    for note in result.notes:
+        if not quiet:
+            err_console.print(f"report: {index}", markup=False)
+    for note in [] if quiet else result.notes:
         err_console.print(f"note: {note}", markup=False)
-    if result.skipped:
+    if result.skipped and not quiet:
         err_console.print(f"skipped {len(result.skipped)} picture(s): "
                           + ", ".join(sorted({d['reason'] for d in result.skipped})), markup=False)
     for d in result.failed:
@@ -146,98 +234,98 @@ def _finish(result: Any, *, as_json: bool, csv_to: str | None, report: Path | No
         raise typer.Exit(EXIT_FAILED)
 
 
-@eval_app.command("colourise")
+@eval_app.command("colourise", cls=with_examples(Command, COLOURISE_EXAMPLES))
 def colourise_command(
-    data: DataOpt,
+    data: Annotated[Path, typer.Option(
+        "--data", metavar="DIR", exists=True, help="Folder of colour photos (greyscale ones are skipped and "
+                                                   "counted); each model sees only their lightness.")],
     model: ModelOpt = None,
     no_baseline: NoBaselineOpt = False,
-    limit: LimitOpt = None,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", metavar="N", min=1, help="Evaluate only the first N colour photos.")] = None,
     vgg_weights: Annotated[Path | None, typer.Option(
-        "--vgg-weights", exists=True, dir_okay=False,
+        "--vgg-weights", metavar="FILE", exists=True, dir_okay=False,
         help="torchvision VGG19 weights file (.pth or .safetensors): adds Table I's perceptual distance.")] = None,
-    render_size: Annotated[int | None, typer.Option(
-        "--render-size", min=1, help="Short side the chroma is predicted at (default: the model's).")] = None,
     as_json: JsonOpt = False,
     csv_to: CsvOpt = None,
     report: ReportOpt = None,
     samples: SamplesOpt = 6,
     run: RunOpt = None,
-    device: DeviceOpt = "auto",
-    precision: PrecisionOpt = Precision.fp32,
     allow_random: AllowRandomOpt = False,
     quiet: QuietOpt = False,
+    render_size: RenderSizeOpt = None,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = Precision.fp32,
 ) -> None:
-    """Colourise the colour photos of --data from their L channel and compare with the originals.
+    """Colourise the colour photos of --data from their lightness and compare with the originals.
 
-    Rows: the `grey` (zero ab) and `sepia` (one warm tone) baselines unless --no-baseline, then each --model.
+    Rows: the grey (zero ab) and sepia (one warm tone) baselines unless --no-baseline, then each --model
+    (default: the shipped colourisers).
 
-    Columns: PSNR and SSIM on RGB; ab L1 and ab PSNR after the paper's Lab -> 8-bit RGB -> Lab round trip.
-
-    Colourfulness (Hasler & Suesstrunk) and its ratio to the ground truth's (last row).
-
-    Overlap of the dataset's a and b histograms with the ground truth's (the paper's Fig. 4; 64 bins).
-
-    Hue accuracy: where the truth is colourful (C*ab > 20), the share of pixels given a hue within 45
-    degrees, averaged over six hue sectors so that every hue counts (grey scores 0).
-
-    L_perc (Table I) with --vgg-weights. Photos are used at full size; greyscale ones are skipped and counted.
+    Columns: PSNR and SSIM on RGB; ab L1 and ab PSNR after the paper's Lab -> 8-bit RGB -> Lab round trip;
+    colourfulness (Hasler and Suesstrunk) and its ratio to the ground truth's (last row); overlap of the
+    dataset's a and b histograms with the ground truth's (the paper's Fig. 4; 64 bins); hue accuracy: where
+    the truth is colourful (C*ab > 20), the share of pixels given a hue within 45 degrees, averaged over six
+    hue sectors (grey scores 0); L_perc (Table I) with --vgg-weights.
     """
     from rawcolour.eval import evaluation
 
     with library_errors():
         _check_outputs(as_json, csv_to, report, run)
-        models = evaluation.load_models(model or [], "colourise", baseline=not no_baseline,
-                                        allow_random=allow_random)
+        models = evaluation.load_models(_models("colourise", model, not no_baseline, quiet), "colourise",
+                                        baseline=not no_baseline, allow_random=allow_random)
         options = _inference_options(device, precision, render_size=render_size)
         result = evaluation.evaluate_colourise(data, models, options=options, limit=limit,
                                                samples=samples if report else 0, vgg_weights=vgg_weights,
                                                progress=_progress(quiet))
-        _finish(result, as_json=as_json, csv_to=csv_to, report=report, run=run)
+        _finish(result, as_json=as_json, csv_to=csv_to, report=report, run=run, quiet=quiet)
 
 
-@eval_app.command("raw2rgb")
+@eval_app.command("raw2rgb", cls=with_examples(Command, RAW2RGB_EXAMPLES))
 def raw2rgb_command(
-    data: DataOpt,
+    data: Annotated[Path, typer.Option(
+        "--data", metavar="DIR", exists=True,
+        help="Paired RAW data (Zurich or RAW2RGB-GAN layout), or colour photos with --cameras or --synthetic-raw.")],
     model: ModelOpt = None,
     no_baseline: NoBaselineOpt = False,
-    layout: Annotated[Layout, typer.Option(
-        "--layout", help="Paired folder layout: Zurich (huawei_raw/ + canon/) or RAW2RGB-GAN "
-                         "(*PhoneRaw/ + *CanonRGB/).")] = Layout.auto,
-    synthetic_raw: Annotated[bool, typer.Option(
-        "--synthetic-raw", help="--data holds ordinary photos: unprocess each into a synthetic raw "
-                                "(fixed seed per picture).")] = False,
     cameras: Annotated[bool, typer.Option(
-        "--cameras", help="--data holds ordinary photos: shoot each as DNG files through held-out real cameras "
+        "--cameras", help="--data holds photos: shoot each as DNG files through held-out real cameras "
                           "(4 Bayer phases, 3 noise levels) and score at sensor size after a global tone fit.")
     ] = False,
-    seed: Annotated[int, typer.Option("--seed", help="Base seed of the synthetic cameras.")] = 0,
-    cfa: Annotated[str, typer.Option("--cfa", help="Bayer pattern of Zurich mosaics.")] = "RGGB",
-    black: Annotated[float, typer.Option("--black", help="Black level of Zurich mosaics.")] = 0.0,
-    white: Annotated[float, typer.Option("--white", help="White level of Zurich mosaics.")] = 1020.0,
-    tile: Annotated[str, typer.Option("--tile", help="auto, N packed pixels, or 0 (whole picture).")] = "auto",
-    limit: LimitOpt = None,
+    synthetic_raw: Annotated[bool, typer.Option(
+        "--synthetic-raw", help="--data holds photos: unprocess each into a synthetic raw (fixed seed per "
+                                "picture) and score at packed resolution.")] = False,
+    layout: Annotated[Layout, typer.Option(
+        "--layout", help="Paired folder layout: zurich (huawei_raw/ + canon/) or rawgan (*PhoneRaw/ + "
+                         "*CanonRGB/); auto: whichever is there.")] = Layout.auto,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Base seed of the synthetic cameras.")] = 0,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", metavar="N", min=1, help="Evaluate only the first N photos or raw samples.")] = None,
     as_json: JsonOpt = False,
     csv_to: CsvOpt = None,
     report: ReportOpt = None,
     samples: SamplesOpt = 6,
     run: RunOpt = None,
-    device: DeviceOpt = "auto",
-    precision: PrecisionOpt = Precision.fp32,
     allow_random: AllowRandomOpt = False,
     quiet: QuietOpt = False,
+    tile: TileOpt = "auto",
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = Precision.fp32,
+    cfa: CfaOpt = CFA.RGGB,
+    black: BlackOpt = 0.0,
+    white: WhiteOpt = 1020.0,
 ) -> None:
-    """Develop the raw samples of --data with each model; PSNR (eq. 7) and SSIM at packed resolution.
+    """Develop the raw samples of --data with each model and score them against the truth.
 
-    Rows: the `classic` baseline unless --no-baseline, then each --model.
-
-    Data: a paired folder in the Zurich or RAW2RGB-GAN layout, or --synthetic-raw or --cameras from a folder
-    of photos.
+    Rows: the classic (LibRaw) baseline unless --no-baseline, then each --model (default: the shipped
+    developers).
 
     --cameras (the realistic protocol): each photo becomes DNG files shot through held-out real cameras, in all
     four Bayer phases and at three noise levels, developed like a user's files and scored at sensor size after
     one global tone fit (an exposure gain; one curve shared by R, G and B): PSNR, SSIM, mean CIEDE2000.
 
-    Synthetic raw: each photo's camera is drawn from --seed and its file name, so every model and run sees the same raw.
+    Paired folders and --synthetic-raw: PSNR (eq. 7) and SSIM at packed resolution; each synthetic photo's
+    camera is drawn from --seed and its file name, so every model and run sees the same raw.
     """
     from rawcolour.eval import evaluation
 
@@ -248,23 +336,17 @@ def raw2rgb_command(
                              hint="pass one of them")
         if synthetic_raw and cameras:
             raise UsageError("--synthetic-raw and --cameras are two protocols", hint="pass one of them")
-        tile_value: int | str = tile
-        if tile != "auto":
-            if not tile.isdigit():
-                raise UsageError(f"--tile must be auto or a number of pixels, got {tile!r}")
-            tile_value = int(tile)
-        models = evaluation.load_models(model or [], "raw2rgb", baseline=not no_baseline,
-                                        allow_random=allow_random)
-        options = _inference_options(device, precision, tile=tile_value)
+        models = evaluation.load_models(_models("raw2rgb", model, not no_baseline, quiet), "raw2rgb",
+                                        baseline=not no_baseline, allow_random=allow_random)
+        options = _inference_options(device, precision, tile=tile_value(tile))
         if cameras:
             from rawcolour.eval.cameras import evaluate_raw2rgb_cameras
 
             result = evaluate_raw2rgb_cameras(data, models, options=options, seed=seed, limit=limit,
                                               samples=samples if report else 0, progress=_progress(quiet))
-            _finish(result, as_json=as_json, csv_to=csv_to, report=report, run=run)
-            return
-        result = evaluation.evaluate_raw2rgb(data, models, options=options, synthetic=synthetic_raw,
-                                             layout=layout.value, seed=seed, cfa=cfa, black=black, white=white,
-                                             limit=limit, samples=samples if report else 0,
-                                             progress=_progress(quiet))
-        _finish(result, as_json=as_json, csv_to=csv_to, report=report, run=run)
+        else:
+            result = evaluation.evaluate_raw2rgb(data, models, options=options, synthetic=synthetic_raw,
+                                                 layout=layout.value, seed=seed, cfa=cfa.value, black=black,
+                                                 white=white, limit=limit, samples=samples if report else 0,
+                                                 progress=_progress(quiet))
+        _finish(result, as_json=as_json, csv_to=csv_to, report=report, run=run, quiet=quiet)

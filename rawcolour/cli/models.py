@@ -11,8 +11,15 @@ from rich.table import Table
 
 from rawcolour import registry
 from rawcolour.cli.common import err_console, library_errors, print_json
+from rawcolour.cli.help import Command, Example, Group, with_examples
 
-app = typer.Typer(help="List and inspect models; import foreign checkpoints; export to ONNX.", no_args_is_help=True)
+app = typer.Typer(help="List and inspect models; import foreign checkpoints; export to ONNX.", no_args_is_help=True,
+                  cls=with_examples(Group, [
+                      ("rawcolour models list", "every model and whether its weights are installed"),
+                      ("rawcolour models show sgan-isp-tiny", "one model: networks, I/O, policy, recipe, card"),
+                      ("rawcolour models import latest_net_G.pth --arch pix2pix", "reference weights"),
+                      ("rawcolour models export sgan-tiny --onnx sgan-tiny.onnx", "to ONNX"),
+                  ]))
 
 
 def model_summary(name: str) -> dict:
@@ -44,10 +51,34 @@ def _output_size(spec: registry.ModelSpec) -> str:
     return "half sensor"  # the paper's: one RGB pixel per 2x2 Bayer quad
 
 
-@app.command("list")
+LIST_EXAMPLES: list[Example] = [
+    ("rawcolour models list", "every model, its task, size and whether its weights are installed"),
+    ("rawcolour models list --task raw2rgb", "the RAW developers only"),
+    ("rawcolour models list --json | jq -r '.[].name'", "every name, one a line, for scripts"),
+]
+SHOW_EXAMPLES: list[Example] = [
+    ("rawcolour models show sgan-isp-tiny", "what the default RAW developer is, and where its card is"),
+    ("rawcolour models show sgan --json | jq .recipe", "one part, as JSON"),
+    ("rawcolour models show colorgan-tiny --json | jq -r .card", "where its model card is installed"),
+]
+IMPORT_EXAMPLES: list[Example] = [
+    ("rawcolour models import latest_net_G.pth --arch pix2pix", "a pix2pix colouriser, beside the input"),
+    ("rawcolour models import zyz987.pth --arch sgan -o zyz987.safetensors", "a RAW2RGB-GAN generator"),
+    ("rawcolour models import films_G.pth --arch pix2pix --name films --json", "named, with a JSON record"),
+    ("rawcolour raw2rgb shot.dng --model zyz987.safetensors", "then use it like any model"),
+]
+EXPORT_EXAMPLES: list[Example] = [
+    ("rawcolour models export sgan-tiny --onnx sgan-tiny.onnx", "a shipped model"),
+    ("rawcolour models export runs/s1/last.safetensors --onnx s1.onnx --json", "your own checkpoint"),
+    ("rawcolour models export sgan-isp-tiny --onnx isp.onnx --force --no-check", "replace, without the check"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object on stdout instead of the text.")]
+
+
+@app.command("list", cls=with_examples(Command, LIST_EXAMPLES))
 def list_command(
-    task: Annotated[str | None, typer.Option(help="Only models of this task (colourise or raw2rgb).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
+    task: Annotated[str | None, typer.Option(metavar="colourise|raw2rgb", help="Only models of this task.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout instead of the table.")] = False,
 ) -> None:
     """List every model name with its task, parameter count, input size multiple, output size, input space and weights."""
     records = [model_summary(n) for n in registry.list_models(task=task)]
@@ -73,32 +104,106 @@ def list_command(
     console.print(table)
 
 
-@app.command("show")
-def show_command(
-    name: Annotated[str, typer.Argument(help="A registry name (see `rawcolour models list`).")],
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
-) -> None:
-    """Everything the registry knows about one model: configs, recipe, I/O spec, inference policy."""
+def show_record(name: str) -> dict:
+    """Everything `models show` prints for one registry name (the --json object)."""
     import dataclasses
 
-    with library_errors():
-        spec = registry.get_spec(name)
-        record = model_summary(name)
-    record["paper"] = spec.paper
+    spec = registry.get_spec(name)
+    record = model_summary(name)
+    weights, card = registry.weights_path(name), registry.card_path(name)
+    record["weights_file"] = str(weights) if weights else None
+    record["card"] = str(card) if card else None
+    record["paper"] = spec.paper or None
     record["generator"] = spec.generator.to_dict() if spec.generator else None
     record["discriminator"] = spec.discriminator.to_dict() if spec.discriminator else None
-    record["io"] = spec.io.to_dict() if spec.io else None
+    record["io"] = spec.io.to_dict() if spec.io and spec.learned else None  # a baseline has no network to feed
     record["policy"] = spec.policy.to_dict()
     record["recipe"] = dataclasses.asdict(spec.recipe) if spec.recipe else None
-    weights = registry.weights_path(name)
-    record["weights_path"] = str(weights) if weights else None
+    return record
+
+
+@app.command("show", cls=with_examples(Command, SHOW_EXAMPLES))
+def show_command(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="A registry name (see rawcolour models list).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Everything the registry knows about one model: what it is, its weights and card, its networks,
+    what it eats and returns, how it runs on a picture, and its training recipe."""
+    with library_errors():
+        record = show_record(name)
     if as_json:
         print_json(record)
         return
-    from rich.console import Console
-    from rich.pretty import Pretty
+    typer.echo(show_text(record))
 
-    Console().print(Pretty(record, expand_all=False))
+
+def _config_text(config: dict) -> str:
+    return ", ".join(f"{k} {_value(v)}" for k, v in config.items())
+
+
+def _value(v: object) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (list, tuple)):
+        return ",".join(str(x) for x in v) if v else "-"
+    return "-" if v is None else str(v)
+
+
+def show_text(r: dict) -> str:
+    """The readable sections of `models show` (the same facts as --json)."""
+    lines = [f"{r['name']}  ({r['task']})", *_indented(r["description"])]
+    about = [("weights", r["weights"] + (f": {r['weights_file']}" if r["weights_file"] else "")),
+             ("card", r["card"] or "-"), ("paper", r["paper"] or "-")]
+    lines += ["", *_rows(about)]
+    if r["generator"]:
+        nets = [("generator", f"{r['generator']['arch']}, {r['parameters']:,} parameters"),
+                ("", _config_text(r["generator"]["config"]))]
+        if r["discriminator"]:
+            nets += [("discriminator", f"{r['discriminator']['arch']}, {r['discriminator_parameters']:,} "
+                                       "parameters"), ("", _config_text(r["discriminator"]["config"]))]
+        lines += ["", "Networks", *_rows(nets)]
+    if r["io"]:
+        io = r["io"]
+        rows = [("input", f"{io['input_space']}: {_value(io['input_channels'])}"), ("", io["input_scaling"])]
+        if io.get("level_normalisation"):
+            rows += [("levels", io["level_normalisation"])]
+        rows += [("output", f"{io['output_space']}: {_value(io['output_channels'])}"), ("", io["output_scaling"])]
+        lines += ["", "Input and output", *_rows(rows)]
+    p = r["policy"]
+    run = [("output size", r["output_size"]), ("size multiple", f"{p['size_multiple']}, at least {p['min_size']}"),
+           ("tiling", f"{p['tiling']}, overlap {p['default_overlap']}" if p["tiling"] != "none" else "none"),
+           ("render size", _value(p["render_size"])), ("fp16/bf16", _value(p["supports_half"]))]
+    lines += ["", "Running on a picture", *_rows(run)]
+    if r["recipe"]:
+        rec = r["recipe"]
+        rows = [(f"stage {st['name']}", _config_text({k: v for k, v in st.items() if k != "name"}))
+                for st in rec["stages"]]
+        rows.append(("", _config_text({k: v for k, v in rec.items() if k != "stages"})))
+        lines += ["", "Training recipe (rawcolour train overrides any value)", *_rows(rows)]
+    return "\n".join(lines)
+
+
+def _indented(text: str, width: int | None = None) -> list[str]:
+    import shutil
+    import textwrap
+
+    width = width or min(shutil.get_terminal_size().columns, 100)
+    return textwrap.wrap(text, width - 2, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False)
+
+
+def _rows(rows: list[tuple[str, str]]) -> list[str]:
+    """Label / value rows under a section heading, values wrapped beside their labels."""
+    import shutil
+    import textwrap
+
+    width = min(shutil.get_terminal_size().columns, 100)
+    column = max(len(label) for label, _ in rows) + 4
+    out = []
+    for label, value in rows:
+        wrapped = textwrap.wrap(value, max(20, width - column), break_on_hyphens=False, break_long_words=False)
+        for i, line in enumerate(wrapped or ["-"]):
+            out.append(f"  {label if i == 0 else '':<{column - 2}}{line}")
+    return out
 
 
 class ForeignArch(str, Enum):
@@ -108,7 +213,7 @@ class ForeignArch(str, Enum):
     sgan = "sgan"
 
 
-@app.command("import")
+@app.command("import", cls=with_examples(Command, IMPORT_EXAMPLES))
 def import_command(
     file: Annotated[Path, typer.Argument(help="A reference checkpoint: pix2pix latest_net_G.pth, or a "
                                               "RAW2RGB-GAN generator (state dict or pickled module).")],
@@ -119,7 +224,7 @@ def import_command(
     name: Annotated[str | None, typer.Option("--name", help="Model name stored in the checkpoint "
                                              "(default: the matching registry name).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Convert a reference implementation's generator weights into a rawcolour checkpoint.
 
@@ -138,14 +243,14 @@ def import_command(
         err_console.print(f"note: {note}", markup=False)
 
 
-@app.command("export")
+@app.command("export", cls=with_examples(Command, EXPORT_EXAMPLES))
 def export_command(
     model: Annotated[str, typer.Argument(help="A registry name with installed weights, or a checkpoint file.")],
     onnx: Annotated[Path, typer.Option("--onnx", help="The .onnx file to write (dynamic batch, height, width).")],
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
     check: Annotated[bool, typer.Option("--check/--no-check", help="Compare onnxruntime with PyTorch on a "
                                         "test input (within 1e-4) before writing.")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Export a generator's folded inference network (no saliency decoder) to ONNX."""
     from rawcolour.export import export_onnx

@@ -9,34 +9,37 @@ from dataclasses import MISSING, Field
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperCommand
-
-try:  # typer up to 0.19 uses click; later versions vendor it as typer._click
-    from click import Context
-    from click.exceptions import UsageError as ClickUsageError
-except ImportError:  # pragma: no cover - depends on the installed typer
-    from typer._click import Context  # type: ignore[no-redef]
-    from typer._click.exceptions import UsageError as ClickUsageError  # type: ignore[no-redef]
 
 from rawcolour.distributed import Ranks
 from rawcolour.train.config import TrainConfig, config_fields
-from rawcolour.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, err_console, error_line, library_errors, print_json
+from rawcolour.cli.common import (
+    CFA,
+    EXIT_INTERRUPTED,
+    BlackOpt,
+    CfaOpt,
+    DeviceOpt,
+    QuietOpt,
+    WhiteOpt,
+    err_console,
+    library_errors,
+    print_json,
+)
+from rawcolour.cli.help import Command, Example, with_examples
 
 app = typer.Typer()
 
-
-class _OneLineErrors(TyperCommand):
-    """Bad options print one line on stderr and exit 2 (no usage panel)."""
-
-    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except ClickUsageError as err:
-            if type(err).__name__ == "NoArgsIsHelpError":
-                raise
-            err_console.print(error_line(err.format_message().replace("\n", " ").rstrip(".")) + "; see `rawcolour train --help`",
-                              markup=False)
-            raise typer.Exit(EXIT_USAGE) from None
+EXAMPLES: list[Example] = [
+    ("rawcolour train colourise --data photos/ --model colorgan-tiny --out runs/c1",
+     "colourisation from any folder of colour photos"),
+    ("rawcolour train raw2rgb --data photos/ --synthetic-raw --model sgan-tiny \\\n    --lambda-perc 0",
+     "a RAW developer without paired data (no VGG weights needed)"),
+    ("rawcolour train raw2rgb --data photos/ --synthetic-raw --model sgan-tiny \\\n    --lambda-perc 0 --resume",
+     "continue that run where it stopped (Ctrl-C saves first)"),
+    ("rawcolour train raw2rgb --data ZRR/train --val ZRR/test --model sgan \\\n    --vgg-weights vgg16.pth",
+     "the paper's recipe on paired Zurich data"),
+    ("torchrun --nproc_per_node=4 -m rawcolour train colourise --data photos/ \\\n    --model colorgan-ibn-sn-md",
+     "four processes, one shard of the data each"),
+]
 
 
 def _augment(text: str | None) -> tuple[str, ...] | None:
@@ -99,8 +102,16 @@ def _choice(name: str, values: tuple[str, ...]) -> type[Enum]:
     return Enum(name, {v: v for v in values}, type=str)  # type: ignore[return-value]
 
 
+# Options every command that has them declares once (rawcolour.cli.common), with the same words.
+_SHARED = {"device": DeviceOpt, "cfa": CfaOpt, "black": BlackOpt, "white": WhiteOpt}
+
+
 def _parameter(f: Field) -> inspect.Parameter:
     """The typer parameter of one TrainConfig field, from the field's option() metadata."""
+    if f.name in _SHARED:
+        default = CFA(f.default) if f.name == "cfa" else f.default
+        return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=_SHARED[f.name],
+                                 default=default)
     meta = f.metadata
     kind: Any = {"str": str, "bool": bool, "int": int, "float": float}.get(str(f.type).split(" ")[0], str)
     default: Any = meta.get("cli_default", f.default)
@@ -165,8 +176,7 @@ def _signature() -> inspect.Signature:
     fields = sorted(config_fields(), key=lambda f: (not f.metadata["argument"], f.name != "data"))
     params = [_parameter(f) for f in fields]
     kw = inspect.Parameter.KEYWORD_ONLY
-    params.append(inspect.Parameter("quiet", kw, default=False, annotation=Annotated[
-        bool, typer.Option("--quiet", help="No progress bar.")]))
+    params.append(inspect.Parameter("quiet", kw, default=False, annotation=QuietOpt))
     params.append(inspect.Parameter("as_json", kw, default=False, annotation=Annotated[
         bool, typer.Option("--json", help="Print the end record as JSON on stdout.")]))
     return inspect.Signature(params)
@@ -175,7 +185,7 @@ def _signature() -> inspect.Signature:
 train.__signature__ = _signature()  # type: ignore[attr-defined]
 train.__annotations__ = {p.name: p.annotation for p in train.__signature__.parameters.values()}
 train.__annotations__["return"] = None
-app.command(cls=_OneLineErrors, no_args_is_help=True)(train)
+app.command(cls=with_examples(Command, EXAMPLES))(train)
 
 
 __all__ = ["app", "train"]

@@ -61,12 +61,6 @@ def _score(out8: np.ndarray, truth8: np.ndarray) -> dict[str, float]:
     }
 
 
-def _half(img8: np.ndarray) -> np.ndarray:
-    h, w = img8.shape[0] // 2 * 2, img8.shape[1] // 2 * 2
-    x = img8[:h, :w].astype(np.float64)
-    return metrics.to_uint8((x[0::2, 0::2] + x[0::2, 1::2] + x[1::2, 0::2] + x[1::2, 1::2]) / (4 * 255.0))
-
-
 def evaluate_raw2rgb_cameras(data: str | Path, models: Sequence[EvalModel], *, options: InferenceOptions | None = None,
                              noise: Sequence[str] = ("low", "mid", "high"), seed: int = 0,
                              limit: int | None = None, samples: int = 0,
@@ -125,7 +119,7 @@ def evaluate_raw2rgb_cameras(data: str | Path, models: Sequence[EvalModel], *, o
                     out8 = metrics.to_uint8(result.rgb)
                     target = truth8
                     if out8.shape[:2] != truth8.shape[:2]:
-                        half = _half(truth8)
+                        half = metrics.half_size(truth8)
                         if out8.shape[:2] != half.shape[:2]:
                             failed.append({"image": shot_name, "model": m.label,
                                            "error": f"output is {out8.shape[1]}x{out8.shape[0]}, the photo "

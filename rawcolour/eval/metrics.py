@@ -131,6 +131,14 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(_unit_float(img) * 255.0), 0, 255).astype(np.uint8)
 
 
+def half_size(img8: np.ndarray) -> np.ndarray:
+    """An 8-bit (H, W, 3) picture area-downscaled by 2 (odd last row/column dropped), as 8 bits: how a
+    picture at the sensor's size is compared with one at half of it (packed RAW resolution)."""
+    h, w = img8.shape[0] // 2 * 2, img8.shape[1] // 2 * 2
+    x = img8[:h, :w].astype(np.float64)
+    return to_uint8((x[0::2, 0::2] + x[0::2, 1::2] + x[1::2, 0::2] + x[1::2, 1::2]) / (4 * 255.0))
+
+
 def _hwc_to_tensor(img: np.ndarray) -> torch.Tensor:
     """(H, W, C) or (H, W) float -> (1, C, H, W) float64 tensor."""
     if img.ndim == 2:

@@ -6,8 +6,16 @@ be moved or zipped)::
     index.html
     results.json                 the EvalResult summary (rows, settings, per-picture figures)
     images/NN_<picture>_input.png, NN_<picture>_<model>.png, NN_<picture>_truth.png
+    crops/NN_<picture>_<where>_<column>.png   100% crops of each sample (see crop_windows)
     plots/ab_histograms.png      colourise: log-scale a and b histograms, real vs each model (Fig. 4)
     plots/training_curves.png    with a training run: every numeric series of its log.jsonl
+
+Each sample row shows the input, each model's output with its figures for that picture, and the
+truth; a column whose pictures are all the same as the input's (the ``grey`` baseline's output, or
+the truth when the input is the photo itself) is left out and named in a note. Under each row,
+100% crops of the same places in every column: where the truth's edges are strongest (detail,
+demosaicking and colour bleeding) and where it is darkest without being black (noise, shadows).
+A table of every picture's figures per model closes the page.
 
 Pictures and plots are written with :func:`rawcolour.io.images.write_image` (PNG, atomic); plots are
 drawn with matplotlib's Agg canvas (no display, no global pyplot state). Sample pictures are
@@ -36,6 +44,8 @@ __all__ = ["plot_ab_histograms", "plot_training_curves", "read_training_log", "w
 
 TRAINING_LOG = "log.jsonl"
 PREVIEW_MAX_SIDE = 1024  # long side of the sample pictures in the report (Kodak's 768 stays as is)
+CROP_SIDE = 160  # side of the 100% crops (smaller pictures get crops of half their short side)
+SAME_AS_INPUT = 1  # 8-bit levels: a column at most this far from the input everywhere shows nothing new
 
 
 def _slug(text: str) -> str:
@@ -178,6 +188,8 @@ th{background:#f3f3f3}tr th:first-child{text-align:left}
 .grid{display:grid;gap:6px;align-items:start}.grid figure{margin:0}.grid img{width:100%;height:auto;display:block}
 figcaption{font-size:12px;color:#555;overflow-wrap:anywhere}.note{font-size:13px;color:#555}
 img.plot{max-width:100%;height:auto}td.l{text-align:left}
+.crops{display:flex;flex-wrap:wrap;gap:6px;margin-bottom:10px}.crops figure{margin:0}
+img.crop{image-rendering:pixelated;display:block}
 """
 
 
@@ -192,6 +204,135 @@ def _preview(pixels: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(pixels, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
 
 
+def crop_windows(truth8: np.ndarray, side: int = CROP_SIDE) -> list[tuple[str, int, int, int]]:
+    """(what, top, left, side) of two square windows of a (H, W, 3) 8-bit picture: where its edges
+    are strongest, and its darkest area that is not black (mean luma at least 2%, under a tenth of
+    its pixels black; the darkest other window if none is). Windows step by a quarter of their side;
+    the second differs from the first when the picture has room for two."""
+    h, w = truth8.shape[:2]
+    side = int(min(side, max(1, min(h, w) // 2)))
+    luma = truth8[..., :3].astype(np.float32) @ np.float32([0.2126, 0.7152, 0.0722]) / 255.0
+    gy, gx = np.gradient(luma)
+    step = max(1, side // 4)
+    tops = np.array(sorted({*range(0, h - side + 1, step), h - side}))
+    lefts = np.array(sorted({*range(0, w - side + 1, step), w - side}))
+
+    def means(a: np.ndarray) -> np.ndarray:
+        """Mean of ``a`` over every window (len(tops), len(lefts)), from its summed-area table."""
+        table = np.pad(a.astype(np.float64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+        t, l = tops[:, None], lefts[None, :]
+        return (table[t + side, l + side] - table[t, l + side] - table[t + side, l] + table[t, l]) / side ** 2
+
+    edges, light, black = means(np.hypot(gx, gy)), means(luma), means(luma < 0.02)
+    edge = np.unravel_index(int(np.argmax(edges)), edges.shape)
+    dark_score = np.where((light >= 0.02) & (black < 0.1), light, np.inf)
+    dark_score[edge] = np.inf
+    if not np.isfinite(dark_score).any():  # no such area: the darkest other window
+        dark_score = light.copy()
+        if dark_score.size > 1:
+            dark_score[edge] = np.inf
+    dark = np.unravel_index(int(np.argmin(dark_score)), dark_score.shape)
+    return [("edges", int(tops[edge[0]]), int(lefts[edge[1]]), side),
+            ("shadows", int(tops[dark[0]]), int(lefts[dark[1]]), side)]
+
+
+def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None or a.shape != b.shape:
+        return False
+    return int(np.abs(a.astype(np.int16) - b.astype(np.int16)).max()) <= SAME_AS_INPUT
+
+
+def _columns(result: Any) -> tuple[list[tuple[str, str]], list[str]]:
+    """(key, caption) of the sample columns worth showing, and notes on the ones left out."""
+    samples = result.samples
+    labels = [r["model"] for r in result.rows]
+    columns: list[tuple[str, str]] = [("input", "input")] + [(label, label) for label in labels] + [("truth", "ground truth")]
+    dropped: list[str] = []
+    if samples and all(_same(s.input, s.truth) for s in samples):
+        columns = columns[1:]
+        dropped.append("the input is the ground truth itself (the models saw it as raw data), shown once")
+    else:
+        for label in labels:
+            if samples and all(_same(s.outputs.get(label), s.input) for s in samples):
+                columns.remove((label, label))
+                dropped.append(f"{label}: its output is the same as the input (within {SAME_AS_INPUT} level), "
+                               "not shown")
+    return columns, dropped
+
+
+def _pixels(sample: Any, key: str) -> np.ndarray | None:
+    return {"input": sample.input, "truth": sample.truth}.get(key, sample.outputs.get(key))
+
+
+def _figures(result: Any, image: str, model: str) -> str:
+    """One picture's figures for one model, short ("PSNR 22.1 dB, SSIM 0.931")."""
+    record = next((p for p in result.per_image if p.get("image") == image and p.get("model") == model), None)
+    if record is None:
+        return ""
+    parts = []
+    for key, header, fmt, _ in result.columns:
+        if key != "seconds" and isinstance(record.get(key), (int, float)):
+            parts.append(f"{header.replace(' [dB]', '')} {_fmt(record[key], fmt)}")
+    return ", ".join(parts)
+
+
+def _per_picture_html(result: Any) -> str:
+    """Every picture's figures per model, one row each (the JSON's per_image, as a table)."""
+    if not result.per_image:
+        return ""
+    cols = [c for c in result.columns if any(c[0] in p for p in result.per_image)]
+    head = "".join(f"<th>{html.escape(h)}</th>" for _, h, _, _ in cols)
+    body = "".join(
+        f"<tr><td class=l>{html.escape(str(p.get('image', '')))}</td><td class=l>{html.escape(str(p.get('model', '')))}"
+        "</td>" + "".join(f"<td>{_fmt(p.get(k), f)}</td>" for k, _, f, _ in cols) + "</tr>"
+        for p in result.per_image)
+    return (f"<h2>Per picture</h2><details><summary>{len(result.per_image)} rows</summary><table>"
+            f"<tr><th>picture</th><th>model</th>{head}</tr>{body}</table></details>")
+
+
+def _samples_html(result: Any, out: Path, max_side: int) -> str:
+    columns, dropped = _columns(result)
+    cells = ["<div class=grid style='grid-template-columns:repeat(%d,1fr)'>" % len(columns)]
+    crops: list[str] = []
+    for i, s in enumerate(result.samples):
+        stem = f"{i:02d}_{_slug(Path(s.name).stem)}"
+        for key, caption in columns:
+            pixels = _pixels(s, key)
+            if pixels is None:
+                cells.append(f"<figure><figcaption>{html.escape(caption)}: failed</figcaption></figure>")
+                continue
+            rel = f"images/{stem}_{_slug(key)}.png"
+            write_image(out / rel, _preview(pixels, max_side))
+            figures = _figures(result, s.name, key) if key not in ("input", "truth") else ""
+            text = f"{s.name}: {caption}" + (f" ({figures})" if figures else "")
+            cells.append(f"<figure><img src='{html.escape(rel)}' alt='{html.escape(caption)}' loading=lazy>"
+                         f"<figcaption>{html.escape(text)}</figcaption></figure>")
+        crops.append(_crops_html(s, stem, columns, out))
+    cells.append("</div>")
+    note = "".join(f"<p class=note>{html.escape(d)}.</p>" for d in dropped)
+    return ("<h2>Samples</h2><p class=note>" + html.escape(" / ".join(c for _, c in columns)) + "</p>" + note
+            + "".join(cells) + "<h2>100% crops</h2><p class=note>The same places of every column at full "
+            "size: where the truth's edges are strongest, and its darkest area that is not black.</p>"
+            + "".join(crops))
+
+
+def _crops_html(sample: Any, stem: str, columns: list[tuple[str, str]], out: Path) -> str:
+    rows = []
+    for where, top, left, side in crop_windows(sample.truth):
+        figures = []
+        for key, caption in columns:
+            pixels = _pixels(sample, key)
+            if pixels is None or pixels.shape[:2] != sample.truth.shape[:2]:
+                continue
+            rel = f"crops/{stem}_{where}_{_slug(key)}.png"
+            write_image(out / rel, np.ascontiguousarray(pixels[top:top + side, left:left + side]))
+            figures.append(f"<figure><img class=crop src='{html.escape(rel)}' width={side} height={side} "
+                           f"alt='{html.escape(caption)}'><figcaption>{html.escape(caption)}</figcaption></figure>")
+        rows.append(f"<p class=note>{html.escape(sample.name)}, {where} at ({left}, {top}):</p>"
+                    f"<div class=crops>{''.join(figures)}</div>")
+    return "".join(rows)
+
+
 def write_report(result: Any, out_dir: str | Path, *, run_dir: str | Path | None = None,
                  command: str | None = None, max_side: int = PREVIEW_MAX_SIDE) -> Path:
     """Write the report folder for an :class:`rawcolour.eval.evaluation.EvalResult`; returns index.html's path.
@@ -201,8 +342,8 @@ def write_report(result: Any, out_dir: str | Path, *, run_dir: str | Path | None
     """
     out = Path(out_dir)
     try:
-        (out / "images").mkdir(parents=True, exist_ok=True)
-        (out / "plots").mkdir(parents=True, exist_ok=True)
+        for folder in ("images", "crops", "plots"):
+            (out / folder).mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OutputError(f"cannot create the report folder ({err.strerror or err})", path=out) from err
     parts: list[str] = []
@@ -222,25 +363,7 @@ def write_report(result: Any, out_dir: str | Path, *, run_dir: str | Path | None
     parts.append(f"<details><summary>Settings</summary><table>{settings}</table></details>")
 
     if result.samples:
-        labels = [r["model"] for r in result.rows]
-        ncols = len(labels) + 2
-        cells = ["<div class=grid style='grid-template-columns:repeat(%d,1fr)'>" % ncols]
-        for i, s in enumerate(result.samples):
-            stem = f"{i:02d}_{_slug(Path(s.name).stem)}"
-            items = [("input", s.input, "input")]
-            items += [(label, s.outputs.get(label), label) for label in labels]
-            items.append(("truth", s.truth, "ground truth"))
-            for key, pixels, caption in items:
-                if pixels is None:
-                    cells.append(f"<figure><figcaption>{html.escape(caption)}: failed</figcaption></figure>")
-                    continue
-                rel = f"images/{stem}_{_slug(key)}.png"
-                write_image(out / rel, _preview(pixels, max_side))
-                cells.append(f"<figure><img src='{html.escape(rel)}' alt='{html.escape(caption)}' loading=lazy>"
-                             f"<figcaption>{html.escape(s.name)}: {html.escape(caption)}</figcaption></figure>")
-        cells.append("</div>")
-        parts.append("<h2>Samples</h2><p class=note>input / " + html.escape(" / ".join(labels))
-                     + " / ground truth</p>" + "".join(cells))
+        parts.append(_samples_html(result, out, max_side))
 
     if result.histograms:
         rel = "plots/ab_histograms.png"
@@ -262,6 +385,8 @@ def write_report(result: Any, out_dir: str | Path, *, run_dir: str | Path | None
             parts.append(f"<img class=plot src='{rel}' alt='training curves'>")
         else:
             parts.append("<p class=note>The log has no numeric series.</p>")
+
+    parts.append(_per_picture_html(result))
 
     if result.skipped or result.failed:
         lines = [f"<li>{html.escape(d['image'])}: skipped ({html.escape(d['reason'])})</li>" for d in result.skipped]

@@ -3,7 +3,8 @@ plans, and the classic baseline runs, without loading it)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from rawcolour.camera_colour import parse_wb
 from rawcolour.errors import UsageError
@@ -24,6 +25,9 @@ class InferenceOptions:
     channels_last: bool | None = None  # NHWC activations; None: the measured default of the device type
     wb: str | tuple[float, float, float] = "camera"  # raw2rgb: camera|auto|daylight or gains "R,G,B" (see camera_colour)
     exposure: float = 0.0  # raw2rgb: EV on top of the automatic brightness, within EXPOSURE_RANGE
+    # Called with (tiles done, tiles) as the network works through a picture (tiling.run_tiled);
+    # how the picture is made does not depend on it.
+    progress: Callable[[int, int], None] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.wb, str):

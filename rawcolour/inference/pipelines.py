@@ -191,7 +191,7 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
                          size_multiple=policy.size_multiple, min_size=policy.min_size, batch=options.tile_batch,
                          device=run.device, dtype=run.dtype, channels_last=run.channels_last,
                          preprocess=_raw_in, postprocess=_rgb_out, stats=options.tile_stats, check_finite=check,
-                         scale=io.output_scale if io is not None else 1)
+                         scale=io.output_scale if io is not None else 1, progress=options.progress)
 
     res, run = _run_with_fp32_retry(model, options, fn)
     notes = run.notes + res.notes
@@ -280,7 +280,7 @@ def colourise_image(model: LoadedModel, picture: Picture | np.ndarray,
         def fn(net: torch.nn.Module, run: _Run, check: bool) -> TiledResult:
             return run_tiled(net, l_small, out_channels=2, tile=None, size_multiple=policy.size_multiple,
                              min_size=policy.min_size, device=run.device, dtype=run.dtype,
-                             channels_last=run.channels_last, check_finite=check)
+                             channels_last=run.channels_last, check_finite=check, progress=options.progress)
 
         res, run = _run_with_fp32_retry(model, options, fn)
         ab_small = model_to_ab(torch.from_numpy(res.output))  # (hr, wr, 2)
@@ -300,7 +300,8 @@ def colourise_image(model: LoadedModel, picture: Picture | np.ndarray,
     def fn_tiled(net: torch.nn.Module, run: _Run, check: bool) -> TiledResult:
         return run_tiled(net, l_model, out_channels=2, tile=tile, overlap=overlap, size_multiple=policy.size_multiple,
                          min_size=policy.min_size, batch=options.tile_batch, device=run.device, dtype=run.dtype,
-                         channels_last=run.channels_last, stats=options.tile_stats, check_finite=check)
+                         channels_last=run.channels_last, stats=options.tile_stats, check_finite=check,
+                         progress=options.progress)
 
     res, run = _run_with_fp32_retry(model, options, fn_tiled)
     del l_model

@@ -316,6 +316,7 @@ def run_tiled(
     check_finite: bool = False,
     whole_if_fits: bool = True,
     scale: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> TiledResult:
     """Run ``net`` over a (C, H, W) host picture; returns the (s*H, s*W, out_channels) float32 output.
 
@@ -331,6 +332,9 @@ def run_tiled(
     ``whole_if_fits``: when the whole picture fits one device call (tile^2 * batch pixels), run it
     whole: exact and cheaper than tiles.
     ``check_finite``: raise NonFiniteOutput as soon as a batch has NaN/inf.
+    ``progress(done, total)``: called after each device call of the output pass with the tiles
+    done so far (1 of 1 for a whole-picture pass), so a caller can show progress within a picture.
+    ``stats="exact"``'s statistics passes come before it and are not counted.
     """
     if x.dim() != 3:
         raise ValueError(f"run_tiled wants a (C, H, W) picture, got shape {tuple(x.shape)}")
@@ -383,7 +387,8 @@ def run_tiled(
     while True:
         try:
             result = _run(net, x, out_channels, tile_side, overlap, m, min_size, n_batch, device, dtype,
-                          channels_last, preprocess, postprocess, stats, feather, check_finite, notes, int(scale))
+                          channels_last, preprocess, postprocess, stats, feather, check_finite, notes, int(scale),
+                          progress or (lambda done, total: None))
         except (RuntimeError, MemoryError) as err:
             if isinstance(err, NonFiniteOutput) or not is_oom(err):
                 raise
@@ -422,7 +427,7 @@ def _shrink_to(tile: int, batch: int, limit: int, m: int, min_tile: int) -> tupl
 
 
 def _run(net, x, out_channels, tile_side, overlap, m, min_size, n_batch, device, dtype, channels_last,
-         preprocess, postprocess, stats, feather, check_finite, notes, s) -> TiledResult:
+         preprocess, postprocess, stats, feather, check_finite, notes, s, progress) -> TiledResult:
     _c, h, w = x.shape
     hp, wp = padded_size(h, m, min_size), padded_size(w, m, min_size)
     out = np.zeros((s * h, s * w, out_channels), dtype=np.float32)
@@ -451,6 +456,7 @@ def _run(net, x, out_channels, tile_side, overlap, m, min_size, n_batch, device,
                 rows, cols = mirror_indices(h, 0, hp), mirror_indices(w, 0, wp)
                 y = forward(_gather(x, rows, cols)[None])[0]
                 out[...] = y[:, :s * h, :s * w].permute(1, 2, 0).cpu().numpy()
+                progress(1, 1)
                 return TiledResult(out, None, 1, None, notes)
             th, tw = min(tile_side, hp), min(tile_side, wp)
             ys, xs = tile_starts(hp, th, overlap, m), tile_starts(wp, tw, overlap, m)
@@ -474,10 +480,13 @@ def _run(net, x, out_channels, tile_side, overlap, m, min_size, n_batch, device,
                 else:
                     source = _record_stats(net, x, forward, stats, hp, wp, th * tw * n_batch, m, min_size)
                     set_norm_stats_mode(net, "frozen")
+            done = 0
             for chunk, tiles in batches():
                 y = forward(tiles)
                 for (i, j), yt in zip(chunk, y):
                     _accumulate(out, yt, s * ys[i], s * xs[j], wy[i], wx[j], s * h, s * w)
+                done += len(chunk)
+                progress(done, len(positions))
     finally:
         if sample_stats:
             _reset_stats(net)

@@ -112,14 +112,20 @@ class TrainConfig:
     batch_size: int | None = option(None, panel=RECIPE, limit=POSITIVE, override=True, help="Per process.")
     crop_size: int | None = option(None, panel=RECIPE, limit=POSITIVE, override=True,
                                    help="Network-input pixels (raw2rgb: packed; the photo crop is twice this).")
-    gan_loss: str | None = option(None, panel=RECIPE, override=True, choices=GAN_LOSSES)
-    lr_g: float | None = option(None, panel=RECIPE, limit=POSITIVE, override=True)
-    lr_d: float | None = option(None, panel=RECIPE, limit=POSITIVE, override=True)
-    beta1: float | None = option(None, panel=RECIPE, limit=UNIT, override=True)
-    beta2: float | None = option(None, panel=RECIPE, limit=UNIT, override=True)
-    lambda_l1: float | None = option(None, panel=RECIPE, limit=NON_NEGATIVE, override=True)
-    lambda_gan: float | None = option(None, panel=RECIPE, limit=NON_NEGATIVE, override=True)
-    lambda_attention: float | None = option(None, panel=RECIPE, limit=NON_NEGATIVE, override=True)
+    gan_loss: str | None = option(None, panel=RECIPE, override=True, choices=GAN_LOSSES,
+                                  help="GAN loss of the stages with a discriminator.")
+    lr_g: float | None = option(None, panel=RECIPE, limit=POSITIVE, override=True,
+                                help="Generator learning rate.")
+    lr_d: float | None = option(None, panel=RECIPE, limit=POSITIVE, override=True,
+                                help="Discriminator learning rate.")
+    beta1: float | None = option(None, panel=RECIPE, limit=UNIT, override=True, help="Adam's beta1.")
+    beta2: float | None = option(None, panel=RECIPE, limit=UNIT, override=True, help="Adam's beta2.")
+    lambda_l1: float | None = option(None, panel=RECIPE, limit=NON_NEGATIVE, override=True,
+                                     help="Weight of the L1 loss.")
+    lambda_gan: float | None = option(None, panel=RECIPE, limit=NON_NEGATIVE, override=True,
+                                      help="Weight of the generator's GAN loss.")
+    lambda_attention: float | None = option(None, panel=RECIPE, limit=NON_NEGATIVE, override=True,
+                                            help="Weight of the saliency attention loss (raw2rgb).")
     lambda_perc: float | None = option(None, panel=RECIPE, limit=NON_NEGATIVE, override=True,
                                        help="VGG16 conv4_3 perceptual weight; 0 trains without --vgg-weights.")
     # L1 of the saliency decoder to the saliency target (0: as the reference code); no recipe has it
@@ -145,7 +151,7 @@ class TrainConfig:
     sample_every: int | None = option(None, panel=RUN, limit=POSITIVE,
                                       help="Steps between sample grids (default: every epoch).")
     log_every: int = option(1, panel=RUN, limit=POSITIVE, help="Steps between loss records.")
-    seed: int = option(0)
+    seed: int = option(0, help="Seed of the initialisation, the crops and the synthetic cameras.")
     device: str = option("auto", help="auto, cpu, cuda, cuda:N or mps.")
     # mixed precision on CUDA (bf16 where supported, else fp16 + GradScaler); no-op elsewhere
     amp: bool = option(True, flag="--amp/--no-amp", help="Mixed precision on CUDA.")
