@@ -245,3 +245,19 @@ def test_srgb_encode_in_strips_matches_the_whole_array_formula():
         got, expected = srgb_encode(view), whole(view)
         assert got.dtype == expected.dtype and got.shape == expected.shape
         np.testing.assert_array_equal(got, expected)
+
+
+def test_c_stderr_silenced_keeps_what_python_prints():
+    """A batch drops C libraries' own stderr lines for its whole run (files decode in worker threads;
+    silencing descriptor 2 per decode would swallow the main thread's error lines meanwhile)."""
+    code = ("import os, sys, threading\nfrom rawcolour.io.raw import c_stderr_silenced\n"
+            "with c_stderr_silenced():\n"
+            "    t = threading.Thread(target=lambda: os.write(2, b'C in a worker\\n'))\n"
+            "    t.start(); t.join()\n"
+            "    os.write(2, b'C in main\\n')\n"
+            "    with c_stderr_silenced():\n"
+            "        print('python, nested', file=sys.stderr)\n"
+            "    print('python', file=sys.stderr)\n"
+            "os.write(2, b'C after\\n')\nprint('python after', file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=300)
+    assert proc.returncode == 0 and proc.stderr == "python, nested\npython\nC after\npython after\n", proc.stderr

@@ -60,6 +60,7 @@ from rawcolour.inference.inputs import load_input
 from rawcolour.inference.options import InferenceOptions
 from rawcolour.io import images
 from rawcolour.io.files import WriteAbandoned, clean_stale_temporaries
+from rawcolour.io.raw import c_stderr_silenced
 from rawcolour.registry import get_spec, is_model
 from rawcolour.tasks import TASK_SPECS, get_task
 
@@ -314,7 +315,7 @@ class BatchRunner:
     def run(self, jobs: Sequence[Job]) -> Summary:
         start = self.clock()
         try:
-            with self._notes.collecting(), contextlib.closing(
+            with c_stderr_silenced(), self._notes.collecting(), contextlib.closing(
                     run_pipelined(jobs, self._load, self._develop, self._finish, on_wait=self._waiting)) as outcomes:
                 for outcome in outcomes:
                     record = self._outcome_record(outcome, self._notes.note(outcome.item))
