@@ -572,8 +572,12 @@ def classic_render(path: str | Path, *, bit_depth: int = 16, wb: str | tuple[flo
     with _open_raw(path) as (raw, p):
         _bayer_layout(raw, p)
         visible = raw.raw_image_visible
-        black_at = np.asarray(raw.black_level_per_channel, dtype=np.float64)[np.asarray(raw.raw_colors_visible)]
-        _refuse_no_image_data(int(np.count_nonzero(visible > black_at)), visible.size, p)
+        colours = np.asarray(raw.raw_colors_visible[:2, :2])  # a 2x2 Bayer cell (checked above)
+        black = raw.black_level_per_channel
+        # per position of the cell, not a full-size black-level picture (that cost a tenth of the render)
+        above = sum(int(np.count_nonzero(visible[dy::2, dx::2] > black[int(colours[dy, dx])]))
+                    for dy in range(min(2, visible.shape[0])) for dx in range(min(2, visible.shape[1])))
+        _refuse_no_image_data(above, visible.size, p)
         used = wb if isinstance(wb, str) else "custom"
         if wb == "camera" and usable_gains(raw.camera_whitebalance[:3]) is None:
             used = "auto"
