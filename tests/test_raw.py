@@ -246,10 +246,33 @@ def assert_refused(path: Path, kind, text: str):
         assert msg.startswith(str(path)) and text in msg and "\n" not in msg
 
 
-def test_linear_dng_is_refused(tmp_path):
+def test_linear_dng_is_refused_by_the_mosaic_reader_with_a_way_out(tmp_path):
     rgb = np.random.default_rng(0).integers(0, 4000, (24, 30, 3), dtype=np.uint16)
     path = write_pidng(tmp_path / "linear.dng", rgb, photometric=34892)  # LinearRaw, 3 samples
-    assert_refused(path, UnsupportedRawError, "already demosaiced")
+    with pytest.raises(UnsupportedRawError) as err:
+        read_raw(path)
+    msg = str(err.value)
+    assert msg.startswith(str(path)) and "already demosaiced" in msg and "--model classic" in msg and "\n" not in msg
+
+
+def test_classic_develops_a_linear_dng_in_linear_light(tmp_path):
+    """LibRaw develops a linear DNG: the output, back in linear light, follows the file's pixels
+    channel by channel, turned as the file's orientation says; --half halves it."""
+    from rawcolour.io.dng import write_linear_dng
+    from rawcolour.io.raw import classic_develop
+
+    yy, xx = np.mgrid[0:30, 0:40]
+    rgb = np.stack([200 + 90 * xx, 300 + 100 * yy, 3500 - 60 * xx - 40 * yy], axis=-1).astype(np.uint16)
+    path = write_linear_dng(tmp_path / "lin.dng", rgb, white=4095, as_shot_neutral=(1.0, 1.0, 0.999),
+                            orientation=3)  # 180 degrees
+    developed = classic_develop(path)
+    assert developed.linear.shape == (30, 40, 3) and developed.white_balance == "camera"
+    upright = developed.linear[::-1, ::-1]
+    for c in range(3):
+        assert np.corrcoef(upright[..., c].ravel(), rgb[..., c].ravel())[0, 1] > 0.99
+    half = classic_develop(path, half=True)
+    assert half.linear.shape == (15, 20, 3)
+    assert "no effect" in " ".join(classic_develop(path, demosaic="dcb").notes)
 
 
 def test_monochrome_dng_is_refused(tmp_path):

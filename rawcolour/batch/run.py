@@ -23,6 +23,7 @@ overwrites an input.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -74,13 +75,14 @@ class Converted:
 
     rgb: np.ndarray  # (H, W, 3) float32 in [0, 1], upright
     input_bit_depth: int | None = None  # the input's depth (colourise keeps it by default)
-    exif: bytes | None = None
-    icc_profile: bytes | None = None
+    exif: bytes | None = None  # the input's (colourise) or the camera's (raw2rgb); --strip-metadata drops it
+    icc_profile: bytes | None = None  # the input's profile (colourise); --strip-metadata drops it
     tile: int | None = None
     notes: list[str] = field(default_factory=list)
     device: str | None = None  # where the network ran (None for baselines)
     precision: str | None = None  # fp32 | fp16 | bf16 actually used
     white_balance: str | None = None  # raw2rgb: camera | auto | daylight | custom | model
+    colour_profile: bytes | None = None  # the ICC profile of the pixels' colour space (raw2rgb): always kept
 
 
 class Converter(Protocol):
@@ -202,12 +204,13 @@ def write_output(
     """Encode ``converted`` for ``job`` and write it atomically (or to ``stdout`` for ``-o -``)."""
     depth = job.bit_depth or default_bit_depth(task, job.fmt, converted.input_bit_depth)
     exif = None if strip_metadata else converted.exif
-    icc = None if strip_metadata else converted.icc_profile
+    icc = converted.colour_profile or (None if strip_metadata else converted.icc_profile)
     if job.to_stdout:
         if stdout is None:
             raise OutputError("no stdout stream to write the picture to", hint="report this as a bug")
         data = images.encode_image(
-            converted.rgb, job.fmt, bit_depth=depth, exif=exif, icc_profile=icc, provenance=provenance
+            converted.rgb, job.fmt, bit_depth=depth, exif=exif, icc_profile=icc, provenance=provenance,
+            quality=job.quality,
         )
         stdout.write(data)  # BrokenPipeError propagates: the CLI exits 141, as `yes | head` does
         stdout.flush()
@@ -220,7 +223,8 @@ def write_output(
         raise OutputError(f"cannot create the output folder ({reason}); nothing was written",
                           path=job.output.parent, hint="choose a folder you can write to (-o)") from None
     images.write_image(
-        job.output, converted.rgb, job.fmt, bit_depth=depth, exif=exif, icc_profile=icc, provenance=provenance
+        job.output, converted.rgb, job.fmt, bit_depth=depth, exif=exif, icc_profile=icc, provenance=provenance,
+        quality=job.quality,
     )
 
 
@@ -419,6 +423,8 @@ class ModelConverter:
                 f"model {model.name!r} is a {model.task} model, not a {self.task} one",
                 hint=f"use `rawcolour {model.task}`, or pick one from `rawcolour models list --task {self.task}`",
             )
+        if self.task == "raw2rgb":
+            pipelines.check_development(model, self.options)  # e.g. --demosaic for a learned model
         tile, policy = self.options.tile, model.policy
         if isinstance(tile, int) and tile > 0 and model.net is not None:
             overlap = policy.default_overlap if self.options.overlap is None else self.options.overlap
@@ -430,25 +436,45 @@ class ModelConverter:
         self.model = model
 
     def describe(self) -> dict[str, str | None]:
-        if self.model is None:
-            return {"model": self.model_ref, "model_sha256": None}
-        return {"model": self.model.name, "model_sha256": self.model.sha256}
+        described: dict[str, str | None] = {"model": self.model_ref, "model_sha256": None}
+        if self.model is not None:
+            described = {"model": self.model.name, "model_sha256": self.model.sha256}
+        if self.task == "raw2rgb" and self.options is not None:
+            described["options"] = json.dumps(self.options.development(), separators=(",", ":"))
+        return described
 
     def convert(self, path: Path) -> Converted:
+        if self.task == "colourise":
+            return self._colourise(path)
+        return self._develop(path)
+
+    def _colourise(self, path: Path) -> Converted:
         from rawcolour.inference import pipelines
 
+        picture = pipelines.load_input(self.task, path, max_pixels=self.load.max_pixels)
+        result = pipelines.colourise_image(self.model, picture, self.options)
+        return Converted(result.rgb, picture.bit_depth, picture.exif, picture.icc_profile, result.tile,
+                         list(result.notes), result.device or None, result.precision or None)
+
+    def _develop(self, path: Path) -> Converted:
+        from rawcolour import colour_spaces
+        from rawcolour.inference import pipelines
+        from rawcolour.io.metadata import camera_exif
+        from rawcolour.io.raw import is_raw_path
+
         s = self.load
-        source = pipelines.load_input(self.task, path, max_pixels=s.max_pixels, raw_format=s.raw_format,
-                                      cfa=s.cfa, black=s.black, white=s.white)
-        if self.task == "colourise":
-            result = pipelines.colourise_image(self.model, source, self.options)
-            depth = getattr(source, "bit_depth", None)
+        camera_file = s.raw_format == "camera" or (s.raw_format == "auto" and is_raw_path(path))
+        if camera_file and is_raw_path(path) and self.model.net is None:
+            source: Any = path  # LibRaw develops the file itself (linear DNGs included)
         else:
-            result = pipelines.raw_to_rgb(self.model, source, self.options)
-            depth = None
-        return Converted(result.rgb, depth, getattr(source, "exif", None), getattr(source, "icc_profile", None),
-                         result.tile, list(result.notes), getattr(result, "device", "") or None,
-                         getattr(result, "precision", "") or None, getattr(result, "white_balance", "") or None)
+            source = pipelines.load_input(self.task, path, max_pixels=s.max_pixels, raw_format=s.raw_format,
+                                          cfa=s.cfa, black=s.black, white=s.white)
+        result = pipelines.raw_to_rgb(self.model, source, self.options)
+        space = colour_spaces.get_colour_space(result.colour_space)
+        exif = camera_exif(path, colour_space_tag=space.exif_colour_space) if camera_file else None
+        return Converted(result.rgb, None, exif, None, result.tile, list(result.notes), result.device or None,
+                         result.precision or None, result.white_balance or None,
+                         colour_profile=colour_spaces.icc_profile(space.name))
 
 
 # ============================================================================ the whole batch
@@ -467,6 +493,7 @@ def run_batch(
     on_exist: str = "skip",
     fmt: str | None = None,
     bit_depth: int | None = None,
+    quality: int | None = None,
     strip_metadata: bool = False,
     stdin_paths: Sequence[str] = (),
     stdout: BinaryIO | None = None,
@@ -492,8 +519,14 @@ def run_batch(
     if ranks.world > 1 and (output == "-" or "-" in inputs):
         raise UsageError("under torchrun, stdin and stdout cannot be shared by the ranks",
                          hint="pass folders or files, and -o a folder")
-    jobs = _plan_batch(task, inputs, output, OutputPlan(target=output, fmt=fmt, bit_depth=bit_depth, suffix=suffix,
-                                                        recursive=recursive), stdin_paths, summary, on_collected)
+    min_bits = 8
+    if task == "raw2rgb":
+        from rawcolour.colour_spaces import get_colour_space
+
+        min_bits = get_colour_space(options.get("colour_space", "srgb")).min_bits
+    plan = OutputPlan(target=output, fmt=fmt, bit_depth=bit_depth, suffix=suffix, recursive=recursive,
+                      quality=quality, min_bits=min_bits)
+    jobs = _plan_batch(task, inputs, output, plan, stdin_paths, summary, on_collected)
     options = {**options, "device": rank_device(options["device"], ranks)}
     joined = init_distributed(ranks)
     mine = share(jobs, ranks)

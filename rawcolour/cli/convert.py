@@ -41,7 +41,8 @@ from rawcolour.cli.common import (
     silence_stdout,
 )
 from rawcolour.errors import RawcolourError, UsageError, display_path
-from rawcolour.io.raw import EXPOSURE_RANGE
+from rawcolour.colour_spaces import COLOUR_SPACES
+from rawcolour.io.raw import DEFAULT_DEMOSAIC, DEMOSAIC_ALGORITHMS, EXPOSURE_RANGE, HIGHLIGHT_MODES
 
 app = typer.Typer()
 
@@ -71,7 +72,15 @@ class OnExist(str, enum.Enum):
 class Format(str, enum.Enum):
     png = "png"
     tiff = "tiff"
+    tif = "tif"
     jpg = "jpg"
+    jpeg = "jpeg"
+
+
+# The development choices, named once where they are defined (colour_spaces, io.raw).
+ColourSpace = enum.Enum("ColourSpace", {name: name for name in COLOUR_SPACES}, type=str)
+Highlights = enum.Enum("Highlights", {name: name for name in HIGHLIGHT_MODES}, type=str)
+Demosaic = enum.Enum("Demosaic", {name: name for name in DEMOSAIC_ALGORITHMS}, type=str)
 
 
 class RawFormat(str, enum.Enum):
@@ -150,6 +159,8 @@ FormatOpt = Annotated[Format | None, typer.Option(
 BitDepthOpt = Annotated[int | None, typer.Option(
     "--bit-depth", callback=_bit_depth, help="8 or 16 bits per channel (JPEG: 8 only). Default: 16 for "
     "raw2rgb, the input's depth for colourise, 8 for JPEG.", show_default=False)]
+QualityOpt = Annotated[int | None, typer.Option(
+    "--quality", min=1, max=100, help="JPEG quality, 1 to 100 (JPEG output only). Default: 95.", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option(
     "--json", help="One JSON record per input on stdout (input, output, status ok|skipped|failed, error, model, "
                    "model_sha256, tile, seconds, notes), then a summary record.")]
@@ -158,8 +169,12 @@ QuietOpt = Annotated[bool, typer.Option(
 MaxPixelsOpt = Annotated[int, typer.Option(
     "--max-pixels", min=1, help="Refuse inputs with more pixels than this (decompression-bomb guard).")]
 StripOpt = Annotated[bool, typer.Option(
-    "--strip-metadata", help="Do not copy the input's EXIF and ICC profile into the output (the rawcolour "
-                             "provenance is still written).")]
+    "--strip-metadata", help="Leave out the input's EXIF (camera, lens, date and time, GPS, ...) and ICC profile. "
+                             "rawcolour's provenance (version, model, model SHA-256) stays.")]
+RawStripOpt = Annotated[bool, typer.Option(
+    "--strip-metadata", help="Leave out the camera's EXIF: make, model, lens, exposure, date and time, GPS. The "
+                             "output's colour profile and rawcolour's provenance (version, model, model SHA-256, "
+                             "development options) stay.")]
 
 
 @app.command(epilog=EPILOG.format(suffix="_colour"), no_args_is_help=True)
@@ -181,6 +196,7 @@ def colourise(
     on_exist: OnExistOpt = OnExist.skip,
     fmt: FormatOpt = None,
     bit_depth: BitDepthOpt = None,
+    quality: QualityOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
     max_pixels: MaxPixelsOpt = images.DEFAULT_MAX_PIXELS,
@@ -191,8 +207,8 @@ def colourise(
     options["render_size"] = render_size
     _convert("colourise", inputs, output=output, model=model, options=options,
              load=batch.LoadSettings(max_pixels=max_pixels), recursive=recursive, suffix=suffix,
-             on_exist=on_exist.value, fmt=fmt.value if fmt else None, bit_depth=bit_depth, as_json=as_json,
-             quiet=quiet, strip_metadata=strip_metadata)
+             on_exist=on_exist.value, fmt=fmt.value if fmt else None, bit_depth=bit_depth, quality=quality,
+             as_json=as_json, quiet=quiet, strip_metadata=strip_metadata)
 
 
 @app.command(epilog=EPILOG.format(suffix="_rgb"), no_args_is_help=True)
@@ -221,6 +237,21 @@ def raw2rgb(
     exposure: Annotated[float, typer.Option(
         "--exposure", min=EXPOSURE_RANGE[0], max=EXPOSURE_RANGE[1],
         help="Exposure in EV, on top of the automatic brightness.")] = 0.0,
+    colour_space: Annotated[ColourSpace, typer.Option(
+        "--colour-space", help="Output primaries and tone curve, with the matching ICC profile embedded: srgb, "
+                               "adobe-rgb (Adobe RGB 1998), prophoto (ROMM, D50, gamma 1.8), linear-srgb (linear "
+                               "light; 16-bit PNG or TIFF only).")] = ColourSpace("srgb"),
+    highlights: Annotated[Highlights, typer.Option(
+        "--highlights", help="Blown highlights: clip (white; every developer), or LibRaw's blend or reconstruct, "
+                             "which keep some colour (--model classic; reconstruct turns the automatic "
+                             "brightness off, as LibRaw does: add --exposure).")] = Highlights("clip"),
+    demosaic: Annotated[Demosaic | None, typer.Option(
+        "--demosaic", help=f"LibRaw's demosaic algorithm, for --model classic (learned developers demosaic with "
+                           f"their network). Default: {DEFAULT_DEMOSAIC}.", show_default=False)] = None,
+    half: Annotated[bool, typer.Option(
+        "--half", help="Half the sensor's size each way, a fast preview for culling a card (classic: one pixel "
+                       "per Bayer quad; the default developer: a quarter of the pixels through the network).")
+    ] = False,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = Precision.fp32,
     recursive: RecursiveOpt = False,
@@ -228,21 +259,23 @@ def raw2rgb(
     on_exist: OnExistOpt = OnExist.skip,
     fmt: FormatOpt = None,
     bit_depth: BitDepthOpt = None,
+    quality: QualityOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
     max_pixels: MaxPixelsOpt = images.DEFAULT_MAX_PIXELS,
-    strip_metadata: StripOpt = False,
+    strip_metadata: RawStripOpt = False,
 ) -> None:
     """Develop camera RAW files (and packed RAW PNGs) to RGB pictures. Default model: sgan-tiny."""
     if white <= black:
         raise typer.BadParameter(f"--white {white:g} must be above --black {black:g}")
-    options = _inference(device, precision, tile, overlap) | {"tile_stats": tile_stats.value, "wb": wb,
-                                                              "exposure": exposure}
+    options = _inference(device, precision, tile, overlap) | {
+        "tile_stats": tile_stats.value, "wb": wb, "exposure": exposure, "colour_space": colour_space.value,
+        "highlights": highlights.value, "demosaic": demosaic.value if demosaic else None, "half": half}
     load = batch.LoadSettings(max_pixels=max_pixels, raw_format=raw_format.value, cfa=cfa.value,
                               black=black, white=white)
     _convert("raw2rgb", inputs, output=output, model=model, options=options, load=load, recursive=recursive,
              suffix=suffix, on_exist=on_exist.value, fmt=fmt.value if fmt else None, bit_depth=bit_depth,
-             as_json=as_json, quiet=quiet, strip_metadata=strip_metadata)
+             quality=quality, as_json=as_json, quiet=quiet, strip_metadata=strip_metadata)
 
 
 def _inference(device: str, precision: Precision, tile: str, overlap: int | None) -> dict[str, Any]:
@@ -325,7 +358,7 @@ def _summary_line(task: str, s: batch.Summary, total_seconds: float, kinds: list
 
 def _convert(task: str, inputs: list[str], *, output: str | None, model: str | None, options: dict[str, Any],
              load: batch.LoadSettings, recursive: bool, suffix: str | None, on_exist: str, fmt: str | None,
-             bit_depth: int | None, as_json: bool, quiet: bool, strip_metadata: bool) -> None:
+             bit_depth: int | None, quality: int | None, as_json: bool, quiet: bool, strip_metadata: bool) -> None:
     """Run batch.run_batch, printing its records, progress, warnings and summary."""
     start = time.perf_counter()
     summary = batch.Summary()
@@ -385,7 +418,8 @@ def _convert(task: str, inputs: list[str], *, output: str | None, model: str | N
             try:
                 batch.run_batch(
                     task, inputs, output=output, model=model, options=options, load=load, recursive=recursive,
-                    suffix=suffix, on_exist=on_exist, fmt=fmt, bit_depth=bit_depth, strip_metadata=strip_metadata,
+                    suffix=suffix, on_exist=on_exist, fmt=fmt, bit_depth=bit_depth, quality=quality,
+                    strip_metadata=strip_metadata,
                     stdin_paths=stdin_paths, stdout=sys.stdout.buffer if output == "-" else None, ranks=ranks,
                     summary=summary, on_collected=on_collected, on_planned=on_planned, on_start=on_start,
                     on_record=on_record)
