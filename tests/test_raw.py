@@ -401,6 +401,21 @@ def test_classic_render_packed_on_a_dng(tmp_path):
     assert out.shape == (3, 12, 16) and 0.0 <= out.min() and out.max() <= 1.0
 
 
+def test_halve_mosaic_bins_quads_and_keeps_the_bayer_layout():
+    from rawcolour.io.raw import halve_mosaic
+
+    rgb = np.random.default_rng(3).random((3, 5, 7)).astype(np.float32)  # the picture at half size
+    full = np.repeat(np.repeat(rgb, 2, axis=1), 2, axis=2)  # each value over a 2x2 block: (3, 10, 14)
+    planes = np.stack([full[0, 0::2, 0::2], full[1, 0::2, 1::2], full[2, 1::2, 1::2], full[1, 1::2, 0::2]])
+    half = halve_mosaic(planes)  # (4, 5, 7) -> (4, 2, 3): odd edges dropped
+    assert half.shape == (4, 2, 3)
+    np.testing.assert_allclose(unpack_bayer(half, "RGGB")[0::2, 0::2], rgb[0, 0:4:2, 0:6:2])
+    np.testing.assert_allclose(unpack_bayer(half, "RGGB")[1::2, 1::2], rgb[2, 1:4:2, 1:6:2])
+    np.testing.assert_allclose(half[1], rgb[1, 0:4:2, 1:6:2])  # green on the red rows
+    with pytest.raises(UsageError):
+        halve_mosaic(np.zeros((4, 1, 1), np.float32))
+
+
 def test_is_raw_path():
     assert is_raw_path("a/B.NEF") and is_raw_path("x.dng") and is_raw_path(Path("y.Cr3")) and is_raw_path("z.kdc")
     assert not is_raw_path("photo.jpg") and not is_raw_path("raw") and not is_raw_path("p.png")

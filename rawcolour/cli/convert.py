@@ -238,20 +238,16 @@ def raw2rgb(
         "--exposure", min=EXPOSURE_RANGE[0], max=EXPOSURE_RANGE[1],
         help="Exposure in EV, on top of the automatic brightness.")] = 0.0,
     colour_space: Annotated[ColourSpace, typer.Option(
-        "--colour-space", help="Output primaries and tone curve, with the matching ICC profile embedded: srgb, "
-                               "adobe-rgb (Adobe RGB 1998), prophoto (ROMM, D50, gamma 1.8), linear-srgb (linear "
-                               "light; 16-bit PNG or TIFF only).")] = ColourSpace("srgb"),
+        "--colour-space", help="Output primaries and curve; its ICC profile is embedded. adobe-rgb: Adobe RGB "
+                               "(1998); prophoto: ROMM RGB, D50; linear-srgb: 16-bit only.")] = ColourSpace("srgb"),
     highlights: Annotated[Highlights, typer.Option(
-        "--highlights", help="Blown highlights: clip (white; every developer), or LibRaw's blend or reconstruct, "
-                             "which keep some colour (--model classic; reconstruct turns the automatic "
-                             "brightness off, as LibRaw does: add --exposure).")] = Highlights("clip"),
+        "--highlights", help="clip: blown highlights white (every developer); blend, reconstruct: LibRaw's, "
+                             "keeping some colour (--model classic).")] = Highlights("clip"),
     demosaic: Annotated[Demosaic | None, typer.Option(
-        "--demosaic", help=f"LibRaw's demosaic algorithm, for --model classic (learned developers demosaic with "
-                           f"their network). Default: {DEFAULT_DEMOSAIC}.", show_default=False)] = None,
+        "--demosaic", help=f"LibRaw's algorithm (--model classic). Default: {DEFAULT_DEMOSAIC}.",
+        show_default=False)] = None,
     half: Annotated[bool, typer.Option(
-        "--half", help="Half the sensor's size each way, a fast preview for culling a card (classic: one pixel "
-                       "per Bayer quad; the default developer: a quarter of the pixels through the network).")
-    ] = False,
+        "--half", help="Half the size each way: a fast preview for culling a card.")] = False,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = Precision.fp32,
     recursive: RecursiveOpt = False,
