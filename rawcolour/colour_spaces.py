@@ -142,15 +142,37 @@ def matrix_from_linear_srgb(name: str) -> np.ndarray:
     return np.linalg.solve(_colorants(icc_profile(space.name)), _colorants(icc_profile("srgb")))
 
 
+# The curves are applied through a table of this many steps over [0, 1] (linear light): a step is
+# 1e-6, under one 16-bit code of the encoded value even on the sRGB curve's steep toe, and a
+# lookup is several times faster than the power function on a 12 MP picture.
+_CURVE_STEPS = 1 << 20
+# Pixels converted at a time: bounds the float temporaries of the matrix and the lookup.
+_STRIP_PIXELS = 1 << 20
+
+
+@functools.lru_cache(maxsize=None)
+def _curve_table(name: str) -> np.ndarray:
+    x = np.linspace(0.0, 1.0, _CURVE_STEPS + 1, dtype=np.float64)
+    return get_colour_space(name).encode(x).astype(np.float32)
+
+
 def encode_linear_srgb(linear: np.ndarray, space: str | ColourSpace) -> np.ndarray:
     """(H, W, 3) linear light in sRGB primaries (may hold values below 0 or above 1) -> the colour
-    space's encoded values, clipped to its gamut: float32 (H, W, 3) in [0, 1]."""
+    space's encoded values, clipped to its gamut: float32 (H, W, 3) in [0, 1]. Done in strips of
+    rows, so memory beyond the input and the output stays small."""
     space = get_colour_space(space)
     x = np.asarray(linear, dtype=np.float32)
+    if x.ndim != 3 or x.shape[2] != 3:
+        raise ValueError(f"linear light must be (H, W, 3), got shape {x.shape}")
     matrix = matrix_from_linear_srgb(space.name)
-    if not np.array_equal(matrix, np.eye(3)):
-        x = x @ matrix.T.astype(np.float32)
-    else:
-        x = x.copy()
-    np.clip(x, 0.0, 1.0, out=x)
-    return space.encode(x).astype(np.float32, copy=False)
+    matrix = None if np.array_equal(matrix, np.eye(3)) else matrix.T.astype(np.float32)
+    table = _curve_table(space.name)
+    out = np.empty(x.shape, dtype=np.float32)
+    rows = max(1, _STRIP_PIXELS // max(1, x.shape[1]))
+    for r0 in range(0, x.shape[0], rows):
+        strip = x[r0 : r0 + rows]
+        strip = strip @ matrix if matrix is not None else strip.copy()
+        np.clip(strip, 0.0, 1.0, out=strip)
+        strip *= np.float32(_CURVE_STEPS)
+        np.take(table, np.rint(strip).astype(np.int32), out=out[r0 : r0 + rows])
+    return out

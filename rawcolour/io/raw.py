@@ -585,8 +585,11 @@ def classic_develop(path: str | Path, *, wb: str | tuple[float, float, float] = 
         )
     # LibRaw's sRGB -> ProPhoto matrix is the Bradford-adapted one colour_spaces reads from the
     # LittleCMS profiles (they agree to 1e-4).
-    to_srgb = (np.linalg.inv(matrix_from_linear_srgb("prophoto")) / 65535.0).astype(np.float32)
-    linear = (wide.reshape(-1, 3).astype(np.float32) @ to_srgb.T).reshape(wide.shape)
+    to_srgb = (np.linalg.inv(matrix_from_linear_srgb("prophoto")) / 65535.0).T.astype(np.float32)
+    linear = np.empty(wide.shape, dtype=np.float32)
+    rows = max(1, (1 << 20) // max(1, wide.shape[1]))  # strips: no full-size float temporaries
+    for r0 in range(0, wide.shape[0], rows):
+        np.matmul(wide[r0 : r0 + rows].astype(np.float32), to_srgb, out=linear[r0 : r0 + rows])
     del wide
     if half and demosaiced:  # LibRaw halves only mosaics
         import cv2
