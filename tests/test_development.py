@@ -360,3 +360,14 @@ def test_camera_exif_keeps_the_photographers_tags_only(tmp_path):
     assert camera_exif(tmp_path / "notes.txt") is None
     (tmp_path / "cut.dng").write_bytes(path.read_bytes()[:60])
     assert camera_exif(tmp_path / "cut.dng") is None  # a broken header costs the metadata, never the picture
+
+
+def test_the_papers_model_honours_colour_space_and_half(tmp_path, shot, models):
+    """sgan-tiny writes half the sensor's size already: --half changes nothing, --colour-space converts."""
+    for half in ([], ["--half"]):
+        develop(shot, "--model", models["sgan-tiny"], "-o", tmp_path / f"p{len(half)}.tif", "--colour-space", "prophoto",
+                *half)
+    full, half = read_rgb(tmp_path / "p0.tif"), read_rgb(tmp_path / "p1.tif")
+    assert full.shape == half.shape == (W // 2, H // 2, 3)
+    np.testing.assert_array_equal(full, half)
+    np.testing.assert_allclose(native_white_xy(embedded_profile(tmp_path / "p0.tif")), D50, atol=0.002)
