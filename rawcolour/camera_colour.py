@@ -122,17 +122,18 @@ class CameraColour:
     matrix_source: str  # where the matrix came from, in words
     notes: tuple[str, ...] = field(default=())  # fallbacks taken, for the --json record
 
-    def develop(self, camera_rgb: np.ndarray, exposure: float = 0.0) -> np.ndarray:
-        """(3, ...) linear camera RGB in [0, 1] -> (3, ...) linear sRGB in [0, 1] (float32).
+    def develop(self, camera_rgb: np.ndarray, exposure: float = 0.0, clip: bool = True) -> np.ndarray:
+        """(3, ...) linear camera RGB in [0, 1] -> (3, ...) linear sRGB (float32).
 
-        Gains and ``2**exposure``, clip at 1 (highlights stay white), matrix, clip to [0, 1].
+        Gains and ``2**exposure``, clip at 1 (highlights stay white), matrix, then clip to [0, 1]
+        unless ``clip`` is False (colours outside sRGB kept for a wider output space).
         """
         x = np.asarray(camera_rgb, dtype=np.float32)
         scale = np.asarray(self.gains, np.float32) * np.float32(2.0 ** float(exposure))
         x = x * scale.reshape((3,) + (1,) * (x.ndim - 1))
         np.clip(x, 0.0, 1.0, out=x)
         out = np.tensordot(self.camera_to_srgb.astype(np.float32), x, axes=1)
-        return np.clip(out, 0.0, 1.0, out=out)
+        return np.clip(out, 0.0, 1.0, out=out) if clip else out
 
 
 def balance_packed(packed: np.ndarray, colour: CameraColour) -> np.ndarray:

@@ -75,13 +75,14 @@ class Converted:
 
     rgb: np.ndarray  # (H, W, 3) float32 in [0, 1], upright
     input_bit_depth: int | None = None  # the input's depth (colourise keeps it by default)
-    exif: bytes | None = None
-    icc_profile: bytes | None = None
+    exif: bytes | None = None  # the input's (colourise) or the camera's (raw2rgb); --strip-metadata drops it
+    icc_profile: bytes | None = None  # the input's profile (colourise); --strip-metadata drops it
     tile: int | None = None
     notes: list[str] = field(default_factory=list)
     device: str | None = None  # where the network ran (None for baselines)
     precision: str | None = None  # fp32 | fp16 | bf16 actually used
     white_balance: str | None = None  # raw2rgb: camera | auto | daylight | custom | model
+    colour_profile: bytes | None = None  # the ICC profile of the pixels' colour space (raw2rgb): always kept
     in_colour: bool | None = None  # colourise: the input already had colour (its colours were replaced)
 
 
@@ -229,12 +230,13 @@ def write_output(
     """Encode ``converted`` for ``job`` and write it atomically (or to ``stdout`` for ``-o -``)."""
     depth = job.bit_depth or default_bit_depth(task, job.fmt, converted.input_bit_depth)
     exif = None if strip_metadata else converted.exif
-    icc = None if strip_metadata else converted.icc_profile
+    icc = converted.colour_profile or (None if strip_metadata else converted.icc_profile)
     if job.to_stdout:
         if stdout is None:
             raise OutputError("no stdout stream to write the picture to", hint="report this as a bug")
         data = images.encode_image(
-            converted.rgb, job.fmt, bit_depth=depth, exif=exif, icc_profile=icc, provenance=provenance
+            converted.rgb, job.fmt, bit_depth=depth, exif=exif, icc_profile=icc, provenance=provenance,
+            quality=job.quality,
         )
         stdout.write(data)  # BrokenPipeError propagates: the CLI exits 141, as `yes | head` does
         stdout.flush()
@@ -247,7 +249,8 @@ def write_output(
         raise OutputError(f"cannot create the output folder ({reason}); nothing was written",
                           path=job.output.parent, hint="choose a folder you can write to (-o)") from None
     images.write_image(
-        job.output, converted.rgb, job.fmt, bit_depth=depth, exif=exif, icc_profile=icc, provenance=provenance
+        job.output, converted.rgb, job.fmt, bit_depth=depth, exif=exif, icc_profile=icc, provenance=provenance,
+        quality=job.quality,
     )
 
 
@@ -443,20 +446,22 @@ class ModelConverter:
 
     ``options``: keyword arguments of ``pipelines.InferenceOptions`` (device, precision, tile,
     overlap, render_size); the model is loaded in ``prepare``, on the first file that needs it.
-    ``bit_depth``: the output depth asked for (recorded with the settings). ``only_grey``
+    ``bit_depth``, ``quality``: the output depth and JPEG quality asked for (the writer's; recorded
+    with the settings). ``only_grey``
     (colourise): pass over pictures that already have colour instead of replacing their colours.
     ``progress(stage, done)``: what is happening (loading the model, decoding, tiles, encoding)
     and how much of the current file is done.
     """
 
     def __init__(self, task: str, model: str, options: dict[str, Any] | None = None,
-                 load: LoadSettings | None = None, *, bit_depth: int | None = None, only_grey: bool = False,
-                 progress: Progress | None = None):
+                 load: LoadSettings | None = None, *, bit_depth: int | None = None, quality: int | None = None,
+                 only_grey: bool = False, progress: Progress | None = None):
         self.task = get_task(task).name
         self.model_ref = model
         self.option_values = dict(options or {})
         self.load = load or LoadSettings()
-        self.settings = settings_text(pixel_settings(self.task, self.option_values, vars(self.load), bit_depth))
+        self.settings = settings_text(pixel_settings(self.task, self.option_values, vars(self.load), bit_depth,
+                                                     quality))
         self.only_grey = only_grey
         self.progress = progress or (lambda stage, done: None)
         self.options: Any = None
@@ -479,6 +484,8 @@ class ModelConverter:
                 f"model {model.name!r} is a {model.task} model, not a {self.task} one",
                 hint=f"use `rawcolour {model.task}`, or pick one from `rawcolour models list --task {self.task}`",
             )
+        if self.task == "raw2rgb":
+            pipelines.check_development(model, self.options)  # e.g. --demosaic for a learned model
         tile, policy = self.options.tile, model.policy
         if isinstance(tile, int) and tile > 0 and model.net is not None:
             overlap = policy.default_overlap if self.options.overlap is None else self.options.overlap
@@ -506,36 +513,50 @@ class ModelConverter:
         return {"model": name, "model_sha256": sha, "settings": self.settings}
 
     def convert(self, path: Path) -> Converted:
+        self.progress("decoding", 0.0)
+        self.options.progress = lambda done, total: self.progress(
+            f"tile {done}/{total}" if total > 1 else "running", 0.1 + 0.8 * done / max(1, total))
+        converted = self._colourise(path) if self.task == "colourise" else self._develop(path)
+        self.progress("encoding", 0.9)
+        return converted
+
+    def _colourise(self, path: Path) -> Converted:
         from rawcolour.data.samples import is_greyscale
         from rawcolour.inference import pipelines
 
-        s = self.load
-        self.progress("decoding", 0.0)
-        source = pipelines.load_input(self.task, path, max_pixels=s.max_pixels, raw_format=s.raw_format,
-                                      cfa=s.cfa, black=s.black, white=s.white)
-        options = self.options
-        options.progress = lambda done, total: self.progress(f"tile {done}/{total}" if total > 1 else "running",
-                                                             0.1 + 0.8 * done / max(1, total))
+        picture = pipelines.load_input(self.task, path, max_pixels=self.load.max_pixels)
+        in_colour = not is_greyscale(picture.pixels)
+        if in_colour and self.only_grey:
+            raise PassedOver("already in colour (--only-grey)", in_colour=True)
         self.progress("running", 0.1)
-        in_colour = None
-        if self.task == "colourise":
-            in_colour = not is_greyscale(source.pixels)
-            if in_colour and self.only_grey:
-                raise PassedOver("already in colour (--only-grey)", in_colour=True)
-            result = pipelines.colourise_image(self.model, source, options)
-            depth = getattr(source, "bit_depth", None)
-        else:
-            result = pipelines.raw_to_rgb(self.model, source, options)
-            depth = None
+        result = pipelines.colourise_image(self.model, picture, self.options)
         notes = list(result.notes)
         if in_colour:
             notes.append("the input already had colour: its colours were replaced (--only-grey passes such "
                          "pictures over)")
-        self.progress("encoding", 0.9)
-        return Converted(result.rgb, depth, getattr(source, "exif", None), getattr(source, "icc_profile", None),
-                         result.tile, notes, getattr(result, "device", "") or None,
-                         getattr(result, "precision", "") or None, getattr(result, "white_balance", "") or None,
-                         in_colour)
+        return Converted(result.rgb, picture.bit_depth, picture.exif, picture.icc_profile, result.tile, notes,
+                         result.device or None, result.precision or None, in_colour=in_colour)
+
+    def _develop(self, path: Path) -> Converted:
+        from rawcolour import colour_spaces
+        from rawcolour.inference import pipelines
+        from rawcolour.io.metadata import camera_exif
+        from rawcolour.io.raw import is_raw_path
+
+        s = self.load
+        camera_file = s.raw_format == "camera" or (s.raw_format == "auto" and is_raw_path(path))
+        if camera_file and is_raw_path(path) and self.model.net is None:
+            source: Any = path  # LibRaw develops the file itself (linear DNGs included)
+        else:
+            source = pipelines.load_input(self.task, path, max_pixels=s.max_pixels, raw_format=s.raw_format,
+                                          cfa=s.cfa, black=s.black, white=s.white)
+        self.progress("running", 0.1)
+        result = pipelines.raw_to_rgb(self.model, source, self.options)
+        space = colour_spaces.get_colour_space(result.colour_space)
+        exif = camera_exif(path, colour_space_tag=space.exif_colour_space) if camera_file else None
+        return Converted(result.rgb, None, exif, None, result.tile, list(result.notes), result.device or None,
+                         result.precision or None, result.white_balance or None,
+                         colour_profile=colour_spaces.icc_profile(space.name))
 
 
 def _model_identity(ref: str) -> tuple[str | None, str | None]:
@@ -566,6 +587,7 @@ def run_batch(
     on_exist: str = "skip",
     fmt: str | None = None,
     bit_depth: int | None = None,
+    quality: int | None = None,
     strip_metadata: bool = False,
     stdin_paths: Sequence[str] = (),
     stdout: BinaryIO | None = None,
@@ -594,14 +616,20 @@ def run_batch(
     if ranks.world > 1 and (output == "-" or "-" in inputs):
         raise UsageError("under torchrun, stdin and stdout cannot be shared by the ranks",
                          hint="pass folders or files, and -o a folder")
-    jobs = _plan_batch(task, inputs, output, OutputPlan(target=output, fmt=fmt, bit_depth=bit_depth, suffix=suffix,
-                                                        recursive=recursive), stdin_paths, summary, on_collected)
+    min_bits = 8
+    if task == "raw2rgb":
+        from rawcolour.colour_spaces import get_colour_space
+
+        min_bits = get_colour_space(options.get("colour_space", "srgb")).min_bits
+    plan = OutputPlan(target=output, fmt=fmt, bit_depth=bit_depth, suffix=suffix, recursive=recursive,
+                      quality=quality, min_bits=min_bits)
+    jobs = _plan_batch(task, inputs, output, plan, stdin_paths, summary, on_collected)
     options = {**options, "device": rank_device(options["device"], ranks)}
     joined = init_distributed(ranks)
     mine = share(jobs, ranks)
     summary.planned = len(mine)
     converter = ModelConverter(task, model or get_task(task).default_model, options, load, bit_depth=bit_depth,
-                               only_grey=only_grey, progress=on_progress)
+                               quality=quality, only_grey=only_grey, progress=on_progress)
     if on_planned is not None:
         on_planned(mine)
     runner = BatchRunner(converter, task=task, on_exist=on_exist, strip_metadata=strip_metadata, stdout=stdout,

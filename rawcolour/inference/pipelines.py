@@ -33,9 +33,9 @@ from rawcolour.camera_colour import (
     parse_wb,
     picture_colour,
     srgb_decode,
-    srgb_encode,
 )
 from rawcolour.checkpoint import LoadedModel
+from rawcolour.colour_spaces import COLOUR_SPACES, encode_linear_srgb
 from rawcolour.colour import l_to_model, lab_to_rgb, model_to_ab, rgb_to_grey_l
 from rawcolour.inference.device import (
     default_channels_last,
@@ -50,14 +50,17 @@ from rawcolour.tasks import get_task
 from rawcolour.io.files import open_regular
 from rawcolour.io.images import DEFAULT_MAX_PIXELS, Picture, read_image, to_float
 from rawcolour.io.raw import (
+    DEMOSAIC_ALGORITHMS,
     EXPOSURE_RANGE,
+    HIGHLIGHT_MODES,
     RawPicture,
     apply_orientation,
     flip_image,
+    halve_mosaic,
     rggb_flips,
     to_rggb,
-    classic_render,
-    classic_render_packed,
+    classic_develop,
+    classic_linear_packed,
     is_raw_path,
     read_rawgan_png,
     read_raw,
@@ -84,11 +87,16 @@ class InferenceOptions:
     channels_last: bool | None = None  # NHWC activations; None: the measured default of the device type
     wb: str | tuple[float, float, float] = "camera"  # raw2rgb: camera|auto|daylight or gains "R,G,B" (see camera_colour)
     exposure: float = 0.0  # raw2rgb: EV on top of the automatic brightness, within EXPOSURE_RANGE
+    colour_space: str = "srgb"  # raw2rgb: output primaries and curve, a name of rawcolour.colour_spaces
+    highlights: str = "clip"  # raw2rgb: clip|blend|reconstruct (LibRaw's modes; learned developers clip)
+    demosaic: str | None = None  # raw2rgb, classic only: LibRaw's algorithm (None: AHD)
+    half: bool = False  # raw2rgb: half the sensor's size in each direction, a fast preview
     # Called with (tiles done, tiles) as the network works through a picture (tiling.run_tiled);
     # how the picture is made does not depend on it.
     progress: Callable[[int, int], None] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self._check_development()
         if isinstance(self.wb, str):
             try:
                 self.wb = parse_wb(self.wb)
@@ -104,6 +112,19 @@ class InferenceOptions:
                              hint="LibRaw's exposure range; brighten further in an editor")
         self.exposure = float(self.exposure)
 
+    def _check_development(self) -> None:
+        self.colour_space = str(self.colour_space).strip().lower()
+        if self.colour_space not in COLOUR_SPACES:
+            raise UsageError(f"unknown colour space {self.colour_space!r}", hint=f"use one of {', '.join(COLOUR_SPACES)}")
+        if self.highlights not in HIGHLIGHT_MODES:
+            raise UsageError(f"unknown highlight mode {self.highlights!r}", hint=f"use one of {', '.join(HIGHLIGHT_MODES)}")
+        if self.demosaic is not None:
+            self.demosaic = str(self.demosaic).lower()
+            if self.demosaic not in DEMOSAIC_ALGORITHMS:
+                raise UsageError(f"unknown demosaic algorithm {self.demosaic!r}",
+                                 hint=f"use one of {', '.join(DEMOSAIC_ALGORITHMS)}")
+        self.half = bool(self.half)
+
 
 @dataclass
 class Result:
@@ -116,12 +137,14 @@ class Result:
     device: str = ""  # where the network ran ("" for baselines without one)
     precision: str = ""  # fp32 | fp16 | bf16 actually used for the output
     white_balance: str = ""  # raw2rgb: camera | auto | daylight | custom, or "model" (guessed by the network)
+    colour_space: str = "srgb"  # the primaries and curve of ``rgb`` (rawcolour.colour_spaces)
 
 
 __all__ = [
     "InferenceOptions",
     "RAW_FORMATS",
     "Result",
+    "check_development",
     "colourise_image",
     "load_input",
     "raw_to_rgb",
@@ -254,32 +277,56 @@ def _run_with_fp32_retry(model: LoadedModel, options: InferenceOptions,
 
 
 def _finish(rgb: np.ndarray, tile: int | None, start: float, notes: list[str], run: _Run | None,
-            white_balance: str = "") -> Result:
+            white_balance: str = "", colour_space: str = "srgb") -> Result:
     return Result(rgb=rgb, tile=tile, seconds=time.perf_counter() - start, notes=notes,
                   device=str(run.device) if run else "", precision=precision_name(run.dtype) if run else "",
-                  white_balance=white_balance)
+                  white_balance=white_balance, colour_space=colour_space)
 
 
 # ------------------------------------------------------------------------------------------- raw2rgb
 
 
+def check_development(model: LoadedModel, options: InferenceOptions) -> None:
+    """Refuse, in one line, the development controls ``model`` cannot honour (before any file).
+
+    ``classic`` (LibRaw) honours them all. Learned developers demosaic with their network and clip
+    highlights before it (their training's input), so ``--demosaic`` and ``--highlights blend``
+    / ``reconstruct`` are LibRaw's only; ``--half``, ``--colour-space`` and ``--exposure`` work
+    for every developer.
+    """
+    if model.net is None:
+        return
+    if options.demosaic is not None:
+        raise UsageError(f"--demosaic picks LibRaw's algorithm; {model.name} demosaics with its network",
+                         hint="drop --demosaic, or use --model classic")
+    if options.highlights != "clip":
+        raise UsageError(f"{model.name} clips highlights (its training's input); --highlights {options.highlights} "
+                         "is LibRaw's", hint="drop --highlights, or use --model classic")
+
+
 def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
                options: InferenceOptions | None = None) -> Result:
-    """Develop a packed RAW picture (or a file) to upright sRGB (H, W, 3) float32 in [0, 1].
+    """Develop a packed RAW picture (or a file) to an upright picture (H, W, 3) float32 in [0, 1],
+    in the primaries and curve of ``options.colour_space`` (default sRGB).
 
-    - ``classic``: LibRaw's full-resolution render for camera files, ``classic_render_packed``
-      (packed resolution) for packed inputs; white balance and exposure from the options.
+    - ``classic``: LibRaw's full-resolution render for camera files (linear DNGs included),
+      :func:`~rawcolour.io.raw.classic_linear_packed` (packed resolution) for packed inputs;
+      white balance, exposure, highlights, demosaic and half size from the options.
     - Learned models whose input space is ``raw-balanced-srgb`` (our developer): colour from the
-      file (``options.wb``, see rawcolour.camera_colour), the mosaic mirrored to RGGB, the net
-      (tiled) writes linear sRGB at sensor resolution, mirrored back; automatic brightness and
-      ``options.exposure``; sRGB curve; orientation.
+      file (``options.wb``, see rawcolour.camera_colour), the mosaic mirrored to RGGB (binned to a
+      half-size mosaic for ``options.half``), the net (tiled) writes linear sRGB at sensor
+      resolution, mirrored back; automatic brightness and ``options.exposure``; orientation.
     - Learned models on ``raw-packed`` input (the paper's): packed (4, h, w) -> 2v - 1 -> net ->
-      (y + 1) / 2 at packed resolution -> orientation; they judge colour from the picture, so an
-      explicit ``options.wb`` is refused; exposure is applied in linear light.
+      (y + 1) / 2 at packed resolution (half the sensor's size, so ``half`` changes nothing) ->
+      orientation; they judge colour from the picture, so an explicit ``options.wb`` is refused;
+      exposure is applied in linear light.
+    Every path ends in linear sRGB-primary light, encoded by rawcolour.colour_spaces.
     """
     start = time.perf_counter()
     options = options or InferenceOptions()
     _check_task(model, "raw2rgb")
+    check_development(model, options)
+    space = options.colour_space
     if isinstance(raw, (str, Path)):
         path = Path(raw)
         if model.net is None and is_raw_path(path):
@@ -290,9 +337,14 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
     if model.net is None:
         if raw.path is not None and is_raw_path(raw.path) and Path(raw.path).is_file():
             return _classic_camera(Path(raw.path), options, start)
+        if options.demosaic is not None or options.highlights != "clip":
+            raise UsageError("--demosaic and --highlights blend|reconstruct need a camera RAW file (LibRaw); "
+                             "packed PNGs are developed one pixel per Bayer quad, highlights clipped",
+                             path=raw.path, hint="drop --demosaic and --highlights")
         colour = picture_colour(raw, options.wb)
-        rgb = classic_render_packed(raw, colour, options.exposure).transpose(1, 2, 0)
-        return _finish(apply_orientation(rgb, raw.flip), None, start, list(colour.notes), None, colour.wb)
+        linear = classic_linear_packed(raw, colour, options.exposure).transpose(1, 2, 0)
+        rgb = encode_linear_srgb(linear, space)
+        return _finish(apply_orientation(rgb, raw.flip), None, start, list(colour.notes), None, colour.wb, space)
 
     packed = np.asarray(raw.packed)
     if packed.ndim != 3 or packed.shape[0] != 4:
@@ -305,6 +357,8 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
     colour = picture_colour(raw, options.wb) if balanced else None
     if colour is not None:
         packed = balance_packed(to_rggb(packed, raw.cfa), colour)
+        if options.half:
+            packed = halve_mosaic(packed)
     x = torch.from_numpy(np.ascontiguousarray(packed, dtype=np.float32))  # (4, h, w), no copy when float32
     policy = model.policy
     overlap = policy.default_overlap if options.overlap is None else int(options.overlap)
@@ -325,15 +379,15 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
         notes.append(f"tiles {res.tile}, norm statistics: {res.stats}")
     if colour is not None:
         linear = flip_image(res.output, rggb_flips(raw.cfa))
-        rgb = srgb_encode(linear * np.float32(auto_brightness(linear) * 2.0 ** options.exposure))
+        rgb = encode_linear_srgb(linear * np.float32(auto_brightness(linear) * 2.0 ** options.exposure), space)
         notes += list(colour.notes)
     else:
         rgb = res.output
         np.clip(rgb, 0.0, 1.0, out=rgb)
-        if options.exposure:
-            rgb = srgb_encode(srgb_decode(rgb) * np.float32(2.0 ** options.exposure))
+        if options.exposure or space != "srgb":
+            rgb = encode_linear_srgb(srgb_decode(rgb) * np.float32(2.0 ** options.exposure), space)
     return _finish(apply_orientation(rgb, raw.flip), res.tile, start, notes, run,
-                   colour.wb if colour is not None else "model")
+                   colour.wb if colour is not None else "model", space)
 
 
 def _raw_in(packed: torch.Tensor) -> torch.Tensor:
@@ -345,10 +399,13 @@ def _rgb_out(y: torch.Tensor) -> torch.Tensor:
 
 
 def _classic_camera(path: Path, options: InferenceOptions, start: float) -> Result:
-    pixels, used = classic_render(path, bit_depth=16, wb=options.wb, exposure=options.exposure)
-    notes = ["the file has no usable as-shot white balance: auto (grey world) used instead"] \
-        if options.wb == "camera" and used == "auto" else []
-    return _finish(pixels.astype(np.float32) / np.float32(65535.0), None, start, notes, None, used)
+    developed = classic_develop(path, wb=options.wb, exposure=options.exposure, highlights=options.highlights,
+                                demosaic=options.demosaic, half=options.half)
+    notes = list(developed.notes)
+    if options.wb == "camera" and developed.white_balance == "auto":
+        notes.append("the file has no usable as-shot white balance: auto (grey world) used instead")
+    rgb = encode_linear_srgb(developed.linear, options.colour_space)
+    return _finish(rgb, None, start, notes, None, developed.white_balance, options.colour_space)
 
 
 def render_shape(height: int, width: int, render_size: int, multiple: int, min_size: int = 1) -> tuple[int, int]:
