@@ -122,17 +122,18 @@ class CameraColour:
     matrix_source: str  # where the matrix came from, in words
     notes: tuple[str, ...] = field(default=())  # fallbacks taken, for the --json record
 
-    def develop(self, camera_rgb: np.ndarray, exposure: float = 0.0) -> np.ndarray:
-        """(3, ...) linear camera RGB in [0, 1] -> (3, ...) linear sRGB in [0, 1] (float32).
+    def develop(self, camera_rgb: np.ndarray, exposure: float = 0.0, clip: bool = True) -> np.ndarray:
+        """(3, ...) linear camera RGB in [0, 1] -> (3, ...) linear sRGB (float32).
 
-        Gains and ``2**exposure``, clip at 1 (highlights stay white), matrix, clip to [0, 1].
+        Gains and ``2**exposure``, clip at 1 (highlights stay white), matrix, then clip to [0, 1]
+        unless ``clip`` is False (colours outside sRGB kept for a wider output space).
         """
         x = np.asarray(camera_rgb, dtype=np.float32)
         scale = np.asarray(self.gains, np.float32) * np.float32(2.0 ** float(exposure))
         x = x * scale.reshape((3,) + (1,) * (x.ndim - 1))
         np.clip(x, 0.0, 1.0, out=x)
         out = np.tensordot(self.camera_to_srgb.astype(np.float32), x, axes=1)
-        return np.clip(out, 0.0, 1.0, out=out)
+        return np.clip(out, 0.0, 1.0, out=out) if clip else out
 
 
 def balance_packed(packed: np.ndarray, colour: CameraColour) -> np.ndarray:
@@ -199,15 +200,18 @@ def srgb_decode(encoded: np.ndarray) -> np.ndarray:
 
 AUTO_BRIGHT_CLIP = 0.01  # LibRaw's auto_bright_thr: the share of pixels allowed to clip
 AUTO_BRIGHT_MAX_GAIN = 256.0  # LibRaw stops looking below 1/256 of the range
+AUTO_BRIGHT_STRIDE = 4  # rows and columns between the pixels auto_brightness looks at
 
 
-def auto_brightness(linear: np.ndarray) -> float:
+def auto_brightness(linear: np.ndarray, stride: int = AUTO_BRIGHT_STRIDE) -> float:
     """LibRaw's automatic brightness as a gain on linear light: the level above which 1% of a
     channel's pixels lie, highest over the channels, is made white (only ever brightens).
 
-    ``linear`` is (H, W, 3); a quarter of the rows and columns are looked at (a percentile).
+    ``linear`` is (H, W, 3); every ``stride``-th row and column is looked at (a percentile). A
+    caller that has already taken ``linear[::AUTO_BRIGHT_STRIDE, ::AUTO_BRIGHT_STRIDE]`` passes
+    ``stride=1``.
     """
-    x = np.asarray(linear)[::4, ::4]
+    x = np.asarray(linear)[::stride, ::stride]
     level = float(np.max(np.quantile(x.reshape(-1, x.shape[-1]), 1.0 - AUTO_BRIGHT_CLIP, axis=0)))
     if not np.isfinite(level) or level <= 0:
         return 1.0

@@ -246,10 +246,33 @@ def assert_refused(path: Path, kind, text: str):
         assert msg.startswith(str(path)) and text in msg and "\n" not in msg
 
 
-def test_linear_dng_is_refused(tmp_path):
+def test_linear_dng_is_refused_by_the_mosaic_reader_with_a_way_out(tmp_path):
     rgb = np.random.default_rng(0).integers(0, 4000, (24, 30, 3), dtype=np.uint16)
     path = write_pidng(tmp_path / "linear.dng", rgb, photometric=34892)  # LinearRaw, 3 samples
-    assert_refused(path, UnsupportedRawError, "already demosaiced")
+    with pytest.raises(UnsupportedRawError) as err:
+        read_raw(path)
+    msg = str(err.value)
+    assert msg.startswith(str(path)) and "already demosaiced" in msg and "--model classic" in msg and "\n" not in msg
+
+
+def test_classic_develops_a_linear_dng_in_linear_light(tmp_path):
+    """LibRaw develops a linear DNG: the output, back in linear light, follows the file's pixels
+    channel by channel, turned as the file's orientation says; --half halves it."""
+    from rawcolour.io.dng import write_linear_dng
+    from rawcolour.io.raw import classic_develop
+
+    yy, xx = np.mgrid[0:30, 0:40]
+    rgb = np.stack([200 + 90 * xx, 300 + 100 * yy, 3500 - 60 * xx - 40 * yy], axis=-1).astype(np.uint16)
+    path = write_linear_dng(tmp_path / "lin.dng", rgb, white=4095, as_shot_neutral=(1.0, 1.0, 0.999),
+                            orientation=3)  # 180 degrees
+    developed = classic_develop(path)
+    assert developed.linear.shape == (30, 40, 3) and developed.white_balance == "camera"
+    upright = developed.linear[::-1, ::-1]
+    for c in range(3):
+        assert np.corrcoef(upright[..., c].ravel(), rgb[..., c].ravel())[0, 1] > 0.99
+    half = classic_develop(path, half=True)
+    assert half.linear.shape == (15, 20, 3)
+    assert "no effect" in " ".join(classic_develop(path, demosaic="dcb").notes)
 
 
 def test_monochrome_dng_is_refused(tmp_path):
@@ -376,6 +399,21 @@ def test_classic_render_packed_on_a_dng(tmp_path):
                            as_shot_neutral=(0.6, 1.0, 0.7))
     out = classic_render_packed(read_raw(path))
     assert out.shape == (3, 12, 16) and 0.0 <= out.min() and out.max() <= 1.0
+
+
+def test_halve_mosaic_bins_quads_and_keeps_the_bayer_layout():
+    from rawcolour.io.raw import halve_mosaic
+
+    rgb = np.random.default_rng(3).random((3, 5, 7)).astype(np.float32)  # the picture at half size
+    full = np.repeat(np.repeat(rgb, 2, axis=1), 2, axis=2)  # each value over a 2x2 block: (3, 10, 14)
+    planes = np.stack([full[0, 0::2, 0::2], full[1, 0::2, 1::2], full[2, 1::2, 1::2], full[1, 1::2, 0::2]])
+    half = halve_mosaic(planes)  # (4, 5, 7) -> (4, 2, 3): odd edges dropped
+    assert half.shape == (4, 2, 3)
+    np.testing.assert_allclose(unpack_bayer(half, "RGGB")[0::2, 0::2], rgb[0, 0:4:2, 0:6:2])
+    np.testing.assert_allclose(unpack_bayer(half, "RGGB")[1::2, 1::2], rgb[2, 1:4:2, 1:6:2])
+    np.testing.assert_allclose(half[1], rgb[1, 0:4:2, 1:6:2])  # green on the red rows
+    with pytest.raises(UsageError):
+        halve_mosaic(np.zeros((4, 1, 1), np.float32))
 
 
 def test_is_raw_path():

@@ -1,5 +1,6 @@
 """Throughput without changing results: the overlapped batch (rawcolour.batch.pipeline), the classic
-baseline's pixels written as LibRaw rendered them, and commands that start without torch."""
+baseline's output codes made without a float picture (the same as the float path's), and commands
+that start without torch."""
 
 from __future__ import annotations
 
@@ -169,9 +170,9 @@ def test_commands_without_a_network_start_without_torch(args):
     assert code in (0, None) and not torch_loaded, stderr
 
 
-def test_classic_batch_runs_without_torch_and_writes_libraw_pixels_unchanged(raw_file, tmp_path):
+def test_classic_batch_runs_without_torch_and_writes_the_float_paths_codes(raw_file, tmp_path):
     from rawcolour.checkpoint import load_model
-    from rawcolour.inference.pipelines import raw_to_rgb
+    from rawcolour.inference.pipelines import InferenceOptions, raw_to_rgb
     from rawcolour.io.images import from_float, read_image
 
     out = tmp_path / "out"
@@ -181,9 +182,14 @@ def test_classic_batch_runs_without_torch_and_writes_libraw_pixels_unchanged(raw
     code, torch_loaded, stderr = cli("raw2rgb", str(raw_file), "-o", str(out / "shot8.tif"), "--model", "classic",
                                      "--bit-depth", "8", "--quiet")
     assert code == 0 and not torch_loaded, stderr
+    code, torch_loaded, stderr = cli("raw2rgb", str(raw_file), "-o", str(out / "wide.tif"), "--model", "classic",
+                                     "--colour-space", "prophoto", "--quiet")
+    assert code == 0 and not torch_loaded, stderr
     rgb = raw_to_rgb(load_model("classic"), raw_file).rgb  # the float path every model takes
     np.testing.assert_array_equal(read_image(out / "shot.png").pixels, from_float(rgb, 16))
     np.testing.assert_array_equal(read_image(out / "shot8.tif").pixels, from_float(rgb, 8))
+    wide = raw_to_rgb(load_model("classic"), raw_file, InferenceOptions(colour_space="prophoto")).rgb
+    np.testing.assert_array_equal(read_image(out / "wide.tif").pixels, from_float(wide, 16))
 
 
 def test_registry_parameter_table_matches_the_networks():

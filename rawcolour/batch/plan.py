@@ -14,6 +14,7 @@ from rawcolour.tasks import TASK_SPECS, get_task
 
 DEFAULT_SUFFIXES = {name: t.suffix for name, t in TASK_SPECS.items()}
 OUTPUT_EXTENSIONS = {"png": ".png", "tiff": ".tif", "jpg": ".jpg"}
+DEFAULT_QUALITY = 95  # JPEG quality when --quality is not given (encode_image's default too)
 
 
 def default_bit_depth(task: str, fmt: str, input_bit_depth: int | None) -> int:
@@ -33,6 +34,8 @@ class OutputPlan:
     bit_depth: int | None = None  # None: default_bit_depth per file
     suffix: str | None = None  # None: "" in another folder, else DEFAULT_SUFFIXES[task]
     recursive: bool = False
+    quality: int | None = None  # JPEG quality 1..100 (None: DEFAULT_QUALITY); only for JPEG output
+    min_bits: int = 8  # the fewest bits per channel the pixels bear (16 for linear light)
 
 
 @dataclass
@@ -45,6 +48,7 @@ class Job:
     bit_depth: int | None
     to_stdout: bool = False
     error: RawcolourError | None = None
+    quality: int = DEFAULT_QUALITY  # JPEG quality
 
 
 _FILE_SUFFIXES = frozenset({".png", ".tif", ".tiff", ".jpg", ".jpeg"})
@@ -107,6 +111,14 @@ def plan_jobs(collection: Collection, task: str, plan: OutputPlan) -> list[Job]:
         raise UsageError(f"bit depth {plan.bit_depth} is not supported", hint="use --bit-depth 8 or 16")
     if fmt == "jpg" and plan.bit_depth == 16:
         raise UsageError("JPEG holds only 8 bits per channel", hint="use --bit-depth 8, or --format png or tiff")
+    if plan.quality is not None and (fmt != "jpg" or not 1 <= plan.quality <= 100):
+        raise UsageError(f"--quality {plan.quality} is for JPEG output, 1 to 100" if fmt == "jpg" else
+                         f"--quality sets JPEG compression, but the output format is {fmt}",
+                         hint="use --quality 1..100 with -f jpeg (or -o NAME.jpg), or drop --quality")
+    if plan.min_bits > 8 and (fmt == "jpg" or plan.bit_depth == 8):
+        raise UsageError("linear light in 8 bits leaves visible bands in the shadows",
+                         hint="write 16-bit PNG or TIFF, or choose another --colour-space")
+    quality = DEFAULT_QUALITY if plan.quality is None else int(plan.quality)
     if plan.suffix is not None and kind in ("file", "stdout"):
         raise UsageError("--suffix names outputs in a folder; it has no meaning with -o FILE or -o -",
                          hint="drop --suffix, or give -o a folder")
@@ -125,10 +137,10 @@ def plan_jobs(collection: Collection, task: str, plan: OutputPlan) -> list[Job]:
     folder = Path(plan.target) if kind == "folder" else None
     for src in sources:
         if kind == "stdout":
-            jobs.append(Job(src.path, None, fmt, plan.bit_depth, to_stdout=True))
+            jobs.append(Job(src.path, None, fmt, plan.bit_depth, to_stdout=True, quality=quality))
             continue
         if kind == "file":
-            jobs.append(Job(src.path, Path(plan.target), fmt, plan.bit_depth))
+            jobs.append(Job(src.path, Path(plan.target), fmt, plan.bit_depth, quality=quality))
             continue
         if folder is None:
             out_dir = src.path.parent
@@ -142,7 +154,7 @@ def plan_jobs(collection: Collection, task: str, plan: OutputPlan) -> list[Job]:
         if suffix is None:
             same = os.path.realpath(out_dir) == os.path.realpath(src.path.parent)
             suffix = get_task(task).suffix if same else ""
-        jobs.append(Job(src.path, out_dir / f"{src.path.stem}{suffix}{ext}", fmt, plan.bit_depth))
+        jobs.append(Job(src.path, out_dir / f"{src.path.stem}{suffix}{ext}", fmt, plan.bit_depth, quality=quality))
 
     _refuse_collisions(jobs, sources)
     for name, err in collection.missing:

@@ -25,11 +25,12 @@ NOT_PIXELS_RAW = frozenset({"tile", "overlap", "tile_stats"})
 
 
 def pixel_settings(task: str, options: Mapping[str, Any], load: Mapping[str, Any] | None = None,
-                   bit_depth: int | None = None) -> dict[str, Any]:
+                   bit_depth: int | None = None, quality: int | None = None) -> dict[str, Any]:
     """The settings that change an output's pixels, as JSON-ready values (for provenance).
 
     ``options``: InferenceOptions keywords; ``load``: LoadSettings fields (RAW decoding; colourise
-    reads pictures as they are); ``bit_depth``: the one asked for (None: the task's default).
+    reads pictures as they are); ``bit_depth`` and ``quality`` (JPEG): the writer's, as asked for
+    (None: the default).
     Every option not known to leave the pixels alone counts, so a new option is safe by default.
     """
     dropped = NOT_PIXELS | (NOT_PIXELS_RAW if task == "raw2rgb" else frozenset())
@@ -42,6 +43,7 @@ def pixel_settings(task: str, options: Mapping[str, Any], load: Mapping[str, Any
         if not settings.get("tile"):
             settings.pop("overlap", None)  # context of tiles that are not used
     settings["bit_depth"] = bit_depth
+    settings["quality"] = quality
     return settings
 
 

@@ -44,6 +44,7 @@ from rawcolour.batch.pipeline import Outcome, run_pipelined
 from rawcolour.batch.plan import Job, OutputPlan, default_bit_depth, output_kind, plan_jobs
 from rawcolour.batch.provenance import conflict, pixel_settings, settings_text
 from rawcolour.distributed import Ranks, close_distributed, init_distributed, rank_device, reduce_counts, share
+from rawcolour.colour_spaces import get_colour_space, icc_profile
 from rawcolour.errors import (
     CheckpointError,
     InputError,
@@ -60,7 +61,8 @@ from rawcolour.inference.inputs import load_input
 from rawcolour.inference.options import InferenceOptions
 from rawcolour.io import images
 from rawcolour.io.files import WriteAbandoned, clean_stale_temporaries
-from rawcolour.io.raw import c_stderr_silenced
+from rawcolour.io.metadata import camera_exif
+from rawcolour.io.raw import c_stderr_silenced, is_raw_path
 from rawcolour.registry import get_spec, is_model
 from rawcolour.tasks import TASK_SPECS, get_task
 
@@ -86,13 +88,14 @@ class Converted:
 
     rgb: np.ndarray  # (H, W, 3) upright: float32 in [0, 1], or uint8 / uint16 pixels as rendered (classic)
     input_bit_depth: int | None = None  # the input's depth (colourise keeps it by default)
-    exif: bytes | None = None
-    icc_profile: bytes | None = None
+    exif: bytes | None = None  # the input's (colourise) or the camera's (raw2rgb); --strip-metadata drops it
+    icc_profile: bytes | None = None  # the input's profile (colourise); --strip-metadata drops it
     tile: int | None = None
     notes: list[str] = field(default_factory=list)
     device: str | None = None  # where the network ran (None for baselines)
     precision: str | None = None  # fp32 | fp16 | bf16 actually used
     white_balance: str | None = None  # raw2rgb: camera | auto | daylight | custom | model
+    colour_profile: bytes | None = None  # the ICC profile of the pixels' colour space (raw2rgb): always kept
     in_colour: bool | None = None  # colourise: the input already had colour (its colours were replaced)
 
 
@@ -245,12 +248,13 @@ def write_output(
     """Encode ``converted`` for ``job`` and write it atomically (or to ``stdout`` for ``-o -``)."""
     depth = job.bit_depth or default_bit_depth(task, job.fmt, converted.input_bit_depth)
     exif = None if strip_metadata else converted.exif
-    icc = None if strip_metadata else converted.icc_profile
+    icc = converted.colour_profile or (None if strip_metadata else converted.icc_profile)
     if job.to_stdout:
         if stdout is None:
             raise OutputError("no stdout stream to write the picture to", hint="report this as a bug")
         data = images.encode_image(
-            converted.rgb, job.fmt, bit_depth=depth, exif=exif, icc_profile=icc, provenance=provenance
+            converted.rgb, job.fmt, bit_depth=depth, exif=exif, icc_profile=icc, provenance=provenance,
+            quality=job.quality,
         )
         stdout.write(data)  # BrokenPipeError propagates: the CLI exits 141, as `yes | head` does
         stdout.flush()
@@ -263,7 +267,8 @@ def write_output(
         raise OutputError(f"cannot create the output folder ({reason}); nothing was written",
                           path=job.output.parent, hint="choose a folder you can write to (-o)") from None
     images.write_image(
-        job.output, converted.rgb, job.fmt, bit_depth=depth, exif=exif, icc_profile=icc, provenance=provenance
+        job.output, converted.rgb, job.fmt, bit_depth=depth, exif=exif, icc_profile=icc, provenance=provenance,
+        quality=job.quality,
     )
 
 
@@ -558,24 +563,27 @@ class ModelConverter:
     """The conversion step of the CLI: a registry name or checkpoint file run by rawcolour.inference.pipelines.
 
     ``options``: keyword arguments of ``InferenceOptions`` (device, precision, tile, overlap,
-    render_size, wb, exposure); the model is loaded in ``prepare``, on the first file that needs it.
-    ``bit_depth``: the output depth asked for (recorded with the settings). ``only_grey``
+    render_size, wb, exposure, colour_space, ...); the model is loaded in ``prepare``, on the first
+    file that needs it. ``bit_depth``, ``quality``: the output depth and JPEG quality asked for (the
+    writer's; recorded with the settings). ``output_depth``: the depth every output is written at
+    (8 or 16; None when it varies), so ``classic`` hands over codes of that depth. ``only_grey``
     (colourise): pass over pictures that already have colour instead of replacing their colours.
     ``progress(stage, done)``: what is happening to the current file (loading the model, decoding,
     tiles, encoding) and how much of it is done.
-    The ``classic`` baseline runs without torch: LibRaw renders each camera file in ``load`` (a
-    worker thread), and its 16-bit pixels go to the encoder as they are.
+    The ``classic`` baseline runs without torch: LibRaw develops each camera file in ``load`` (a
+    worker thread), straight to the output's codes in its colour space (``output_depth``).
     """
 
     def __init__(self, task: str, model: str, options: dict[str, Any] | None = None,
-                 load: LoadSettings | None = None, *, bit_depth: int | None = None, only_grey: bool = False,
-                 progress: Progress | None = None):
+                 load: LoadSettings | None = None, *, bit_depth: int | None = None, quality: int | None = None,
+                 output_depth: int | None = None, only_grey: bool = False, progress: Progress | None = None):
         self.task = get_task(task).name
         self.model_ref = model
         self.option_values = dict(options or {})
         self.load_settings = load or LoadSettings()
         self.settings = settings_text(pixel_settings(self.task, self.option_values, vars(self.load_settings),
-                                                     bit_depth))
+                                                     bit_depth, quality))
+        self.output_depth = output_depth
         self.only_grey = only_grey
         self.progress = progress or (lambda stage, done: None)
         self.model: Any = None
@@ -606,6 +614,10 @@ class ModelConverter:
                 f"model {model.name!r} is a {model.task} model, not a {self.task} one",
                 hint=f"use `rawcolour {model.task}`, or pick one from `rawcolour models list --task {self.task}`",
             )
+        if self.task == "raw2rgb":
+            from rawcolour.inference import pipelines
+
+            pipelines.check_development(model, self.options)  # e.g. --demosaic for a learned model
         tile, policy = self.options.tile, model.policy
         if isinstance(tile, int) and tile > 0 and model.net is not None:
             overlap = policy.default_overlap if self.options.overlap is None else self.options.overlap
@@ -633,43 +645,66 @@ class ModelConverter:
         return {"model": name, "model_sha256": sha, "settings": self.settings}
 
     def load(self, path: Path) -> Any:
-        """A worker thread: the decoded file (for ``classic``, LibRaw's rendering of it)."""
+        """A worker thread: the decoded file (for ``classic``, LibRaw's development of it) and, for
+        raw2rgb, the camera's EXIF."""
         s = self.load_settings
-        if self.classic and s.raw_format in ("auto", "camera") and renders_camera_file(path):
-            return develop_classic(path, self.options)  # LibRaw decodes and renders in one go
-        source = load_input(self.task, path, max_pixels=s.max_pixels, raw_format=s.raw_format,
-                            cfa=s.cfa, black=s.black, white=s.white)
-        return develop_classic(source, self.options) if self.classic else source
+        if self.task == "colourise":
+            return load_input(self.task, path, max_pixels=s.max_pixels)
+        camera_file = s.raw_format == "camera" or (s.raw_format == "auto" and is_raw_path(path))
+        if self.classic and camera_file and renders_camera_file(path):
+            source: Any = develop_classic(path, self.options, self.output_depth)  # LibRaw decodes and develops
+        else:
+            source = load_input(self.task, path, max_pixels=s.max_pixels, raw_format=s.raw_format,
+                                cfa=s.cfa, black=s.black, white=s.white)
+            if self.classic:
+                source = develop_classic(source, self.options, self.output_depth)
+        space = get_colour_space(self.options.colour_space)
+        exif = camera_exif(path, colour_space_tag=space.exif_colour_space) if camera_file else None
+        return _RawFile(source, exif)
 
     def develop(self, loaded: Any) -> Converted:
-        if isinstance(loaded, ClassicPicture):
-            return Converted(loaded.pixels, notes=list(loaded.notes), white_balance=loaded.white_balance)
+        self.options.progress = lambda done, total: self.progress(
+            f"tile {done}/{total}" if total > 1 else "running", 0.1 + 0.8 * done / max(1, total))
+        converted = self._colourise(loaded) if self.task == "colourise" else self._develop(loaded)
+        self.progress("encoding", 0.9)
+        return converted
+
+    def _colourise(self, picture: images.Picture) -> Converted:
         from rawcolour.data.samples import is_greyscale
         from rawcolour.inference import pipelines
 
-        options = self.options
-        options.progress = lambda done, total: self.progress(f"tile {done}/{total}" if total > 1 else "running",
-                                                             0.1 + 0.8 * done / max(1, total))
+        in_colour = not is_greyscale(picture.pixels)
+        if in_colour and self.only_grey:
+            raise PassedOver("already in colour (--only-grey)", in_colour=True)
         self.progress("running", 0.1)
-        in_colour = None
-        if self.task == "colourise":
-            in_colour = not is_greyscale(loaded.pixels)
-            if in_colour and self.only_grey:
-                raise PassedOver("already in colour (--only-grey)", in_colour=True)
-            result = pipelines.colourise_image(self.model, loaded, options)
-            depth = getattr(loaded, "bit_depth", None)
-        else:
-            result = pipelines.raw_to_rgb(self.model, loaded, options)
-            depth = None
+        result = pipelines.colourise_image(self.model, picture, self.options)
         notes = list(result.notes)
         if in_colour:
             notes.append("the input already had colour: its colours were replaced (--only-grey passes such "
                          "pictures over)")
-        self.progress("encoding", 0.9)
-        return Converted(result.rgb, depth, getattr(loaded, "exif", None), getattr(loaded, "icc_profile", None),
-                         result.tile, notes, getattr(result, "device", "") or None,
-                         getattr(result, "precision", "") or None, getattr(result, "white_balance", "") or None,
-                         in_colour)
+        return Converted(result.rgb, picture.bit_depth, picture.exif, picture.icc_profile, result.tile, notes,
+                         result.device or None, result.precision or None, in_colour=in_colour)
+
+    def _develop(self, loaded: _RawFile) -> Converted:
+        profile = icc_profile(self.options.colour_space)
+        if isinstance(loaded.source, ClassicPicture):
+            classic = loaded.source
+            return Converted(classic.pixels, None, loaded.exif, None, notes=list(classic.notes),
+                             white_balance=classic.white_balance, colour_profile=profile)
+        from rawcolour.inference import pipelines
+
+        self.progress("running", 0.1)
+        result = pipelines.raw_to_rgb(self.model, loaded.source, self.options)
+        return Converted(result.rgb, None, loaded.exif, None, result.tile, list(result.notes), result.device or None,
+                         result.precision or None, result.white_balance or None, colour_profile=profile)
+
+
+@dataclass
+class _RawFile:
+    """What ``ModelConverter.load`` gives ``develop`` for raw2rgb."""
+
+    source: Any  # RawPicture, or classic's ClassicPicture
+    exif: bytes | None  # the camera's EXIF (camera files), ColorSpace set for the output's colour space
 
 
 def _model_identity(ref: str) -> tuple[str | None, str | None]:
@@ -700,6 +735,7 @@ def run_batch(
     on_exist: str = "skip",
     fmt: str | None = None,
     bit_depth: int | None = None,
+    quality: int | None = None,
     strip_metadata: bool = False,
     stdin_paths: Sequence[str] = (),
     stdout: BinaryIO | None = None,
@@ -728,13 +764,17 @@ def run_batch(
     if ranks.world > 1 and (output == "-" or "-" in inputs):
         raise UsageError("under torchrun, stdin and stdout cannot be shared by the ranks",
                          hint="pass folders or files, and -o a folder")
-    jobs = _plan_batch(task, inputs, output, OutputPlan(target=output, fmt=fmt, bit_depth=bit_depth, suffix=suffix,
-                                                        recursive=recursive), stdin_paths, summary, on_collected)
+    min_bits = get_colour_space(options.get("colour_space", "srgb")).min_bits if task == "raw2rgb" else 8
+    plan = OutputPlan(target=output, fmt=fmt, bit_depth=bit_depth, suffix=suffix, recursive=recursive,
+                      quality=quality, min_bits=min_bits)
+    jobs = _plan_batch(task, inputs, output, plan, stdin_paths, summary, on_collected)
     options = {**options, "device": rank_device(options["device"], ranks)}
     joined = init_distributed(ranks)
     mine = share(jobs, ranks)
     summary.planned = len(mine)
+    depths = {job.bit_depth or default_bit_depth(task, job.fmt, None) for job in mine} if task == "raw2rgb" else set()
     converter = ModelConverter(task, model or get_task(task).default_model, options, load, bit_depth=bit_depth,
+                               quality=quality, output_depth=depths.pop() if len(depths) == 1 else None,
                                only_grey=only_grey, progress=on_progress)
     if on_planned is not None:
         on_planned(mine)

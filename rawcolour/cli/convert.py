@@ -26,6 +26,7 @@ from rich.text import Text
 
 from rawcolour import distributed
 from rawcolour import batch
+from rawcolour.batch.plan import DEFAULT_QUALITY
 from rawcolour.io import images
 from rawcolour.cli.common import (
     CFA,
@@ -53,8 +54,9 @@ from rawcolour.cli.common import (
     tile_value,
 )
 from rawcolour.cli.help import Command, Example, with_examples
+from rawcolour.colour_spaces import COLOUR_SPACES
 from rawcolour.errors import RawcolourError, UsageError, display_path
-from rawcolour.io.raw import EXPOSURE_RANGE
+from rawcolour.io.raw import DEFAULT_DEMOSAIC, DEMOSAIC_ALGORITHMS, EXPOSURE_RANGE, HIGHLIGHT_MODES
 from rawcolour.tasks import get_task
 
 app = typer.Typer()
@@ -77,7 +79,8 @@ RAW2RGB_EXAMPLES: list[Example] = [
     ("rawcolour raw2rgb IMG_0001.CR2", "IMG_0001_rgb.png beside it, 16 bits per channel"),
     ("rawcolour raw2rgb /media/card/DCIM -o developed/ --recursive",
      "a whole card; developed/ mirrors its folders; run it again to resume"),
-    ("rawcolour raw2rgb shoot/ -o classic/ --model classic -f tiff", "LibRaw's rendering instead, as TIFF"),
+    ("rawcolour raw2rgb shoot/ -o out/ -m classic -f tiff --colour-space adobe-rgb",
+     "LibRaw's rendering instead, as Adobe RGB TIFFs"),
     ("rawcolour raw2rgb shoot/ -o bright/ --wb daylight --exposure 0.7", "fixed white balance, brighter"),
     ("find shoot -name '*.dng' | rawcolour raw2rgb - -o developed/",
      "paths from another program (find -print0 works too)"),
@@ -102,7 +105,15 @@ class OnExist(str, enum.Enum):
 class Format(str, enum.Enum):
     png = "png"
     tiff = "tiff"
+    tif = "tif"
     jpg = "jpg"
+    jpeg = "jpeg"
+
+
+# The development choices, named once where they are defined (colour_spaces, io.raw).
+ColourSpace = enum.Enum("ColourSpace", {name: name for name in COLOUR_SPACES}, type=str)
+Highlights = enum.Enum("Highlights", {name: name for name in HIGHLIGHT_MODES}, type=str)
+Demosaic = enum.Enum("Demosaic", {name: name for name in DEMOSAIC_ALGORITHMS}, type=str)
 
 
 class RawFormat(str, enum.Enum):
@@ -153,6 +164,9 @@ FormatOpt = Annotated[Format | None, typer.Option(
 BitDepthOpt = Annotated[int | None, typer.Option(
     "--bit-depth", metavar="8|16", callback=_bit_depth, show_default=False,
     help="Bits per channel (JPEG: 8 only). Default: 16 for raw2rgb, the input's depth for colourise, 8 for JPEG.")]
+QualityOpt = Annotated[int | None, typer.Option(
+    "--quality", metavar="1-100", min=1, max=100, show_default=False,
+    help=f"JPEG quality, 1 to 100 (JPEG output only). Default: {DEFAULT_QUALITY}.")]
 JsonOpt = Annotated[bool, typer.Option(
     "--json", help="One JSON record per input on stdout (input, output, status ok|skipped|failed, error, model, "
                    "model_sha256, tile, seconds, notes, ...), then a summary record.")]
@@ -160,8 +174,13 @@ MaxPixelsOpt = Annotated[int, typer.Option(
     "--max-pixels", metavar="N", min=1, rich_help_panel=TILES,
     help="Refuse inputs with more pixels than this (a decompression-bomb guard).")]
 StripOpt = Annotated[bool, typer.Option(
-    "--strip-metadata", help="Do not copy the input's EXIF and ICC profile into the output (the rawcolour "
-                             "provenance is still written).")]
+    "--strip-metadata", help="Do not copy the input's EXIF (camera, lens, date and time, GPS, ...) and ICC profile "
+                             "into the output; rawcolour's provenance (version, model, model SHA-256, settings) "
+                             "is still written.")]
+RawStripOpt = Annotated[bool, typer.Option(
+    "--strip-metadata", help="Do not copy the camera's EXIF (make, model, lens, exposure, date and time, GPS) into "
+                             "the output; its colour profile and rawcolour's provenance (version, model, model "
+                             "SHA-256, settings) are still written.")]
 
 
 def _model_opt(task: str) -> Any:
@@ -189,6 +208,7 @@ def colourise(
     on_exist: OnExistOpt = OnExist.skip,
     fmt: FormatOpt = None,
     bit_depth: BitDepthOpt = None,
+    quality: QualityOpt = None,
     strip_metadata: StripOpt = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -203,8 +223,8 @@ def colourise(
     options["render_size"] = render_size
     _convert("colourise", inputs, output=output, model=model, options=options,
              load=batch.LoadSettings(max_pixels=max_pixels), recursive=recursive, suffix=suffix,
-             on_exist=on_exist.value, fmt=fmt.value if fmt else None, bit_depth=bit_depth, as_json=as_json,
-             quiet=quiet, strip_metadata=strip_metadata, only_grey=only_grey)
+             on_exist=on_exist.value, fmt=fmt.value if fmt else None, bit_depth=bit_depth, quality=quality,
+             as_json=as_json, quiet=quiet, strip_metadata=strip_metadata, only_grey=only_grey)
 
 
 @app.command(cls=with_examples(Command, RAW2RGB_EXAMPLES), epilog=NOTES.format(suffix="_rgb"),
@@ -219,7 +239,8 @@ def raw2rgb(
     on_exist: OnExistOpt = OnExist.skip,
     fmt: FormatOpt = None,
     bit_depth: BitDepthOpt = None,
-    strip_metadata: StripOpt = False,
+    quality: QualityOpt = None,
+    strip_metadata: RawStripOpt = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
     wb: Annotated[str, typer.Option(
@@ -230,6 +251,20 @@ def raw2rgb(
         "--exposure", metavar="EV", min=EXPOSURE_RANGE[0], max=EXPOSURE_RANGE[1], rich_help_panel=DEVELOPMENT,
         help=f"Exposure in EV ({EXPOSURE_RANGE[0]:g} to +{EXPOSURE_RANGE[1]:g}), on top of the automatic "
              "brightness.")] = 0.0,
+    colour_space: Annotated[ColourSpace, typer.Option(
+        "--colour-space", metavar="|".join(COLOUR_SPACES), rich_help_panel=DEVELOPMENT,
+        help="Output primaries and curve; its ICC profile is embedded. adobe-rgb: Adobe RGB (1998); prophoto: "
+             "ROMM RGB, D50; linear-srgb: 16-bit only.")] = ColourSpace("srgb"),
+    highlights: Annotated[Highlights, typer.Option(
+        "--highlights", metavar="|".join(HIGHLIGHT_MODES), rich_help_panel=DEVELOPMENT,
+        help="clip: blown highlights white (every developer); blend, reconstruct: LibRaw's, keeping some colour "
+             "(--model classic).")] = Highlights("clip"),
+    demosaic: Annotated[Demosaic | None, typer.Option(
+        "--demosaic", metavar="|".join(DEMOSAIC_ALGORITHMS), rich_help_panel=DEVELOPMENT, show_default=False,
+        help=f"LibRaw's demosaicing algorithm (--model classic). Default: {DEFAULT_DEMOSAIC}.")] = None,
+    half: Annotated[bool, typer.Option(
+        "--half", rich_help_panel=DEVELOPMENT,
+        help="Half the size each way: a fast preview for culling a card.")] = False,
     tile: TileOpt = "auto",
     overlap: OverlapOpt = None,
     tile_stats: Annotated[TileStats, typer.Option(
@@ -249,13 +284,14 @@ def raw2rgb(
 ) -> None:
     if white <= black:
         raise typer.BadParameter(f"--white {white:g} must be above --black {black:g}")
-    options = _inference(device, precision, tile, overlap) | {"tile_stats": tile_stats.value, "wb": wb,
-                                                              "exposure": exposure}
+    options = _inference(device, precision, tile, overlap) | {
+        "tile_stats": tile_stats.value, "wb": wb, "exposure": exposure, "colour_space": colour_space.value,
+        "highlights": highlights.value, "demosaic": demosaic.value if demosaic else None, "half": half}
     load = batch.LoadSettings(max_pixels=max_pixels, raw_format=raw_format.value, cfa=cfa.value,
                               black=black, white=white)
     _convert("raw2rgb", inputs, output=output, model=model, options=options, load=load, recursive=recursive,
              suffix=suffix, on_exist=on_exist.value, fmt=fmt.value if fmt else None, bit_depth=bit_depth,
-             as_json=as_json, quiet=quiet, strip_metadata=strip_metadata)
+             quality=quality, as_json=as_json, quiet=quiet, strip_metadata=strip_metadata)
 
 
 def _inference(device: str, precision: Precision, tile: str, overlap: int | None) -> dict[str, Any]:
@@ -351,7 +387,8 @@ def _summary_line(task: str, s: batch.Summary, total_seconds: float, kinds: list
 
 def _convert(task: str, inputs: list[str], *, output: str | None, model: str | None, options: dict[str, Any],
              load: batch.LoadSettings, recursive: bool, suffix: str | None, on_exist: str, fmt: str | None,
-             bit_depth: int | None, as_json: bool, quiet: bool, strip_metadata: bool, only_grey: bool = False) -> None:
+             bit_depth: int | None, quality: int | None, as_json: bool, quiet: bool, strip_metadata: bool,
+             only_grey: bool = False) -> None:
     """Run batch.run_batch, printing its records, progress, warnings and summary."""
     start = time.perf_counter()
     summary = batch.Summary()
@@ -417,7 +454,8 @@ def _convert(task: str, inputs: list[str], *, output: str | None, model: str | N
             try:
                 batch.run_batch(
                     task, inputs, output=output, model=model, options=options, load=load, recursive=recursive,
-                    suffix=suffix, on_exist=on_exist, fmt=fmt, bit_depth=bit_depth, strip_metadata=strip_metadata,
+                    suffix=suffix, on_exist=on_exist, fmt=fmt, bit_depth=bit_depth, quality=quality,
+                    strip_metadata=strip_metadata,
                     stdin_paths=stdin_paths, stdout=sys.stdout.buffer if output == "-" else None, ranks=ranks,
                     summary=summary, on_collected=on_collected, on_planned=on_planned, on_start=on_start,
                     on_record=on_record, on_progress=on_progress, only_grey=only_grey)

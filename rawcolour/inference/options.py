@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rawcolour.camera_colour import parse_wb
+from rawcolour.colour_spaces import COLOUR_SPACES
 from rawcolour.errors import UsageError
-from rawcolour.io.raw import EXPOSURE_RANGE
+from rawcolour.io.raw import DEMOSAIC_ALGORITHMS, EXPOSURE_RANGE, HIGHLIGHT_MODES
 
 
 @dataclass
@@ -25,11 +26,16 @@ class InferenceOptions:
     channels_last: bool | None = None  # NHWC activations; None: the measured default of the device type
     wb: str | tuple[float, float, float] = "camera"  # raw2rgb: camera|auto|daylight or gains "R,G,B" (see camera_colour)
     exposure: float = 0.0  # raw2rgb: EV on top of the automatic brightness, within EXPOSURE_RANGE
+    colour_space: str = "srgb"  # raw2rgb: output primaries and curve, a name of rawcolour.colour_spaces
+    highlights: str = "clip"  # raw2rgb: clip|blend|reconstruct (LibRaw's modes; learned developers clip)
+    demosaic: str | None = None  # raw2rgb, classic only: LibRaw's algorithm (None: AHD)
+    half: bool = False  # raw2rgb: half the sensor's size in each direction, a fast preview
     # Called with (tiles done, tiles) as the network works through a picture (tiling.run_tiled);
     # how the picture is made does not depend on it.
     progress: Callable[[int, int], None] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self._check_development()
         if isinstance(self.wb, str):
             try:
                 self.wb = parse_wb(self.wb)
@@ -44,6 +50,19 @@ class InferenceOptions:
             raise UsageError(f"exposure {self.exposure!r} EV is outside {lo:g}..{hi:g}",
                              hint="LibRaw's exposure range; brighten further in an editor")
         self.exposure = float(self.exposure)
+
+    def _check_development(self) -> None:
+        self.colour_space = str(self.colour_space).strip().lower()
+        if self.colour_space not in COLOUR_SPACES:
+            raise UsageError(f"unknown colour space {self.colour_space!r}", hint=f"use one of {', '.join(COLOUR_SPACES)}")
+        if self.highlights not in HIGHLIGHT_MODES:
+            raise UsageError(f"unknown highlight mode {self.highlights!r}", hint=f"use one of {', '.join(HIGHLIGHT_MODES)}")
+        if self.demosaic is not None:
+            self.demosaic = str(self.demosaic).lower()
+            if self.demosaic not in DEMOSAIC_ALGORITHMS:
+                raise UsageError(f"unknown demosaic algorithm {self.demosaic!r}",
+                                 hint=f"use one of {', '.join(DEMOSAIC_ALGORITHMS)}")
+        self.half = bool(self.half)
 
 
 __all__ = ["InferenceOptions"]

@@ -26,8 +26,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from rawcolour.camera_colour import auto_brightness, balance_packed, picture_colour, srgb_decode, srgb_encode
+from rawcolour.camera_colour import auto_brightness, balance_packed, picture_colour, srgb_decode
 from rawcolour.checkpoint import LoadedModel
+from rawcolour.colour_spaces import encode_linear_srgb
 from rawcolour.colour import l_to_model, lab_to_rgb, model_to_ab, rgb_to_grey_l
 from rawcolour.errors import InputError, UsageError
 from rawcolour.inference.classic import develop_classic, renders_camera_file
@@ -41,7 +42,7 @@ from rawcolour.inference.device import (
 from rawcolour.inference.inputs import RAW_FORMATS, load_input  # noqa: F401 (part of this module's API)
 from rawcolour.inference.options import InferenceOptions
 from rawcolour.io.images import Picture, to_float
-from rawcolour.io.raw import RawPicture, apply_orientation, flip_image, rggb_flips, to_rggb
+from rawcolour.io.raw import RawPicture, apply_orientation, flip_image, halve_mosaic, rggb_flips, to_rggb
 from rawcolour.registry import get_spec
 from rawcolour.inference.tiling import STATS_MODES, NonFiniteOutput, TiledResult, padded_size, run_tiled
 
@@ -60,12 +61,14 @@ class Result:
     device: str = ""  # where the network ran ("" for baselines without one)
     precision: str = ""  # fp32 | fp16 | bf16 actually used for the output
     white_balance: str = ""  # raw2rgb: camera | auto | daylight | custom, or "model" (guessed by the network)
+    colour_space: str = "srgb"  # the primaries and curve of ``rgb`` (rawcolour.colour_spaces)
 
 
 __all__ = [
     "InferenceOptions",
     "RAW_FORMATS",
     "Result",
+    "check_development",
     "colourise_image",
     "load_input",
     "raw_to_rgb",
@@ -132,37 +135,61 @@ def _run_with_fp32_retry(model: LoadedModel, options: InferenceOptions,
 
 
 def _finish(rgb: np.ndarray, tile: int | None, start: float, notes: list[str], run: _Run | None,
-            white_balance: str = "") -> Result:
+            white_balance: str = "", colour_space: str = "srgb") -> Result:
     return Result(rgb=rgb, tile=tile, seconds=time.perf_counter() - start, notes=notes,
                   device=str(run.device) if run else "", precision=precision_name(run.dtype) if run else "",
-                  white_balance=white_balance)
+                  white_balance=white_balance, colour_space=colour_space)
 
 
 # ------------------------------------------------------------------------------------------- raw2rgb
 
 
+def check_development(model: LoadedModel, options: InferenceOptions) -> None:
+    """Refuse, in one line, the development controls ``model`` cannot honour (before any file).
+
+    ``classic`` (LibRaw) honours them all. Learned developers demosaic with their network and clip
+    highlights before it (their training's input), so ``--demosaic`` and ``--highlights blend``
+    / ``reconstruct`` are LibRaw's only; ``--half``, ``--colour-space`` and ``--exposure`` work
+    for every developer.
+    """
+    if model.net is None:
+        return
+    if options.demosaic is not None:
+        raise UsageError(f"--demosaic picks LibRaw's algorithm; {model.name} demosaics with its network",
+                         hint="drop --demosaic, or use --model classic")
+    if options.highlights != "clip":
+        raise UsageError(f"{model.name} clips highlights (its training's input); --highlights {options.highlights} "
+                         "is LibRaw's", hint="drop --highlights, or use --model classic")
+
+
 def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
                options: InferenceOptions | None = None) -> Result:
-    """Develop a packed RAW picture (or a file) to upright sRGB (H, W, 3) float32 in [0, 1].
+    """Develop a packed RAW picture (or a file) to an upright picture (H, W, 3) float32 in [0, 1],
+    in the primaries and curve of ``options.colour_space`` (default sRGB).
 
-    - ``classic``: LibRaw's full-resolution render for camera files, ``classic_render_packed``
-      (packed resolution) for packed inputs; white balance and exposure from the options.
+    - ``classic``: LibRaw's full-resolution render for camera files (linear DNGs included),
+      :func:`~rawcolour.io.raw.classic_linear_packed` (packed resolution) for packed inputs;
+      white balance, exposure, highlights, demosaic and half size from the options.
     - Learned models whose input space is ``raw-balanced-srgb`` (our developer): colour from the
-      file (``options.wb``, see rawcolour.camera_colour), the mosaic mirrored to RGGB, the net
-      (tiled) writes linear sRGB at sensor resolution, mirrored back; automatic brightness and
-      ``options.exposure``; sRGB curve; orientation.
+      file (``options.wb``, see rawcolour.camera_colour), the mosaic mirrored to RGGB (binned to a
+      half-size mosaic for ``options.half``), the net (tiled) writes linear sRGB at sensor
+      resolution, mirrored back; automatic brightness and ``options.exposure``; orientation.
     - Learned models on ``raw-packed`` input (the paper's): packed (4, h, w) -> 2v - 1 -> net ->
-      (y + 1) / 2 at packed resolution -> orientation; they judge colour from the picture, so an
-      explicit ``options.wb`` is refused; exposure is applied in linear light.
+      (y + 1) / 2 at packed resolution (half the sensor's size, so ``half`` changes nothing) ->
+      orientation; they judge colour from the picture, so an explicit ``options.wb`` is refused;
+      exposure is applied in linear light.
+    Every path ends in linear sRGB-primary light, encoded by rawcolour.colour_spaces.
     """
     start = time.perf_counter()
     options = options or InferenceOptions()
     _check_task(model, "raw2rgb")
+    check_development(model, options)
+    space = options.colour_space
     if model.net is None:
         if not isinstance(raw, RawPicture) and not renders_camera_file(raw):
             raw = load_input("raw2rgb", Path(raw))
-        classic = develop_classic(raw, options)
-        return _finish(classic.to_float(), None, start, classic.notes, None, classic.white_balance)
+        classic = develop_classic(raw, options, bit_depth=None)
+        return _finish(classic.pixels, None, start, classic.notes, None, classic.white_balance, space)
     if isinstance(raw, (str, Path)):
         raw = load_input("raw2rgb", Path(raw))
     if not isinstance(raw, RawPicture):
@@ -179,6 +206,8 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
     colour = picture_colour(raw, options.wb) if balanced else None
     if colour is not None:
         packed = balance_packed(to_rggb(packed, raw.cfa), colour)
+        if options.half:
+            packed = halve_mosaic(packed)
     x = torch.from_numpy(np.ascontiguousarray(packed, dtype=np.float32))  # (4, h, w), no copy when float32
     policy = model.policy
     overlap = policy.default_overlap if options.overlap is None else int(options.overlap)
@@ -199,15 +228,15 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
         notes.append(f"tiles {res.tile}, norm statistics: {res.stats}")
     if colour is not None:
         linear = flip_image(res.output, rggb_flips(raw.cfa))
-        rgb = srgb_encode(linear * np.float32(auto_brightness(linear) * 2.0 ** options.exposure))
+        rgb = encode_linear_srgb(linear * np.float32(auto_brightness(linear) * 2.0 ** options.exposure), space)
         notes += list(colour.notes)
     else:
         rgb = res.output
         np.clip(rgb, 0.0, 1.0, out=rgb)
-        if options.exposure:
-            rgb = srgb_encode(srgb_decode(rgb) * np.float32(2.0 ** options.exposure))
+        if options.exposure or space != "srgb":
+            rgb = encode_linear_srgb(srgb_decode(rgb) * np.float32(2.0 ** options.exposure), space)
     return _finish(apply_orientation(rgb, raw.flip), res.tile, start, notes, run,
-                   colour.wb if colour is not None else "model")
+                   colour.wb if colour is not None else "model", space)
 
 
 def _raw_in(packed: torch.Tensor) -> torch.Tensor:

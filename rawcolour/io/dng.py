@@ -1,4 +1,4 @@
-"""Write Bayer DNG files with pidng: test fixtures and example inputs (e.g. an unprocessed photo).
+"""Write Bayer and linear DNG files with pidng: test fixtures and example inputs (e.g. an unprocessed photo).
 
 pidng is a test/extra dependency and is imported only when a DNG is written.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -56,6 +56,17 @@ def _rationals(values: Sequence[float], signed: bool) -> list[list[int]]:
     return out
 
 
+def _uint16(data: np.ndarray, what: str) -> np.ndarray:
+    if data.dtype != np.uint16:
+        if not np.issubdtype(data.dtype, np.integer) or data.min(initial=0) < 0 or data.max(initial=0) > 65535:
+            raise UsageError(f"{what} must be uint16 (or integers in 0..65535), got {data.dtype}")
+        data = data.astype(np.uint16)
+    height, width = data.shape[:2]
+    if height < MIN_DNG_SIDE or width < MIN_DNG_SIDE or height > 65535 or width > 65535:
+        raise UsageError(f"{what} {width}x{height}: LibRaw reads only sides of {MIN_DNG_SIDE}..65535 pixels")
+    return data
+
+
 def write_bayer_dng(
     path: str | Path,
     mosaic: np.ndarray,
@@ -67,6 +78,8 @@ def write_bayer_dng(
     camera: str = "rawcolour synthetic",
     color_matrix: np.ndarray | None = None,
     as_shot_neutral: Sequence[float] | None = None,
+    exif: Mapping[int, object] | None = None,
+    gps: Mapping[int, object] | None = None,
 ) -> Path:
     """Write an (H, W) uint16 Bayer mosaic as an uncompressed 16-bit DNG that LibRaw reads back exactly.
 
@@ -75,31 +88,65 @@ def write_bayer_dng(
     ``orientation``: EXIF/TIFF orientation 1..8 (3 = 180, 6 = 90 CW, 8 = 90 CCW).
     ``color_matrix``: DNG ColorMatrix1 (XYZ D65 -> camera RGB); default makes camera RGB = linear sRGB.
     ``as_shot_neutral``: the camera RGB of a neutral grey (the inverse of the white-balance gains);
-    default (1, 1, 1). The file is written atomically (temporary file, then rename).
+    default (1, 1, 1). ``exif`` / ``gps``: tags of an EXIF and a GPS sub-IFD, code -> value
+    (str: ASCII; int: SHORT; Fraction: RATIONAL, SRATIONAL when negative; a tuple of Fractions;
+    bytes: BYTE). The file is written atomically (temporary file, then rename).
     """
-    RAW2DNG, DNGTags, Tag, Photometric, Illuminant = _pidng()  # pidng adds DNGVersion, NewSubfileType
+    _, _, Tag, Photometric, _ = _pidng()
     cfa = _check_cfa(cfa)
     data = np.asarray(mosaic)
     if data.ndim != 2:
         raise UsageError(f"a Bayer mosaic must be 2-D (H, W), got shape {data.shape}")
-    if data.dtype != np.uint16:
-        if not np.issubdtype(data.dtype, np.integer) or data.min(initial=0) < 0 or data.max(initial=0) > 65535:
-            raise UsageError(f"mosaic must be uint16 (or integers in 0..65535), got {data.dtype}")
-        data = data.astype(np.uint16)
-    height, width = data.shape
-    if height < MIN_DNG_SIDE or width < MIN_DNG_SIDE or height > 65535 or width > 65535:
-        raise UsageError(f"mosaic {width}x{height}: LibRaw reads only sides of {MIN_DNG_SIDE}..65535 pixels")
-    if not 1 <= int(orientation) <= 8:
-        raise UsageError(f"orientation must be an EXIF orientation 1..8, got {orientation}")
+    data = _uint16(data, "mosaic")
     levels = [int(black)] * 4 if np.ndim(black) == 0 else [int(b) for b in black]  # type: ignore[arg-type]
     if len(levels) != 4:
         raise UsageError(f"black must be one level or four in {PACKED_ORDER} order, got {black!r}")
-    if not 0 < int(white) <= 65535 or max(levels) >= int(white) or min(levels) < 0:
-        raise UsageError(f"levels must satisfy 0 <= black < white <= 65535, got black {levels}, white {white}")
     # BlackLevel with BlackLevelRepeatDim 2x2 is stored by position in the 2x2 cell, row-major.
     by_position = [0] * 4
     for level, (dy, dx) in zip(levels, _cfa_offsets(cfa)):
         by_position[2 * dy + dx] = level
+    layout = [
+        (Tag.PhotometricInterpretation, Photometric.Color_Filter_Array),
+        (Tag.SamplesPerPixel, 1),
+        (Tag.BitsPerSample, 16),
+        (Tag.CFARepeatPatternDim, [2, 2]),
+        (Tag.CFAPattern, [{"R": 0, "G": 1, "B": 2}[c] for c in cfa]),
+        (Tag.BlackLevelRepeatDim, [2, 2]),
+        (Tag.BlackLevel, by_position),
+    ]
+    return _write_dng(path, data, layout, levels, white, orientation=orientation, camera=camera,
+                      color_matrix=color_matrix, as_shot_neutral=as_shot_neutral, exif=exif, gps=gps)
+
+
+def write_linear_dng(path: str | Path, rgb: np.ndarray, *, white: int, black: int = 0, **tags: object) -> Path:
+    """Write an (H, W, 3) uint16 picture as a linear DNG (PhotometricInterpretation LinearRaw,
+    three samples per pixel: already demosaiced, as phones and DNG converters write them).
+    ``tags``: :func:`write_bayer_dng`'s keywords orientation, camera, color_matrix,
+    as_shot_neutral, exif and gps."""
+    _, _, Tag, _, _ = _pidng()
+    data = np.asarray(rgb)
+    if data.ndim != 3 or data.shape[2] != 3:
+        raise UsageError(f"a linear DNG holds (H, W, 3) pixels, got shape {data.shape}")
+    data = _uint16(data, "picture")
+    layout = [
+        (Tag.PhotometricInterpretation, 34892),  # LinearRaw
+        (Tag.SamplesPerPixel, 3),
+        (Tag.BitsPerSample, [16, 16, 16]),
+        (Tag.BlackLevel, int(black)),
+    ]
+    return _write_dng(path, data, layout, [int(black)], white, **tags)  # type: ignore[arg-type]
+
+
+def _write_dng(path: str | Path, data: np.ndarray, layout: list, levels: list[int], white: int, *,
+               orientation: int = 1, camera: str = "rawcolour synthetic", color_matrix: np.ndarray | None = None,
+               as_shot_neutral: Sequence[float] | None = None, exif: Mapping[int, object] | None = None,
+               gps: Mapping[int, object] | None = None) -> Path:
+    """The tags every DNG here shares (size, orientation, levels, colour, camera, EXIF), then pidng."""
+    RAW2DNG, DNGTags, Tag, _, Illuminant = _pidng()  # pidng adds DNGVersion, NewSubfileType
+    if not 1 <= int(orientation) <= 8:
+        raise UsageError(f"orientation must be an EXIF orientation 1..8, got {orientation}")
+    if not 0 < int(white) <= 65535 or max(levels) >= int(white) or min(levels) < 0:
+        raise UsageError(f"levels must satisfy 0 <= black < white <= 65535, got black {levels}, white {white}")
     matrix = _XYZ_TO_SRGB if color_matrix is None else np.asarray(color_matrix, dtype=np.float64)
     if matrix.shape != (3, 3) or not np.all(np.isfinite(matrix)):
         raise UsageError(f"color_matrix must be a finite 3x3 matrix, got shape {matrix.shape}")
@@ -107,30 +154,20 @@ def write_bayer_dng(
     if len(neutral) != 3 or not all(v > 0 for v in neutral):
         raise UsageError(f"as_shot_neutral must be three positive numbers, got {as_shot_neutral!r}")
 
+    height, width = data.shape[:2]
     make, _, model = str(camera).strip().partition(" ")
     tags = DNGTags()
-    tags.set(Tag.ImageWidth, width)
-    tags.set(Tag.ImageLength, height)
-    tags.set(Tag.TileWidth, width)
-    tags.set(Tag.TileLength, height)
-    tags.set(Tag.Orientation, int(orientation))
-    tags.set(Tag.PhotometricInterpretation, Photometric.Color_Filter_Array)
-    tags.set(Tag.SamplesPerPixel, 1)
-    tags.set(Tag.BitsPerSample, 16)
-    tags.set(Tag.CFARepeatPatternDim, [2, 2])
-    tags.set(Tag.CFAPattern, [{"R": 0, "G": 1, "B": 2}[c] for c in cfa])
-    tags.set(Tag.BlackLevelRepeatDim, [2, 2])
-    tags.set(Tag.BlackLevel, by_position)
-    tags.set(Tag.WhiteLevel, int(white))
-    tags.set(Tag.ColorMatrix1, _rationals(matrix.ravel(), signed=True))
-    tags.set(Tag.CalibrationIlluminant1, Illuminant.D65)
-    tags.set(Tag.AsShotNeutral, _rationals(neutral, signed=False))
-    tags.set(Tag.Make, make or "rawcolour")
-    tags.set(Tag.Model, model or make or "synthetic")
-    tags.set(Tag.UniqueCameraModel, str(camera) or "rawcolour synthetic")
-
+    for tag, value in [
+        (Tag.ImageWidth, width), (Tag.ImageLength, height), (Tag.TileWidth, width), (Tag.TileLength, height),
+        (Tag.Orientation, int(orientation)), *layout, (Tag.WhiteLevel, int(white)),
+        (Tag.ColorMatrix1, _rationals(matrix.ravel(), signed=True)), (Tag.CalibrationIlluminant1, Illuminant.D65),
+        (Tag.AsShotNeutral, _rationals(neutral, signed=False)), (Tag.Make, make or "rawcolour"),
+        (Tag.Model, model or make or "synthetic"), (Tag.UniqueCameraModel, str(camera) or "rawcolour synthetic"),
+    ]:
+        tags.set(tag, value)
+    sub_ifds = [_sub_ifd(code, entries) for code, entries in ((34665, exif), (34853, gps)) if entries]
     writer = RAW2DNG()
-    writer.options(tags, path="", compress=False)
+    writer.options(_WithSubIfds(tags, sub_ifds) if sub_ifds else tags, path="", compress=False)
     buf = writer.convert(np.ascontiguousarray(data))
 
     out = Path(path)
@@ -138,4 +175,44 @@ def write_bayer_dng(
     return out
 
 
-__all__ = ["write_bayer_dng", "MIN_DNG_SIDE"]
+def _pidng_tag(code: int, value: object) -> object:
+    """A pidng tag of the TIFF type the value implies."""
+    from pidng.dng import Type, dngTag
+
+    if isinstance(value, str):
+        return dngTag((code, Type.Ascii), value)
+    if isinstance(value, bytes):
+        return dngTag((code, Type.Byte), list(value))
+    if isinstance(value, int):
+        return dngTag((code, Type.Short), [value])
+    items = list(value) if isinstance(value, (tuple, list)) else [value]
+    fractions = [Fraction(v).limit_denominator(1_000_000) for v in items]  # type: ignore[arg-type]
+    kind = Type.Srational if any(f < 0 for f in fractions) else Type.Rational
+    return dngTag((code, kind), [[f.numerator, f.denominator] for f in fractions])
+
+
+def _sub_ifd(pointer: int, entries: Mapping[int, object]) -> object:
+    """A pointer tag to a sub-IFD holding ``entries`` (pidng's own IFD tag type cannot be set)."""
+    from pidng.dng import Type, dngIFD, dngTag
+
+    ifd = dngIFD()
+    ifd.tags = [_pidng_tag(code, value) for code, value in sorted(entries.items())]
+    tag = dngTag((pointer, Type.Long), [0])
+    tag.subIFD = ifd  # pidng writes the sub-IFD after the tag and points the tag at it
+    return tag
+
+
+class _WithSubIfds:
+    """pidng's tag list with sub-IFD pointer tags added."""
+
+    def __init__(self, tags: object, extra: list) -> None:
+        self._tags, self._extra = tags, extra
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._tags, name)
+
+    def list(self) -> list:
+        return self._tags.list() + self._extra  # type: ignore[attr-defined]
+
+
+__all__ = ["write_bayer_dng", "write_linear_dng", "MIN_DNG_SIDE"]

@@ -10,17 +10,10 @@ viewer shows on a white page), because the colour under a fully transparent pixe
 often black, and would otherwise leak into the result. Opaque pixels are unchanged.
 
 Writing: the output is always upright (EXIF Orientation 1), carries the input's EXIF and ICC
-profile, and records provenance (``{"rawcolour": version, ...}`` as one JSON object):
-
-- PNG: OpenCV encodes 8/16-bit grey/RGB, then we insert ``iCCP``, ``eXIf`` and ``tEXt``
-  (``Software``, ``rawcolour`` = the JSON) chunks after ``IHDR`` (Pillow cannot write 48-bit PNG;
-  OpenCV 4 writes no metadata).
-- TIFF: tifffile (deflate + horizontal predictor, 256 x 256 tiles compressed on every core),
-  ``Software`` and ``ImageDescription`` = the JSON, ICC in tag 34675, the EXIF camera tags (Make, Model, DateTime, Artist, Copyright) in IFD0
-  and the EXIF and GPS sub-IFDs appended and linked from IFD0 (tifffile will not write those
-  pointer tags itself, so we write placeholders and patch them).
-- JPEG (8-bit only): Pillow, 4:4:4 chroma (chroma is what these models produce), the EXIF block
-  as APP1, ICC as APP2, the JSON as the COM comment.
+profile, and records provenance; how each format keeps them is rawcolour.io.metadata's job.
+PNG: OpenCV encodes 8/16-bit grey/RGB. TIFF: tifffile (deflate + horizontal predictor, 256 x 256
+tiles compressed on every core). JPEG (8-bit only): Pillow, 4:4:4 chroma (chroma is what these
+models produce).
 
 Library code never prints: problems are :mod:`rawcolour.errors` exceptions naming the file.
 
@@ -32,15 +25,11 @@ Notes:
 - OpenCV decodes 16-bit TIFF through libtiff, which applies the TIFF Orientation tag itself;
   for 16-bit PNG we apply the EXIF orientation, read from an ``eXIf`` chunk before ``IDAT``
   (where Pillow, exiftool and our writer put it).
-- EXIF is patched in place (Orientation -> 1) rather than rewritten, so maker notes survive in
-  PNG and JPEG; in TIFF the EXIF and GPS sub-IFDs are re-laid by Pillow's IFD writer (the
-  Interoperability sub-IFD is dropped).
 """
 
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import struct
@@ -55,11 +44,12 @@ from typing import BinaryIO
 import cv2
 import numpy as np
 import tifffile
-from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
+from PIL import Image, ImageCms, UnidentifiedImageError
 
-from rawcolour import __version__
 from rawcolour.errors import InputError, OutputError, UsageError
+from rawcolour.io import metadata
 from rawcolour.io.files import atomic_write_bytes, open_regular
+from rawcolour.io.metadata import read_metadata_provenance
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -101,13 +91,6 @@ _TIFF_TILE = (256, 256)
 _TIFF_DEFLATE_LEVEL = 1
 # Values per strip of the bit-depth conversions: the scratch buffer stays in the CPU caches.
 _STRIP_ITEMS = 1 << 16
-_EXIF_HEADER = b"Exif\x00\x00"
-_ORIENTATION = 0x0112
-# EXIF IFD0 text tags that are also TIFF tags: carried into a TIFF's own IFD0 and back.
-_TIFF_CAMERA_TAGS = (271, 272, 306, 315, 33432)  # Make, Model, DateTime, Artist, Copyright
-# Unassigned tag codes next to the EXIF / GPS pointers, patched to the real codes after writing
-# (so IFD0 stays sorted by tag).
-_POINTER_PLACEHOLDERS = {0x8769: 0x8768, 0x8825: 0x8824}
 _PILLOW_16BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 # First bytes of the formats read_image reads (WebP: RIFF....WEBP): a file that starts like one but
 # cannot be opened is a broken picture, not another kind of file.
@@ -371,8 +354,8 @@ def _decode(im: Image.Image, fh: BinaryIO, head: bytes, path: Path) -> Picture:
         verify_png(fh, path)  # at every depth: CRCs of all chunks, IDAT included
     if bits == 16 and im.mode not in _PILLOW_16BIT_MODES:
         # 16-bit colour: Pillow would truncate it to 8 bits.
-        exif = _exif_from_tiff(im) if im.format == "TIFF" else _upright_exif(im.info.get("exif"))
-        orientation = 1 if im.format == "TIFF" else _exif_orientation(im.info.get("exif"))  # libtiff applies TIFF's
+        exif = metadata.exif_from_tiff(im) if im.format == "TIFF" else metadata.upright_exif(im.info.get("exif"))
+        orientation = 1 if im.format == "TIFF" else metadata.exif_orientation(im.info.get("exif"))  # libtiff applies TIFF's
         grey_source = im.format == "PNG" and head[25] in (0, 4)
         fh.seek(0)
         pixels = _cv2_decode(fh.read(), path)
@@ -386,8 +369,8 @@ def _decode(im: Image.Image, fh: BinaryIO, head: bytes, path: Path) -> Picture:
             im.load()
         except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, IndexError) as exc:
             raise _corrupt(path, str(exc)) from None
-        exif = _exif_from_tiff(im) if im.format == "TIFF" else _upright_exif(im.info.get("exif"))
-        orientation = _pillow_orientation(im)
+        exif = metadata.exif_from_tiff(im) if im.format == "TIFF" else metadata.upright_exif(im.info.get("exif"))
+        orientation = metadata.pillow_orientation(im)
         pixels, icc = _pillow_pixels(im, icc, path)
     if pixels.dtype not in (np.uint8, np.uint16):
         raise InputError(f"unsupported sample type {pixels.dtype}", path=path, hint="export it as 8- or 16-bit")
@@ -489,139 +472,7 @@ def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return ops[orientation](pixels) if orientation in ops else pixels
 
 
-def _pillow_orientation(im: Image.Image) -> int:
-    try:
-        value = im.getexif().get(_ORIENTATION, 1)  # EXIF, TIFF tag or XMP tiff:Orientation
-    except Exception:  # noqa: BLE001 (broken EXIF must not stop the picture; it is then not rotated)
-        return 1
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
-
-
-def _exif_orientation(exif: bytes | None) -> int:
-    if not exif:
-        return 1
-    try:
-        value = Image.Exif()
-        value.load(exif if exif.startswith(_EXIF_HEADER) else _EXIF_HEADER + exif)
-        orientation = value.get(_ORIENTATION, 1)
-    except Exception:  # noqa: BLE001
-        return 1
-    return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
-
-
-# --------------------------------------------------------------------------- EXIF
-
-
-def _ifd0_entries(tiff: bytes | bytearray) -> tuple[str, list[tuple[int, int, int, int]]]:
-    """Byte order and (tag, type, count, entry offset) of each IFD0 entry of a classic TIFF structure."""
-    order = {b"II": "<", b"MM": ">"}.get(bytes(tiff[:2]))
-    if order is None:
-        raise ValueError("not a TIFF structure")
-    magic, first = struct.unpack_from(order + "HI", tiff, 2)
-    if magic != 42:
-        raise ValueError("not a classic TIFF structure")
-    (count,) = struct.unpack_from(order + "H", tiff, first)
-    entries = []
-    for i in range(count):
-        pos = first + 2 + 12 * i
-        tag, typ, n = struct.unpack_from(order + "HHI", tiff, pos)
-        entries.append((tag, typ, n, pos))
-    return order, entries
-
-
-def _upright_exif(exif: bytes | None) -> bytes | None:
-    """EXIF block (with or without b"Exif\\0\\0") -> b"Exif\\0\\0" + block with Orientation = 1.
-
-    Patched in place rather than rewritten by Pillow, so maker notes with absolute offsets survive.
-    Unparseable EXIF gives None: better no EXIF than EXIF that tells viewers to rotate again.
-    """
-    if not exif:
-        return None
-    body = bytearray(exif[len(_EXIF_HEADER) :] if exif.startswith(_EXIF_HEADER) else exif)
-    try:
-        order, entries = _ifd0_entries(body)
-        for tag, typ, n, pos in entries:
-            if tag == _ORIENTATION and typ == 3 and n == 1:  # SHORT, left-justified in the value field
-                struct.pack_into(order + "H", body, pos + 8, 1)
-    except (ValueError, struct.error):
-        return None
-    return _EXIF_HEADER + bytes(body)
-
-
-def _exif_from_tiff(im: Image.Image) -> bytes | None:
-    """A TIFF keeps EXIF as IFD0 tags plus sub-IFDs; rebuild a standalone EXIF block from them."""
-    try:
-        tags = im.tag_v2
-        exif = Image.Exif()
-        for tag in _TIFF_CAMERA_TAGS:
-            if isinstance(tags.get(tag), str) and tags[tag]:
-                exif[tag] = tags[tag]
-        source = im.getexif()
-        for pointer in (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo):
-            if pointer in tags:
-                sub = dict(source.get_ifd(pointer))
-                sub.pop(ExifTags.IFD.Interop, None)  # a pointer into the old file
-                if sub:
-                    exif[pointer] = sub
-        if not len(exif):
-            return None
-        exif[_ORIENTATION] = 1
-        return exif.tobytes()
-    except Exception:  # noqa: BLE001 (broken EXIF in a TIFF loses the EXIF, not the picture)
-        return None
-
-
-def _typed_sub_ifd(exif: bytes, pointer: int) -> Image.TiffImagePlugin.ImageFileDirectory_v2 | None:
-    """The sub-IFD ``pointer`` (EXIF or GPS) of an EXIF block, with its tag types, as little-endian."""
-    from PIL.TiffImagePlugin import ImageFileDirectory_v2
-
-    body = exif[len(_EXIF_HEADER) :] if exif.startswith(_EXIF_HEADER) else exif
-    fp = io.BytesIO(body)
-    ifd0 = ImageFileDirectory_v2(ifh=body[:8])
-    fp.seek(ifd0.next)
-    ifd0.load(fp)
-    if pointer not in ifd0:
-        return None
-    sub = ImageFileDirectory_v2(ifh=body[:8])
-    fp.seek(ifd0[pointer])
-    sub.load(fp)
-    out = ImageFileDirectory_v2(prefix=b"II")  # tifffile writes little-endian
-    for tag in sub:
-        if tag == ExifTags.IFD.Interop or tag in (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo):
-            continue  # pointers into the old block
-        out.tagtype[tag] = sub.tagtype[tag]
-        out[tag] = sub[tag]
-    return out if len(out) else None
-
-
-def _exif_ifd0_text(exif: bytes) -> dict[int, str]:
-    try:
-        parsed = Image.Exif()
-        parsed.load(exif)
-        return {t: parsed[t] for t in _TIFF_CAMERA_TAGS if isinstance(parsed.get(t), str) and parsed[t]}
-    except Exception:  # noqa: BLE001
-        return {}
-
-
 # --------------------------------------------------------------------------- writing
-
-
-def _provenance_json(provenance: dict[str, str] | None) -> str:
-    record = {"rawcolour": __version__}
-    for key, value in (provenance or {}).items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise TypeError(f"provenance must map str to str. Got {key!r}: {value!r}")
-        record[key] = value
-    return json.dumps(record, ensure_ascii=True, separators=(",", ":"))
-
-
-def _icc_fits(icc: bytes | None, channels: int) -> bytes | None:
-    """The profile if its colour space matches the pixels, else None (a Gray profile on RGB output
-    from a colouriser, or the reverse, would make the file invalid)."""
-    if not icc or len(icc) < 128:
-        return None
-    space = icc[16:20]
-    return icc if (space == b"RGB " and channels == 3) or (space == b"GRAY" and channels == 1) else None
 
 
 def encode_image(
@@ -655,55 +506,28 @@ def encode_image(
             "JPEG holds only 8 bits per channel", hint="use --bit-depth 8, or --format png or tiff for 16 bits"
         )
     arr = np.ascontiguousarray(_to_depth(pixels, 8 if fmt == "jpg" and bit_depth is None else bit_depth))
-    channels = 1 if arr.ndim == 2 else 3
-    icc = _icc_fits(icc_profile, channels)
-    exif = _upright_exif(exif)
-    text = _provenance_json(provenance)
+    meta = metadata.OutputMetadata.build(channels=1 if arr.ndim == 2 else 3, exif=exif, icc_profile=icc_profile,
+                                         provenance=provenance)
     if fmt == "png":
-        return _encode_png(arr, exif, icc, text)
+        return _encode_png(arr, meta)
     if fmt == "tiff":
-        return _encode_tiff(arr, exif, icc, text)
-    return _encode_jpeg(arr, exif, icc, text, quality)
+        return _encode_tiff(arr, meta)
+    return _encode_jpeg(arr, meta, quality)
 
 
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def _encode_png(arr: np.ndarray, exif: bytes | None, icc: bytes | None, text: str) -> bytes:
+def _encode_png(arr: np.ndarray, meta: metadata.OutputMetadata) -> bytes:
     bgr = arr if arr.ndim == 2 else np.ascontiguousarray(arr[..., ::-1])
     ok, buf = cv2.imencode(".png", bgr, _PNG_PARAMS)
     if not ok:
         raise OutputError("OpenCV could not encode the PNG", hint="report this as a bug")
-    png = buf.tobytes()
-    if png[12:16] != b"IHDR":
-        raise OutputError("OpenCV wrote an unexpected PNG layout", hint="report this as a bug")
-    chunks = []
-    if icc:
-        chunks.append(_png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc)))
-    if exif:
-        chunks.append(_png_chunk(b"eXIf", exif[len(_EXIF_HEADER) :]))
-    chunks.append(_png_chunk(b"tEXt", b"Software\x00" + f"rawcolour {__version__}".encode("latin-1")))
-    chunks.append(_png_chunk(b"tEXt", b"rawcolour\x00" + text.encode("latin-1")))
-    end_of_ihdr = 8 + 12 + 13  # signature, IHDR length/type/CRC, IHDR data
-    return png[:end_of_ihdr] + b"".join(chunks) + png[end_of_ihdr:]
+    try:
+        return metadata.png_with_metadata(buf.tobytes(), meta)
+    except ValueError:
+        raise OutputError("OpenCV wrote an unexpected PNG layout", hint="report this as a bug") from None
 
 
-def _encode_tiff(arr: np.ndarray, exif: bytes | None, icc: bytes | None, text: str) -> bytes:
-    extratags: list[tuple] = []
-    subifds = {}
-    if icc:
-        extratags.append((34675, 7, len(icc), icc, True))  # InterColorProfile, UNDEFINED
-    if exif:
-        extratags += [(tag, "s", 0, value, True) for tag, value in _exif_ifd0_text(exif).items()]
-        for pointer, placeholder in _POINTER_PLACEHOLDERS.items():
-            try:
-                sub = _typed_sub_ifd(exif, pointer)
-            except Exception:  # noqa: BLE001 (a broken sub-IFD is dropped, the image is still written)
-                sub = None
-            if sub is not None:
-                subifds[placeholder] = (pointer, sub)
-                extratags.append((placeholder, "I", 1, 0, True))
+def _encode_tiff(arr: np.ndarray, meta: metadata.OutputMetadata) -> bytes:
+    keywords, subifds = metadata.tiff_metadata_tags(meta)
     out = io.BytesIO()
     tifffile.imwrite(
         out,
@@ -714,38 +538,20 @@ def _encode_tiff(arr: np.ndarray, exif: bytes | None, icc: bytes | None, text: s
         predictor="horizontal",
         tile=_TIFF_TILE if min(arr.shape[:2]) >= _TIFF_TILE[0] else None,
         maxworkers=os.cpu_count() or 1,
-        metadata=None,  # no tifffile JSON in ImageDescription: ours goes there
-        description=text,
-        software=f"rawcolour {__version__}",
-        extratags=extratags,
         bigtiff=False,
+        **keywords,
     )
-    data = bytearray(out.getvalue())
-    if subifds:
-        order, entries = _ifd0_entries(data)
-        for tag, _typ, _n, pos in entries:
-            if tag in subifds:
-                pointer, sub = subifds[tag]
-                data += b"\x00" * (len(data) % 2)  # IFDs start on a word boundary
-                struct.pack_into(order + "H", data, pos, pointer)
-                struct.pack_into(order + "I", data, pos + 8, len(data))
-                data += sub.tobytes(len(data))
-    return bytes(data)
+    return metadata.link_tiff_sub_ifds(out.getvalue(), subifds)
 
 
-def _encode_jpeg(arr: np.ndarray, exif: bytes | None, icc: bytes | None, text: str, quality: int) -> bytes:
-    if exif and len(exif) > 65533:
-        raise OutputError(
-            f"the EXIF block is {len(exif)} bytes, more than a JPEG can hold (65533)",
-            hint="write PNG or TIFF (--format) to keep it",
-        )
-    options = {"quality": int(quality), "comment": text.encode("ascii")}
+def _encode_jpeg(arr: np.ndarray, meta: metadata.OutputMetadata, quality: int) -> bytes:
+    try:
+        options = metadata.jpeg_metadata_options(meta)
+    except ValueError as err:
+        raise OutputError(str(err), hint="write PNG or TIFF (--format) to keep it") from None
+    options["quality"] = int(quality)
     if arr.ndim == 3:
         options["subsampling"] = 0  # 4:4:4
-    if exif:
-        options["exif"] = exif
-    if icc:
-        options["icc_profile"] = icc
     out = io.BytesIO()
     Image.fromarray(arr).save(out, "JPEG", **options)
     return out.getvalue()
@@ -778,26 +584,3 @@ def same_file(a: str | Path, b: str | Path) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return Path(a).resolve() == Path(b).resolve()
-
-
-def read_metadata_provenance(path: str | Path) -> dict[str, str]:
-    """The provenance record encode_image wrote into ``path``; {} if it has none."""
-    path = Path(path)
-    # Headers only (no pixel limit, nothing decoded): our writer puts its record before IDAT /
-    # in IFD0 / in the JPEG comment, all parsed by Image.open.
-    with open_picture(path, None) as (im, _fh, _head):
-        if im.format == "PNG":
-            text = im.info.get("rawcolour")
-        elif im.format == "TIFF":
-            text = im.tag_v2.get(270)
-        else:
-            text = im.info.get("comment")
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    try:
-        record = json.loads(text) if isinstance(text, str) else None
-    except ValueError:
-        return {}
-    if not isinstance(record, dict) or "rawcolour" not in record:
-        return {}
-    return {str(k): str(v) for k, v in record.items()}
