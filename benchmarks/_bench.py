@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
@@ -23,6 +22,8 @@ DATA = Path(os.environ.get("RAWCOLOUR_SAMPLE_DATA", ROOT.parent.parent / "shared
 
 def machine() -> dict:
     """What the figures were measured on, and how busy the machine was."""
+    import torch  # here, not at the top: children that time start-up must not pay for it
+
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -79,6 +80,8 @@ def best_times(fns: dict[str, Callable[[], object]], repeat: int = 5, warmup: in
 
 def gemm_peak(sizes: tuple[int, ...] = (1024, 2048), repeat: int = 5) -> dict:
     """This machine's fp32 GEMM rate: the best of a few large torch.mm calls, GFLOP/s."""
+    import torch
+
     out = {}
     for n in sizes:
         a, b = torch.randn(n, n), torch.randn(n, n)
@@ -143,6 +146,8 @@ def load_raw_model(name: str, weights: str | None = None):
     try:
         return load_model(name), "shipped"
     except MissingWeightsError:
+        import torch
+
         torch.manual_seed(0)
         return load_model(name, allow_random=True), "random init (no weights installed)"
 

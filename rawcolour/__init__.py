@@ -17,7 +17,7 @@ _API = {
     "load_model": "rawcolour.checkpoint",
     "raw_to_rgb": "rawcolour.inference.pipelines",
     "colourise_image": "rawcolour.inference.pipelines",
-    "InferenceOptions": "rawcolour.inference.pipelines",
+    "InferenceOptions": "rawcolour.inference.options",
     "read_image": "rawcolour.io.images",
     "write_image": "rawcolour.io.images",
     "from_float": "rawcolour.io.images",

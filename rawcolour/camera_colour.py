@@ -160,12 +160,35 @@ def balance_packed(packed: np.ndarray, colour: CameraColour) -> np.ndarray:
 # ------------------------------------------------------------------------------ output tone
 
 
+_STRIP_VALUES = 1 << 16  # values per strip of srgb_encode: its scratch buffers stay in the CPU caches
+
+
 def srgb_encode(linear: np.ndarray) -> np.ndarray:
     """Linear light -> the sRGB transfer curve (IEC 61966-2-1), clipped to [0, 1] (float64 for
-    float64 input, else float32)."""
+    float64 input, else float32).
+
+    Computed in row strips through two small scratch buffers: a 12 MP picture would otherwise take
+    five full-size temporaries (and twice the time).
+    """
     x = np.asarray(linear)
-    x = np.clip(x.astype(np.float32) if x.dtype != np.float64 else x, 0.0, 1.0)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, x.dtype.type(1 / 2.4)) - 0.055).astype(x.dtype)
+    dtype = np.dtype(np.float64 if x.dtype == np.float64 else np.float32)
+    if x.ndim == 0 or x.size == 0:
+        c = np.clip(x.astype(dtype), 0.0, 1.0)
+        return np.where(c <= 0.0031308, 12.92 * c, 1.055 * np.power(c, dtype.type(1 / 2.4)) - 0.055).astype(dtype)
+    out = np.empty(x.shape, dtype=dtype)
+    rows = max(1, _STRIP_VALUES // max(1, x[0].size))
+    clipped = np.empty((min(rows, x.shape[0]),) + x.shape[1:], dtype=dtype)
+    for r0 in range(0, x.shape[0], rows):
+        c = clipped[: min(rows, x.shape[0] - r0)]
+        np.clip(x[r0 : r0 + rows], 0.0, 1.0, out=c)
+        curve = out[r0 : r0 + rows]
+        np.power(c, dtype.type(1 / 2.4), out=curve)
+        curve *= 1.055
+        curve -= 0.055
+        dark = c <= 0.0031308
+        np.multiply(c, 12.92, out=c)
+        np.copyto(curve, c, where=dark)
+    return out
 
 
 def srgb_decode(encoded: np.ndarray) -> np.ndarray:
@@ -177,15 +200,18 @@ def srgb_decode(encoded: np.ndarray) -> np.ndarray:
 
 AUTO_BRIGHT_CLIP = 0.01  # LibRaw's auto_bright_thr: the share of pixels allowed to clip
 AUTO_BRIGHT_MAX_GAIN = 256.0  # LibRaw stops looking below 1/256 of the range
+AUTO_BRIGHT_STRIDE = 4  # rows and columns between the pixels auto_brightness looks at
 
 
-def auto_brightness(linear: np.ndarray) -> float:
+def auto_brightness(linear: np.ndarray, stride: int = AUTO_BRIGHT_STRIDE) -> float:
     """LibRaw's automatic brightness as a gain on linear light: the level above which 1% of a
     channel's pixels lie, highest over the channels, is made white (only ever brightens).
 
-    ``linear`` is (H, W, 3); a quarter of the rows and columns are looked at (a percentile).
+    ``linear`` is (H, W, 3); every ``stride``-th row and column is looked at (a percentile). A
+    caller that has already taken ``linear[::AUTO_BRIGHT_STRIDE, ::AUTO_BRIGHT_STRIDE]`` passes
+    ``stride=1``.
     """
-    x = np.asarray(linear)[::4, ::4]
+    x = np.asarray(linear)[::stride, ::stride]
     level = float(np.max(np.quantile(x.reshape(-1, x.shape[-1]), 1.0 - AUTO_BRIGHT_CLIP, axis=0)))
     if not np.isfinite(level) or level <= 0:
         return 1.0

@@ -146,8 +146,8 @@ def matrix_from_linear_srgb(name: str) -> np.ndarray:
 # 1e-6, under one 16-bit code of the encoded value even on the sRGB curve's steep toe, and a
 # lookup is several times faster than the power function on a 12 MP picture.
 _CURVE_STEPS = 1 << 20
-# Pixels converted at a time: bounds the float temporaries of the matrix and the lookup.
-_STRIP_PIXELS = 1 << 20
+# Pixels converted at a time: the strip and its lookup indices stay in the CPU caches.
+_STRIP_PIXELS = 1 << 16
 
 
 @functools.lru_cache(maxsize=None)
@@ -156,22 +156,42 @@ def _curve_table(name: str) -> np.ndarray:
     return get_colour_space(name).encode(x).astype(np.float32)
 
 
-def encode_linear_srgb(linear: np.ndarray, space: str | ColourSpace) -> np.ndarray:
+@functools.lru_cache(maxsize=None)
+def _code_table(name: str, bit_depth: int) -> np.ndarray:
+    """The curve table as 8- or 16-bit codes, rounded as rawcolour.io.images.from_float rounds."""
+    dtype = {8: np.uint8, 16: np.uint16}[bit_depth]
+    top = np.float32(np.iinfo(dtype).max)
+    return np.rint(np.clip(_curve_table(name), 0.0, 1.0) * top).astype(dtype)
+
+
+def encode_linear_srgb(linear: np.ndarray, space: str | ColourSpace, *, to_srgb: np.ndarray | None = None,
+                       bit_depth: int | None = None) -> np.ndarray:
     """(H, W, 3) linear light in sRGB primaries (may hold values below 0 or above 1) -> the colour
     space's encoded values, clipped to its gamut: float32 (H, W, 3) in [0, 1]. Done in strips of
-    rows, so memory beyond the input and the output stays small."""
+    rows, so memory beyond the input and the output stays small.
+
+    ``to_srgb``: a 3x3 matrix taking the input's values to linear sRGB first (e.g. LibRaw's 16-bit
+    ProPhoto pixels, with their scale and brightness), folded into the conversion; the input may
+    then be of any numeric type. ``bit_depth`` 8 or 16: uint8 / uint16 codes instead, exactly
+    those io.images.from_float makes of the float result, without a full-size float picture.
+    """
     space = get_colour_space(space)
-    x = np.asarray(linear, dtype=np.float32)
+    x = np.asarray(linear)
     if x.ndim != 3 or x.shape[2] != 3:
         raise ValueError(f"linear light must be (H, W, 3), got shape {x.shape}")
+    if bit_depth not in (None, 8, 16):
+        raise ValueError(f"bit depth must be None, 8 or 16, got {bit_depth}")
     matrix = matrix_from_linear_srgb(space.name)
+    if to_srgb is not None:
+        matrix = matrix @ np.asarray(to_srgb, dtype=np.float64)
     matrix = None if np.array_equal(matrix, np.eye(3)) else matrix.T.astype(np.float32)
-    table = _curve_table(space.name)
-    out = np.empty(x.shape, dtype=np.float32)
+    table = _curve_table(space.name) if bit_depth is None else _code_table(space.name, bit_depth)
+    out = np.empty(x.shape, dtype=table.dtype)
     rows = max(1, _STRIP_PIXELS // max(1, x.shape[1]))
     for r0 in range(0, x.shape[0], rows):
-        strip = x[r0 : r0 + rows]
-        strip = strip @ matrix if matrix is not None else strip.copy()
+        strip = x[r0 : r0 + rows].astype(np.float32, copy=matrix is None)  # a copy: clipped in place below
+        if matrix is not None:
+            strip = (strip.reshape(-1, 3) @ matrix).reshape(strip.shape)
         np.clip(strip, 0.0, 1.0, out=strip)
         strip *= np.float32(_CURVE_STEPS)
         np.take(table, np.rint(strip).astype(np.int32), out=out[r0 : r0 + rows])

@@ -18,22 +18,27 @@ import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any, Literal
 
 from rawcolour.errors import UnknownModelError
 from rawcolour.tasks import TASKS, TaskSpec, get_task  # noqa: F401 (the registry's task table)
-from rawcolour.nets import build_net, config_from_dict, config_to_dict, count_parameters
-from rawcolour.nets.patchgan import (
+from rawcolour.nets.configs import (
+    COLORGAN_RELEASED_CODE,
     COLORGAN_RELEASED_CODE_DISC,
+    COLORGAN_TINY,
+    SGAN_TINY,
     SGAN_TINY_DISC,
+    ColorGANConfig,
     PatchGANConfig,
+    Pix2PixUNetConfig,
     SGANDiscriminatorConfig,
+    SGANGeneratorConfig,
+    config_from_dict,
+    config_to_dict,
 )
-from rawcolour.nets.unet import COLORGAN_RELEASED_CODE, COLORGAN_TINY, ColorGANConfig, Pix2PixUNetConfig
-from rawcolour.nets.uresnet import SGAN_TINY, SGANGeneratorConfig
+
+if TYPE_CHECKING:
+    from torch import nn
 
 Task = Literal["colourise", "raw2rgb"]
 
@@ -46,6 +51,8 @@ class NetSpec:
     config: Any
 
     def build(self) -> nn.Module:
+        from rawcolour.nets.build import build_net
+
         return build_net(self.arch, self.config)
 
     def to_dict(self) -> dict:
@@ -239,20 +246,35 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
     if spec.generator is None:
         raise UnknownModelError(f"{name!r} is a baseline without a network")
     config = dataclasses.replace(spec.generator.config, **overrides) if overrides else spec.generator.config
-    return build_net(spec.generator.arch, config)
+    return NetSpec(spec.generator.arch, config).build()
 
 
 def parameter_count(net_spec: NetSpec) -> int:
-    """Parameters of a network, counted without allocating its weights (meta device).
+    """Parameters of a network, counted without allocating its weights (meta device; imports torch).
 
     Spectral norm adds buffers, not parameters, and its set-up power iteration is slow even on the
     meta device, so it is switched off for counting.
     """
+    import torch
+
+    from rawcolour.nets.build import build_net, count_parameters
+
     config = net_spec.config
     if getattr(config, "spectral_norm", False):
         config = dataclasses.replace(config, spectral_norm=False)
     with torch.device("meta"):
         return count_parameters(build_net(net_spec.arch, config))
+
+
+def parameter_counts(name: str) -> tuple[int, int | None]:
+    """(generator, discriminator) parameters of a registry model: 0 and None for a baseline; from
+    PARAMETERS when listed there (no torch needed), else counted."""
+    spec = get_spec(name)
+    if spec.generator is None:
+        return 0, None
+    if name in PARAMETERS:
+        return PARAMETERS[name]
+    return parameter_count(spec.generator), parameter_count(spec.discriminator) if spec.discriminator else None
 
 
 # ---------------------------------------------------------------------------------- shipped weights
@@ -494,3 +516,26 @@ register(ModelSpec(
     policy=InferencePolicy(size_multiple=1, tiling="none"),
     io=RAW2RGB_IO,
 ))
+
+# (generator, discriminator) parameters of every learned model, so that `rawcolour models list`
+# answers without importing torch. tests/test_registry.py counts each network and, for an entry
+# that is missing or wrong, names the line to write here.
+PARAMETERS: dict[str, tuple[int, int | None]] = {
+    "pix2pix": (54_409_858, 2_765_633),
+    "colorgan-in": (41_821_570, 2_764_737),
+    "colorgan-in-sn": (41_821_570, 2_764_737),
+    "colorgan-bn-sn": (41_830_402, 2_765_633),
+    "colorgan-bn-sn-md": (41_830_402, 8_296_899),
+    "colorgan-ibn-sn-md": (41_830_402, 8_297_283),
+    "colorgan-ibn-sn-md-code": (41_830_276, 8_298_825),
+    "colorgan-tiny": (2_617_858, 526_035),
+    "colorgan-tiny-bn": (2_617_858, 175_313),
+    "colorgan-tiny-in": (2_615_650, 175_089),
+    "colorgan-tiny-bn-sn": (2_617_858, 175_313),
+    "colorgan-tiny-in-sn": (2_615_650, 175_089),
+    "colorgan-tiny-bn-sn-md": (2_617_858, 525_939),
+    "sgan": (24_352_448, 8_151_488),
+    "sgan-tiny": (1_528_496, 510_320),
+    "sgan-isp-tiny": (1_544_125, 510_320),
+    "pix2pix-raw": (41_830_019, 2_769_729),
+}

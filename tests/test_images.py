@@ -578,3 +578,68 @@ class TestFloat:
             images.to_float(np.zeros(3, np.int64))
         with pytest.raises(UsageError, match="bit depth 10"):
             images.from_float(np.zeros(3), 10)
+
+
+class TestFastEncoders:
+    """The strip-wise depth conversions and the tiled, multi-threaded TIFF / run-length PNG settings
+    give exactly the pixels the previous whole-array formulas and encoder settings gave."""
+
+    @staticmethod
+    def _previous_from_float(x: np.ndarray, bits: int) -> np.ndarray:
+        dtype = np.uint8 if bits == 8 else np.uint16
+        return np.rint(np.clip(np.nan_to_num(x, nan=0.0), 0.0, 1.0) * np.iinfo(dtype).max).astype(dtype)
+
+    def _floats(self, dtype) -> np.ndarray:
+        x = np.random.default_rng(5).uniform(-0.1, 1.1, (301, 233, 3)).astype(dtype)  # > 1 strip, odd sizes
+        x[0, :4, 0] = [np.nan, np.inf, -np.inf, 0.5 / 65535]
+        x[300, -1] = [1.0, 0.0, 0.5]
+        x[150, 7] = (np.arange(3) + 0.5) / 255  # exact halves round to even, as np.rint does
+        return x
+
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    @pytest.mark.parametrize("bits", [8, 16])
+    def test_from_float_matches_whole_array_formula(self, dtype, bits):
+        x = self._floats(dtype)
+        for view in (x, x[::-1, ::2], x.transpose(1, 0, 2), x[..., 1], x[7, :, 0]):
+            np.testing.assert_array_equal(images.from_float(view, bits), self._previous_from_float(view, bits))
+        assert images.from_float(np.float32(0.5), 8) == 128  # 0-d
+
+    def test_from_float_half_precision_reaches_white(self):
+        x = np.array([[0.0, 0.5, 1.0, 2.0]], np.float16)
+        np.testing.assert_array_equal(images.from_float(x, 16), [[0, 32768, 65535, 65535]])
+
+    def test_16_to_8_bits_every_value(self):
+        every = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+        expected = ((every.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+        np.testing.assert_array_equal(images._to_depth(every, 8), expected)
+        np.testing.assert_array_equal(images._to_depth(np.stack([every] * 3, -1)[::-1], 8), np.stack([expected] * 3, -1)[::-1])
+
+    @pytest.mark.parametrize("bits", [8, 16])
+    @pytest.mark.parametrize("grey", [False, True])
+    def test_tiled_tiff_reads_back_everywhere(self, tmp_path, bits, grey):
+        dtype = np.uint8 if bits == 8 else np.uint16
+        a = np.random.default_rng(bits).integers(0, np.iinfo(dtype).max + 1, (300, 530, 3), dtype=dtype)
+        if grey:
+            a = a[..., 0].copy()
+        path = images.write_image(tmp_path / "t.tif", a)
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            assert page.is_tiled and page.compression == 8 and page.predictor == 2  # deflate, horizontal
+            np.testing.assert_array_equal(page.asarray(), a)
+        np.testing.assert_array_equal(images.read_image(path).pixels, a)  # OpenCV's libtiff for 16-bit colour
+        decoded = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(decoded if grey else decoded[..., ::-1], a)
+        with Image.open(path) as im:  # Pillow reads the tiles too (it truncates 16-bit colour to 8 bits)
+            im.load()
+            if bits == 8 or grey:
+                np.testing.assert_array_equal(np.asarray(im), a)
+
+    @pytest.mark.parametrize("bits", [8, 16])
+    def test_png_decodes_to_the_previous_encoders_pixels(self, bits):
+        dtype = np.uint8 if bits == 8 else np.uint16
+        a = np.random.default_rng(3).integers(0, np.iinfo(dtype).max + 1, (120, 97, 3), dtype=dtype)
+        previous = cv2.imencode(".png", np.ascontiguousarray(a[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 3])[1]
+        now = images.encode_image(a, "png")
+        decode = lambda b: cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_UNCHANGED)  # noqa: E731
+        np.testing.assert_array_equal(decode(now), decode(previous.tobytes()))
+        np.testing.assert_array_equal(decode(now)[..., ::-1], a)

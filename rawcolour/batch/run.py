@@ -8,10 +8,12 @@ prints, this module never does. The steps, each usable alone:
 2. :func:`plan_jobs`: output name for every input, all or nothing: two inputs writing the same
    output, or an output that is an input, raise :class:`~rawcolour.errors.UsageError` before any
    work is done.
-3. :class:`BatchRunner`: converts its share of the jobs one at a time (the model is loaded on first
-   need, so a re-run where every output exists loads nothing), writes atomically and reports a
-   :class:`Record` per file. A bad file gives a ``failed`` record and the batch goes on; only
-   problems that would fail every file (missing weights, no such device) stop it.
+3. :class:`BatchRunner`: converts its share of the jobs, decoding the next file and encoding and
+   writing the previous one while the current one is developed (rawcolour.batch.pipeline; at most
+   one picture per stage), loads the model on first need (a re-run where every output exists
+   loads nothing), writes atomically and reports a :class:`Record` per file, in order. A bad file
+   gives a ``failed`` record and the batch goes on; only problems that would fail every file
+   (missing weights, no such device) stop it.
 4. Under ``torchrun`` each rank converts every ``world``-th job of the sorted plan, and the counts
    are summed over ranks (rawcolour.distributed).
 
@@ -23,11 +25,14 @@ overwrites an input.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
+import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -35,9 +40,11 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 
 from rawcolour.batch.collect import Collection, collect_inputs, describe_inputs
+from rawcolour.batch.pipeline import Outcome, run_pipelined
 from rawcolour.batch.plan import Job, OutputPlan, default_bit_depth, output_kind, plan_jobs
 from rawcolour.batch.provenance import conflict, pixel_settings, settings_text
 from rawcolour.distributed import Ranks, close_distributed, init_distributed, rank_device, reduce_counts, share
+from rawcolour.colour_spaces import get_colour_space, icc_profile
 from rawcolour.errors import (
     CheckpointError,
     InputError,
@@ -49,8 +56,14 @@ from rawcolour.errors import (
     display_path,
     one_line,
 )
+from rawcolour.inference.classic import ClassicPicture, develop_classic, renders_camera_file
+from rawcolour.inference.inputs import load_input
+from rawcolour.inference.options import InferenceOptions
 from rawcolour.io import images
-from rawcolour.io.files import clean_stale_temporaries
+from rawcolour.io.files import WriteAbandoned, clean_stale_temporaries
+from rawcolour.io.metadata import camera_exif
+from rawcolour.io.raw import c_stderr_silenced, is_raw_path
+from rawcolour.registry import get_spec, is_model
 from rawcolour.tasks import TASK_SPECS, get_task
 
 DEFAULT_MODELS = {name: t.default_model for name, t in TASK_SPECS.items()}
@@ -73,7 +86,7 @@ FATAL_ERRORS: tuple[type[RawcolourError], ...] = (
 class Converted:
     """A converted picture, ready to encode."""
 
-    rgb: np.ndarray  # (H, W, 3) float32 in [0, 1], upright
+    rgb: np.ndarray  # (H, W, 3) upright: float32 in [0, 1], or uint8 / uint16 pixels as rendered (classic)
     input_bit_depth: int | None = None  # the input's depth (colourise keeps it by default)
     exif: bytes | None = None  # the input's (colourise) or the camera's (raw2rgb); --strip-metadata drops it
     icc_profile: bytes | None = None  # the input's profile (colourise); --strip-metadata drops it
@@ -101,14 +114,18 @@ class Converter(Protocol):
     def prepare(self) -> None:
         """Load what every file needs (the model); errors here stop the batch."""
 
-    def convert(self, path: Path) -> Converted:
-        """Convert one file; errors here fail that file only."""
+    def load(self, path: Path) -> Any:
+        """Decode one file, in a worker thread and maybe before ``prepare``; errors fail that file only."""
+
+    def develop(self, loaded: Any) -> Converted:
+        """What ``load`` gave -> the converted picture (the model runs here); errors fail that file only."""
 
     def describe(self) -> dict[str, str | None]:
         """``{"model": name, "model_sha256": hash}`` (hash None before prepare or for baselines)."""
 
     # Optional: ``provenance() -> dict`` of what an output made now records (model, model_sha256,
     # settings), known without loading the model; BatchRunner falls back to ``describe()``.
+    # Optional: ``progress(stage, done)``, told "decoding" while the batch waits for a file's decode.
 
 
 @dataclass
@@ -210,10 +227,11 @@ def error_text(err: BaseException, path: Path | str) -> str:
     shown = display_path(path)
     if isinstance(err, MemoryError):
         return f"{shown}: not enough memory to convert this picture; close other programs or use a smaller --tile"
-    from rawcolour.inference.device import is_oom  # torch is loaded by now; batch itself stays torch-free
+    if "torch" in sys.modules:  # a network ran (batch itself stays torch-free for the baselines)
+        from rawcolour.inference.device import is_oom
 
-    if is_oom(err):
-        return f"{shown}: the device ran out of memory; use a smaller --tile or --device cpu"
+        if is_oom(err):
+            return f"{shown}: the device ran out of memory; use a smaller --tile or --device cpu"
     detail = one_line(str(err)) or type(err).__name__
     return f"{shown}: unexpected error ({type(err).__name__}: {detail}); please report this as a bug"
 
@@ -258,12 +276,14 @@ Writer = Callable[..., None]
 
 
 class BatchRunner:
-    """Convert jobs one by one: on-exist policy, per-file failures, a record for each.
+    """Convert jobs, overlapped (rawcolour.batch.pipeline): on-exist policy, per-file failures, a
+    record for each, in the order of the jobs.
 
-    ``on_start(job)`` is called before each file and ``on_record(record)`` after it (the CLI's
-    progress bar and printing). ``summary`` is kept current, so after a KeyboardInterrupt it
-    holds what was done. Errors of the kinds in FATAL_ERRORS (from ``prepare`` or a conversion)
-    propagate; every other error fails one file.
+    ``on_start(job)`` is called as each file enters the model and ``on_record(record)`` after it is
+    written (the CLI's progress bar and printing), both in the calling thread. ``summary`` is kept
+    current, so after a KeyboardInterrupt it holds what was done. Errors of the kinds in
+    FATAL_ERRORS (from a conversion) and any error of ``prepare`` propagate; every other error
+    fails one file.
     """
 
     def __init__(
@@ -294,20 +314,24 @@ class BatchRunner:
         self.summary = summary if summary is not None else Summary()
         self._prepared = False
         self._cleaned: set[str] = set()  # output folders already cleared of stale temporary files
+        self._files: dict[int, _FileState] = {}  # id(job) -> what the stages noted about it
+        self._notes = _LibraryNotes()
 
     def run(self, jobs: Sequence[Job]) -> Summary:
         start = self.clock()
         try:
-            for job in jobs:
-                self.on_start(job)
-                record = self.run_one(job)
-                self.summary.add(record)
-                self.on_record(record)
+            with c_stderr_silenced(), self._notes.collecting(), contextlib.closing(
+                    run_pipelined(jobs, self._load, self._develop, self._finish, on_wait=self._waiting)) as outcomes:
+                for outcome in outcomes:
+                    record = self._outcome_record(outcome, self._notes.note(outcome.item))
+                    self.summary.add(record)
+                    self.on_record(record)
         except KeyboardInterrupt:
             self.summary.interrupted = True
             raise
         finally:
             self.summary.seconds += self.clock() - start
+            self._files.clear()
         return self.summary
 
     def _record(self, job: Job, status: str, **kw: Any) -> Record:
@@ -316,44 +340,81 @@ class BatchRunner:
         return Record(input=str(job.input), output=out, status=status,
                       model=described.get("model"), model_sha256=described.get("model_sha256"), **kw)
 
-    def run_one(self, job: Job) -> Record:
-        """Convert one job; returns its record (never raises for a bad file).
+    def _file(self, job: Job) -> _FileState:
+        return self._files.setdefault(id(job), _FileState())
 
-        Warnings and log records that libraries raise on the way (Pillow on a corrupt EXIF tag,
-        tifffile on a broken DNG tag) never reach the terminal: they become one note in the record.
-        """
-        logged = _LogCollector()
-        root = logging.getLogger()
-        root.addHandler(logged)
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                record = self._run_one(job)
-        finally:
-            root.removeHandler(logged)
-        messages = [str(w.message) for w in caught if not issubclass(w.category, DeprecationWarning)]
-        seen = dict.fromkeys(one_line(m) for m in messages + logged.messages)
-        if seen:
-            record.notes.append("library warnings: " + " | ".join(list(seen)[:3]) + (" | ..." if len(seen) > 3 else ""))
+    # ------------------------------------------------------------------ the three stages of a file
+
+    def _load(self, job: Job) -> Record | Any:
+        """Worker thread: a record for a job settled without converting it, else the decoded file."""
+        with self._notes.for_file(job):
+            settled = self._settled(job)
+            return settled if settled is not None else self.converter.load(job.input)
+
+    def _waiting(self, job: Job) -> None:
+        """Calling thread: ``job`` is the current file and its decode is still running."""
+        self.on_start(job)
+        tell = getattr(self.converter, "progress", None)
+        if tell is not None:
+            tell("decoding", 0.0)
+
+    def _develop(self, job: Job, loaded: Record | Any) -> Record | Converted:
+        """Calling thread: the model (loaded on the first file that needs it) on the decoded file."""
+        self.on_start(job)
+        if isinstance(loaded, Record):
+            return loaded
+        if not self._prepared:
+            began = self.clock()
+            try:
+                self.converter.prepare()
+            except Exception as exc:  # noqa: BLE001 (it would fail every file: the batch stops)
+                raise _StopBatch(exc) from exc
+            self._prepared = True
+            self._file(job).excluded = self.clock() - began  # a record's seconds are the file's own
+        self._file(job).converted = True
+        with self._notes.for_file(job):
+            return self.converter.develop(loaded)
+
+    def _finish(self, job: Job, developed: Record | Converted) -> Record:
+        """Worker thread: encode and write atomically (or to stdout for ``-o -``)."""
+        if isinstance(developed, Record):
+            return developed
+        with self._notes.for_file(job):
+            notes = self._file(job).folder_notes = self._clean_folder(job)
+            provenance = {"task": self.task, "input": job.input.name}
+            provenance.update({k: v for k, v in self._provenance().items() if v})
+            self.writer(job, developed, task=self.task, provenance=provenance,
+                        strip_metadata=self.strip_metadata, stdout=self.stdout)
+        return self._record(job, "ok", tile=developed.tile, notes=notes + list(developed.notes),
+                            device=developed.device, precision=developed.precision,
+                            white_balance=developed.white_balance, in_colour=developed.in_colour)
+
+    def _outcome_record(self, outcome: Outcome[Job], library_note: str | None) -> Record:
+        """The record of a finished job; errors that must stop the batch are raised here."""
+        job, err = outcome.item, outcome.error
+        state = self._file(job)
+        if isinstance(err, _StopBatch):
+            raise err.error
+        if isinstance(err, PassedOver):
+            record = self._record(job, "skipped", notes=list(state.folder_notes) + [err.note],
+                                  in_colour=err.in_colour)
+        elif err is not None:
+            if isinstance(err, FATAL_ERRORS) or not isinstance(err, Exception) or isinstance(
+                    err, (BrokenPipeError, WriteAbandoned)):
+                raise err  # BrokenPipeError: the reader of stdout went away; the CLI exits 141
+            record = self._record(job, "failed", error=error_text(err, job.input), notes=list(state.folder_notes))
+        else:
+            record = outcome.value
+        if state.converted:
+            record.seconds = max(0.0, outcome.seconds - state.excluded)
+        if library_note:
+            record.notes.append(library_note)
+        self._files.pop(id(job), None)
         return record
 
-    def _clean_folder(self, job: Job) -> list[str]:
-        """Once per output folder: remove temporary files an earlier, killed run left there."""
-        if job.output is None:
-            return []
-        folder = os.path.abspath(job.output.parent)
-        if folder in self._cleaned:
-            return []
-        self._cleaned.add(folder)
-        removed = clean_stale_temporaries(folder)
-        if not removed:
-            return []
-        names = ", ".join(display_path(p.name) for p in removed[:3]) + (", ..." if len(removed) > 3 else "")
-        return [f"removed {len(removed)} temporary file{'s' if len(removed) != 1 else ''} an interrupted earlier "
-                f"run left in {display_path(folder)} ({names})"]
-
-    def _run_one(self, job: Job) -> Record:
-        start = self.clock()
+    def _settled(self, job: Job) -> Record | None:
+        """The record of a job decided without converting: a planning error, a dangling output link,
+        an existing output (--on-exist skip or error); None when the job is to be converted."""
         if job.error is not None:
             return self._record(job, "failed", error=error_text(job.error, job.input))
         if job.output is not None and os.path.islink(job.output) and not os.path.exists(job.output):
@@ -371,30 +432,7 @@ class BatchRunner:
                 err = OutputError("the output exists", path=job.output,
                                   hint="pass --on-exist overwrite to replace it, or skip to keep it")
                 return self._record(job, "failed", error=str(err))
-        if not self._prepared:
-            self.converter.prepare()  # fatal errors propagate: they would fail every file
-            self._prepared = True
-            start = self.clock()  # a record's seconds are the file's own, not the model's loading
-        notes = self._clean_folder(job)
-        try:
-            converted = self.converter.convert(job.input)
-            provenance = {"task": self.task, "input": job.input.name}
-            provenance.update({k: v for k, v in self._provenance().items() if v})
-            self.writer(job, converted, task=self.task, provenance=provenance,
-                        strip_metadata=self.strip_metadata, stdout=self.stdout)
-        except PassedOver as passed:
-            return self._record(job, "skipped", notes=notes + [passed.note], seconds=self.clock() - start,
-                                in_colour=passed.in_colour)
-        except FATAL_ERRORS:
-            raise
-        except (KeyboardInterrupt, SystemExit, BrokenPipeError):
-            raise  # BrokenPipeError: the reader of stdout went away; the CLI exits 141
-        except Exception as exc:  # noqa: BLE001 (a bad file never stops the batch)
-            return self._record(job, "failed", error=error_text(exc, job.input), seconds=self.clock() - start,
-                                notes=notes)
-        return self._record(job, "ok", tile=converted.tile, notes=notes + list(converted.notes),
-                            seconds=self.clock() - start, device=converted.device, precision=converted.precision,
-                            white_balance=converted.white_balance, in_colour=converted.in_colour)
+        return None
 
     def _provenance(self) -> dict[str, str | None]:
         """What an output made now records about its model and settings."""
@@ -409,19 +447,99 @@ class BatchRunner:
             existing = {}  # not a picture rawcolour wrote (rawcolour never leaves a partial file)
         return conflict(existing, self._provenance())
 
+    def _clean_folder(self, job: Job) -> list[str]:
+        """Once per output folder: remove temporary files an earlier, killed run left there."""
+        if job.output is None:
+            return []
+        folder = os.path.abspath(job.output.parent)
+        if folder in self._cleaned:
+            return []
+        self._cleaned.add(folder)
+        removed = clean_stale_temporaries(folder)
+        if not removed:
+            return []
+        names = ", ".join(display_path(p.name) for p in removed[:3]) + (", ..." if len(removed) > 3 else "")
+        return [f"removed {len(removed)} temporary file{'s' if len(removed) != 1 else ''} an interrupted earlier "
+                f"run left in {display_path(folder)} ({names})"]
 
-class _LogCollector(logging.Handler):
-    """Keeps the messages of library log records (WARNING and above) for a record's note."""
+
+@dataclass
+class _FileState:
+    """What the stages noted about one file for its record."""
+
+    folder_notes: list[str] = field(default_factory=list)  # stale temporary files removed before its write
+    excluded: float = 0.0  # seconds of its stages that were not its own (loading the model)
+    converted: bool = False  # it reached the model
+
+
+class _StopBatch(Exception):
+    """An error of ``Converter.prepare``: it would fail every file, so the batch stops with it."""
+
+    def __init__(self, error: Exception):
+        super().__init__(str(error))
+        self.error = error
+
+
+class _LibraryNotes(logging.Handler):
+    """Warnings and log records (WARNING and above) that libraries raise while a file is worked on,
+    kept for that file's record whichever stage's thread raised them (Pillow on a corrupt EXIF tag,
+    tifffile on a broken DNG tag); they never reach the terminal. Elsewhere they are dropped."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.messages: list[str] = []
+        self._current = threading.local()  # .messages: the list of the file this thread works on
+        self._by_file: dict[int, list[str]] = {}  # id(job) -> its messages
+        self._files_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def for_file(self, job: Job) -> Iterator[None]:
+        """What this thread raises in the block goes to ``job``'s record."""
+        with self._files_lock:
+            messages = self._by_file.setdefault(id(job), [])
+        previous = getattr(self._current, "messages", None)
+        self._current.messages = messages
+        try:
+            yield
+        finally:
+            self._current.messages = previous
+
+    @contextlib.contextmanager
+    def collecting(self) -> Iterator[None]:
+        """Route warnings (every one, not once per place) and root log records here while converting."""
+        root = logging.getLogger()
+        root.addHandler(self)
+        try:
+            with warnings.catch_warnings():  # one for the whole batch: catch_warnings is not thread-safe
+                warnings.simplefilter("always")
+                warnings.showwarning = self._show_warning
+                yield
+        finally:
+            root.removeHandler(self)
+
+    def note(self, job: Job) -> str | None:
+        """The file's messages as one note (None if there were none); forgets them."""
+        with self._files_lock:
+            messages = self._by_file.pop(id(job), [])
+        seen = list(dict.fromkeys(one_line(m) for m in messages))
+        if not seen:
+            return None
+        return "library warnings: " + " | ".join(seen[:3]) + (" | ..." if len(seen) > 3 else "")
+
+    def _show_warning(self, message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if not issubclass(category, DeprecationWarning):
+            self._add(str(message))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.messages.append(record.getMessage())
+            text = record.getMessage()
         except Exception:  # noqa: BLE001 (a malformed log call must not fail the file)
-            self.messages.append(str(record.msg))
+            text = str(record.msg)
+        self._add(text)
+
+    def _add(self, text: str) -> None:
+        messages = getattr(self._current, "messages", None)
+        if messages is not None:
+            messages.append(text)
 
 
 # ============================================================================ the model step
@@ -444,39 +562,51 @@ Progress = Callable[[str, float], None]  # (what is happening, share of the curr
 class ModelConverter:
     """The conversion step of the CLI: a registry name or checkpoint file run by rawcolour.inference.pipelines.
 
-    ``options``: keyword arguments of ``pipelines.InferenceOptions`` (device, precision, tile,
-    overlap, render_size); the model is loaded in ``prepare``, on the first file that needs it.
-    ``bit_depth``, ``quality``: the output depth and JPEG quality asked for (the writer's; recorded
-    with the settings). ``only_grey``
+    ``options``: keyword arguments of ``InferenceOptions`` (device, precision, tile, overlap,
+    render_size, wb, exposure, colour_space, ...); the model is loaded in ``prepare``, on the first
+    file that needs it. ``bit_depth``, ``quality``: the output depth and JPEG quality asked for (the
+    writer's; recorded with the settings). ``output_depth``: the depth every output is written at
+    (8 or 16; None when it varies), so ``classic`` hands over codes of that depth. ``only_grey``
     (colourise): pass over pictures that already have colour instead of replacing their colours.
-    ``progress(stage, done)``: what is happening (loading the model, decoding, tiles, encoding)
-    and how much of the current file is done.
+    ``progress(stage, done)``: what is happening to the current file (loading the model, decoding,
+    tiles, encoding) and how much of it is done.
+    The ``classic`` baseline runs without torch: LibRaw develops each camera file in ``load`` (a
+    worker thread), straight to the output's codes in its colour space (``output_depth``).
     """
 
     def __init__(self, task: str, model: str, options: dict[str, Any] | None = None,
                  load: LoadSettings | None = None, *, bit_depth: int | None = None, quality: int | None = None,
-                 only_grey: bool = False, progress: Progress | None = None):
+                 output_depth: int | None = None, only_grey: bool = False, progress: Progress | None = None):
         self.task = get_task(task).name
         self.model_ref = model
         self.option_values = dict(options or {})
-        self.load = load or LoadSettings()
-        self.settings = settings_text(pixel_settings(self.task, self.option_values, vars(self.load), bit_depth,
-                                                     quality))
+        self.load_settings = load or LoadSettings()
+        self.settings = settings_text(pixel_settings(self.task, self.option_values, vars(self.load_settings),
+                                                     bit_depth, quality))
+        self.output_depth = output_depth
         self.only_grey = only_grey
         self.progress = progress or (lambda stage, done: None)
-        self.options: Any = None
         self.model: Any = None
         self._identity: tuple[str | None, str | None] | None = None
+        spec = get_spec(model) if is_model(model) else None
+        self.classic = spec is not None and spec.task == "raw2rgb" == self.task and not spec.learned
+        self._options: InferenceOptions | None = None
+
+    @property
+    def options(self) -> InferenceOptions:
+        if self._options is None:
+            self._options = InferenceOptions(**self.option_values)
+        return self._options
 
     def prepare(self) -> None:
-        from rawcolour.inference import pipelines
+        if self.classic:
+            return  # no network, no device: nothing to load
         from rawcolour.checkpoint import load_model
-        from rawcolour.inference.device import resolve_precision
+        from rawcolour.inference.device import resolve_device, resolve_precision
 
         self.progress("loading model", 0.0)
-        self.options = pipelines.InferenceOptions(**self.option_values)
         # Device and precision problems would fail every file: find them before the first one.
-        device = pipelines.resolve_device(self.options.device)
+        device = resolve_device(self.options.device)
         resolve_precision(self.options.precision, device)
         model = load_model(self.model_ref, device=device)
         if model.task and model.task != self.task:
@@ -485,6 +615,8 @@ class ModelConverter:
                 hint=f"use `rawcolour {model.task}`, or pick one from `rawcolour models list --task {self.task}`",
             )
         if self.task == "raw2rgb":
+            from rawcolour.inference import pipelines
+
             pipelines.check_development(model, self.options)  # e.g. --demosaic for a learned model
         tile, policy = self.options.tile, model.policy
         if isinstance(tile, int) and tile > 0 and model.net is not None:
@@ -512,19 +644,35 @@ class ModelConverter:
             name, sha = self._identity
         return {"model": name, "model_sha256": sha, "settings": self.settings}
 
-    def convert(self, path: Path) -> Converted:
-        self.progress("decoding", 0.0)
+    def load(self, path: Path) -> Any:
+        """A worker thread: the decoded file (for ``classic``, LibRaw's development of it) and, for
+        raw2rgb, the camera's EXIF."""
+        s = self.load_settings
+        if self.task == "colourise":
+            return load_input(self.task, path, max_pixels=s.max_pixels)
+        camera_file = s.raw_format == "camera" or (s.raw_format == "auto" and is_raw_path(path))
+        if self.classic and camera_file and renders_camera_file(path):
+            source: Any = develop_classic(path, self.options, self.output_depth)  # LibRaw decodes and develops
+        else:
+            source = load_input(self.task, path, max_pixels=s.max_pixels, raw_format=s.raw_format,
+                                cfa=s.cfa, black=s.black, white=s.white)
+            if self.classic:
+                source = develop_classic(source, self.options, self.output_depth)
+        space = get_colour_space(self.options.colour_space)
+        exif = camera_exif(path, colour_space_tag=space.exif_colour_space) if camera_file else None
+        return _RawFile(source, exif)
+
+    def develop(self, loaded: Any) -> Converted:
         self.options.progress = lambda done, total: self.progress(
             f"tile {done}/{total}" if total > 1 else "running", 0.1 + 0.8 * done / max(1, total))
-        converted = self._colourise(path) if self.task == "colourise" else self._develop(path)
+        converted = self._colourise(loaded) if self.task == "colourise" else self._develop(loaded)
         self.progress("encoding", 0.9)
         return converted
 
-    def _colourise(self, path: Path) -> Converted:
+    def _colourise(self, picture: images.Picture) -> Converted:
         from rawcolour.data.samples import is_greyscale
         from rawcolour.inference import pipelines
 
-        picture = pipelines.load_input(self.task, path, max_pixels=self.load.max_pixels)
         in_colour = not is_greyscale(picture.pixels)
         if in_colour and self.only_grey:
             raise PassedOver("already in colour (--only-grey)", in_colour=True)
@@ -537,32 +685,32 @@ class ModelConverter:
         return Converted(result.rgb, picture.bit_depth, picture.exif, picture.icc_profile, result.tile, notes,
                          result.device or None, result.precision or None, in_colour=in_colour)
 
-    def _develop(self, path: Path) -> Converted:
-        from rawcolour import colour_spaces
+    def _develop(self, loaded: _RawFile) -> Converted:
+        profile = icc_profile(self.options.colour_space)
+        if isinstance(loaded.source, ClassicPicture):
+            classic = loaded.source
+            return Converted(classic.pixels, None, loaded.exif, None, notes=list(classic.notes),
+                             white_balance=classic.white_balance, colour_profile=profile)
         from rawcolour.inference import pipelines
-        from rawcolour.io.metadata import camera_exif
-        from rawcolour.io.raw import is_raw_path
 
-        s = self.load
-        camera_file = s.raw_format == "camera" or (s.raw_format == "auto" and is_raw_path(path))
-        if camera_file and is_raw_path(path) and self.model.net is None:
-            source: Any = path  # LibRaw develops the file itself (linear DNGs included)
-        else:
-            source = pipelines.load_input(self.task, path, max_pixels=s.max_pixels, raw_format=s.raw_format,
-                                          cfa=s.cfa, black=s.black, white=s.white)
         self.progress("running", 0.1)
-        result = pipelines.raw_to_rgb(self.model, source, self.options)
-        space = colour_spaces.get_colour_space(result.colour_space)
-        exif = camera_exif(path, colour_space_tag=space.exif_colour_space) if camera_file else None
-        return Converted(result.rgb, None, exif, None, result.tile, list(result.notes), result.device or None,
-                         result.precision or None, result.white_balance or None,
-                         colour_profile=colour_spaces.icc_profile(space.name))
+        result = pipelines.raw_to_rgb(self.model, loaded.source, self.options)
+        return Converted(result.rgb, None, loaded.exif, None, result.tile, list(result.notes), result.device or None,
+                         result.precision or None, result.white_balance or None, colour_profile=profile)
+
+
+@dataclass
+class _RawFile:
+    """What ``ModelConverter.load`` gives ``develop`` for raw2rgb."""
+
+    source: Any  # RawPicture, or classic's ClassicPicture
+    exif: bytes | None  # the camera's EXIF (camera files), ColorSpace set for the output's colour space
 
 
 def _model_identity(ref: str) -> tuple[str | None, str | None]:
     """(registry name or None for a file, SHA-256 of its weights file or None) without loading the model."""
     from rawcolour.io.files import file_sha256
-    from rawcolour.registry import get_spec, is_model, weights_path
+    from rawcolour.registry import weights_path
 
     if is_model(ref):
         found = weights_path(ref) if get_spec(ref).learned else None
@@ -616,11 +764,7 @@ def run_batch(
     if ranks.world > 1 and (output == "-" or "-" in inputs):
         raise UsageError("under torchrun, stdin and stdout cannot be shared by the ranks",
                          hint="pass folders or files, and -o a folder")
-    min_bits = 8
-    if task == "raw2rgb":
-        from rawcolour.colour_spaces import get_colour_space
-
-        min_bits = get_colour_space(options.get("colour_space", "srgb")).min_bits
+    min_bits = get_colour_space(options.get("colour_space", "srgb")).min_bits if task == "raw2rgb" else 8
     plan = OutputPlan(target=output, fmt=fmt, bit_depth=bit_depth, suffix=suffix, recursive=recursive,
                       quality=quality, min_bits=min_bits)
     jobs = _plan_batch(task, inputs, output, plan, stdin_paths, summary, on_collected)
@@ -628,8 +772,10 @@ def run_batch(
     joined = init_distributed(ranks)
     mine = share(jobs, ranks)
     summary.planned = len(mine)
+    depths = {job.bit_depth or default_bit_depth(task, job.fmt, None) for job in mine} if task == "raw2rgb" else set()
     converter = ModelConverter(task, model or get_task(task).default_model, options, load, bit_depth=bit_depth,
-                               quality=quality, only_grey=only_grey, progress=on_progress)
+                               quality=quality, output_depth=depths.pop() if len(depths) == 1 else None,
+                               only_grey=only_grey, progress=on_progress)
     if on_planned is not None:
         on_planned(mine)
     runner = BatchRunner(converter, task=task, on_exist=on_exist, strip_metadata=strip_metadata, stdout=stdout,

@@ -25,19 +25,20 @@ app = typer.Typer(help="List and inspect models; import foreign checkpoints; exp
 def model_summary(name: str) -> dict:
     """The facts `models list/show` print for one registry name."""
     spec = registry.get_spec(name)
+    generator_parameters, discriminator_parameters = registry.parameter_counts(name)
     record = {
         "name": spec.name,
         "task": spec.task,
         "description": spec.description,
-        "parameters": registry.parameter_count(spec.generator) if spec.generator else 0,
+        "parameters": generator_parameters,
         "size_multiple": spec.policy.size_multiple,
         "tiling": spec.policy.tiling,
         "input_space": spec.io.input_space if spec.io and spec.learned else None,
         "output_size": _output_size(spec),
         "weights": registry.weights_status(name),
     }
-    if spec.discriminator is not None:
-        record["discriminator_parameters"] = registry.parameter_count(spec.discriminator)
+    if discriminator_parameters is not None:
+        record["discriminator_parameters"] = discriminator_parameters
     return record
 
 

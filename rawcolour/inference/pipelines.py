@@ -18,7 +18,6 @@ orientation handling.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,16 +26,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from rawcolour.camera_colour import (
-    auto_brightness,
-    balance_packed,
-    parse_wb,
-    picture_colour,
-    srgb_decode,
-)
+from rawcolour.camera_colour import auto_brightness, balance_packed, picture_colour, srgb_decode
 from rawcolour.checkpoint import LoadedModel
-from rawcolour.colour_spaces import COLOUR_SPACES, encode_linear_srgb
+from rawcolour.colour_spaces import encode_linear_srgb
 from rawcolour.colour import l_to_model, lab_to_rgb, model_to_ab, rgb_to_grey_l
+from rawcolour.errors import InputError, UsageError
+from rawcolour.inference.classic import develop_classic, renders_camera_file
 from rawcolour.inference.device import (
     default_channels_last,
     precision_name,
@@ -44,86 +39,15 @@ from rawcolour.inference.device import (
     resolve_device,
     resolve_precision,
 )
-from rawcolour.errors import InputError, UsageError
+from rawcolour.inference.inputs import RAW_FORMATS, load_input  # noqa: F401 (part of this module's API)
+from rawcolour.inference.options import InferenceOptions
+from rawcolour.io.images import Picture, to_float
+from rawcolour.io.raw import RawPicture, apply_orientation, flip_image, halve_mosaic, rggb_flips, to_rggb
 from rawcolour.registry import get_spec
-from rawcolour.tasks import get_task
-from rawcolour.io.files import open_regular
-from rawcolour.io.images import DEFAULT_MAX_PIXELS, Picture, read_image, to_float
-from rawcolour.io.raw import (
-    DEMOSAIC_ALGORITHMS,
-    EXPOSURE_RANGE,
-    HIGHLIGHT_MODES,
-    RawPicture,
-    apply_orientation,
-    flip_image,
-    halve_mosaic,
-    rggb_flips,
-    to_rggb,
-    classic_develop,
-    classic_linear_packed,
-    is_raw_path,
-    read_rawgan_png,
-    read_raw,
-    read_zurich_png,
-)
 from rawcolour.inference.tiling import STATS_MODES, NonFiniteOutput, TiledResult, padded_size, run_tiled
 
-RAW_FORMATS = ("auto", "camera", "zurich", "rawgan")
 # Rows per strip when merging L and ab: bounds the float temporaries of the Lab -> RGB step.
 _MERGE_PIXELS = 1 << 20
-
-
-@dataclass
-class InferenceOptions:
-    """How a picture goes through a model (the CLI's --device, --precision, --tile, ...)."""
-
-    device: str = "auto"  # auto|cpu|cuda|cuda:N|mps
-    precision: str = "fp32"  # fp32|fp16|bf16 (automatic fp32 retry on non-finite output)
-    tile: int | str = "auto"  # raw2rgb: "auto" | N network-input (packed) pixels | 0 untiled; colourise: 0 = render-size mode (default), N = native-resolution tiles
-    overlap: int | None = None  # None: model policy default
-    render_size: int | None = None  # colourise: short side the chroma is predicted at (None: policy render_size)
-    tile_batch: int = 4  # tiles per device call (at most; "auto" may use fewer)
-    tile_stats: str = "auto"  # where frozen instance-norm statistics come from when tiling (tiling.STATS_MODES)
-    channels_last: bool | None = None  # NHWC activations; None: the measured default of the device type
-    wb: str | tuple[float, float, float] = "camera"  # raw2rgb: camera|auto|daylight or gains "R,G,B" (see camera_colour)
-    exposure: float = 0.0  # raw2rgb: EV on top of the automatic brightness, within EXPOSURE_RANGE
-    colour_space: str = "srgb"  # raw2rgb: output primaries and curve, a name of rawcolour.colour_spaces
-    highlights: str = "clip"  # raw2rgb: clip|blend|reconstruct (LibRaw's modes; learned developers clip)
-    demosaic: str | None = None  # raw2rgb, classic only: LibRaw's algorithm (None: AHD)
-    half: bool = False  # raw2rgb: half the sensor's size in each direction, a fast preview
-    # Called with (tiles done, tiles) as the network works through a picture (tiling.run_tiled);
-    # how the picture is made does not depend on it.
-    progress: Callable[[int, int], None] | None = field(default=None, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        self._check_development()
-        if isinstance(self.wb, str):
-            try:
-                self.wb = parse_wb(self.wb)
-            except ValueError as err:
-                raise UsageError(str(err)) from None
-        elif len(self.wb) != 3 or not all(float(g) > 0 for g in self.wb):
-            raise UsageError(f"white-balance gains must be three positive numbers, got {self.wb!r}")
-        else:
-            self.wb = tuple(float(g) / float(self.wb[1]) for g in self.wb)  # type: ignore[assignment]
-        lo, hi = EXPOSURE_RANGE
-        if not (isinstance(self.exposure, (int, float)) and lo <= float(self.exposure) <= hi):
-            raise UsageError(f"exposure {self.exposure!r} EV is outside {lo:g}..{hi:g}",
-                             hint="LibRaw's exposure range; brighten further in an editor")
-        self.exposure = float(self.exposure)
-
-    def _check_development(self) -> None:
-        self.colour_space = str(self.colour_space).strip().lower()
-        if self.colour_space not in COLOUR_SPACES:
-            raise UsageError(f"unknown colour space {self.colour_space!r}", hint=f"use one of {', '.join(COLOUR_SPACES)}")
-        if self.highlights not in HIGHLIGHT_MODES:
-            raise UsageError(f"unknown highlight mode {self.highlights!r}", hint=f"use one of {', '.join(HIGHLIGHT_MODES)}")
-        if self.demosaic is not None:
-            self.demosaic = str(self.demosaic).lower()
-            if self.demosaic not in DEMOSAIC_ALGORITHMS:
-                raise UsageError(f"unknown demosaic algorithm {self.demosaic!r}",
-                                 hint=f"use one of {', '.join(DEMOSAIC_ALGORITHMS)}")
-        self.half = bool(self.half)
 
 
 @dataclass
@@ -151,72 +75,6 @@ __all__ = [
     "render_shape",
     "resolve_device",
 ]
-
-
-# ------------------------------------------------------------------------------------------- input
-
-
-def load_input(task: str, path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, raw_format: str = "auto",
-               cfa: str = "RGGB", black: float = 0.0, white: float = 1020.0) -> Picture | RawPicture:
-    """Decode one input file for `task`: an ordinary image (colourise) or, for raw2rgb, a camera
-    RAW (LibRaw), a Zurich 1-channel 16-bit Bayer PNG or a RAW2RGB-GAN 4-channel 8-bit packed PNG.
-
-    ``raw_format='auto'`` decides by the suffix (camera RAW suffixes) and the PNG header (grey
-    16-bit: zurich; RGBA 8-bit: rawgan). ``max_pixels`` bounds ordinary images and PNG mosaics
-    before decoding; camera RAW files are bounded by LibRaw's own limits.
-    """
-    path = Path(path)
-    if get_task(task).inputs == "pictures":
-        return read_image(path, max_pixels=max_pixels)
-    fmt = str(raw_format).lower()
-    if fmt not in RAW_FORMATS:
-        raise UsageError(f"unknown RAW format {raw_format!r}", hint=f"use one of {', '.join(RAW_FORMATS)}")
-    if fmt == "auto":
-        if is_raw_path(path):
-            fmt = "camera"
-        elif path.suffix.lower() == ".png":
-            fmt = _png_raw_layout(path)
-        else:
-            raise InputError(
-                "not a RAW input: raw2rgb reads camera RAW files (.dng, .nef, .cr2, ...), Zurich 1-channel "
-                "16-bit Bayer PNGs and RAW2RGB-GAN 4-channel packed PNGs", path=path,
-                hint="for an ordinary picture use `rawcolour colourise`; name the format with --raw-format")
-    if fmt == "camera":
-        return read_raw(path)
-    if fmt == "zurich":
-        return read_zurich_png(path, cfa=cfa, black=black, white=white, max_pixels=max_pixels)
-    return read_rawgan_png(path, max_pixels=max_pixels)
-
-
-def _png_header(path: Path) -> tuple[int, int, int, int] | None:
-    """(width, height, bit depth, colour type) from a PNG's IHDR, or None if it is not a PNG."""
-    try:
-        with os.fdopen(open_regular(path), "rb") as f:  # never blocks on a FIFO
-            head = f.read(26)
-    except OSError as err:
-        raise InputError(f"cannot read the file ({err.strerror or err})", path=path) from None
-    if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        return None
-    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big"), head[24], head[25]
-
-
-def _png_raw_layout(path: Path) -> str:
-    header = _png_header(path)
-    if header is None:
-        if path.exists() and path.stat().st_size == 0:
-            raise InputError("empty file (0 bytes)", path=path, hint="copy or export the file again")
-        raise InputError("not a PNG file (corrupt, or another format with a .png name)", path=path,
-                         hint="copy or export the file again, or give it the extension of its real format")
-    _w, _h, depth, colour = header
-    if colour == 0 and depth == 16:
-        return "zurich"
-    if colour == 6 and depth == 8:
-        return "rawgan"
-    kinds = {0: "grey", 2: "RGB", 3: "palette", 4: "grey+alpha", 6: "RGBA"}
-    raise InputError(
-        f"a {depth}-bit {kinds.get(colour, 'unknown')} PNG is neither a Zurich Bayer PNG (1-channel 16-bit) "
-        "nor a RAW2RGB-GAN packed PNG (RGBA 8-bit)", path=path,
-        hint="ordinary pictures go to `rawcolour colourise`; name the format with --raw-format")
 
 
 # ------------------------------------------------------------------------------------------- running
@@ -327,24 +185,15 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
     _check_task(model, "raw2rgb")
     check_development(model, options)
     space = options.colour_space
+    if model.net is None:
+        if not isinstance(raw, RawPicture) and not renders_camera_file(raw):
+            raw = load_input("raw2rgb", Path(raw))
+        classic = develop_classic(raw, options, bit_depth=None)
+        return _finish(classic.pixels, None, start, classic.notes, None, classic.white_balance, space)
     if isinstance(raw, (str, Path)):
-        path = Path(raw)
-        if model.net is None and is_raw_path(path):
-            return _classic_camera(path, options, start)
-        raw = load_input("raw2rgb", path)
+        raw = load_input("raw2rgb", Path(raw))
     if not isinstance(raw, RawPicture):
         raise UsageError(f"raw_to_rgb needs a RawPicture or a file path, got {type(raw).__name__}")
-    if model.net is None:
-        if raw.path is not None and is_raw_path(raw.path) and Path(raw.path).is_file():
-            return _classic_camera(Path(raw.path), options, start)
-        if options.demosaic is not None or options.highlights != "clip":
-            raise UsageError("--demosaic and --highlights blend|reconstruct need a camera RAW file (LibRaw); "
-                             "packed PNGs are developed one pixel per Bayer quad, highlights clipped",
-                             path=raw.path, hint="drop --demosaic and --highlights")
-        colour = picture_colour(raw, options.wb)
-        linear = classic_linear_packed(raw, colour, options.exposure).transpose(1, 2, 0)
-        rgb = encode_linear_srgb(linear, space)
-        return _finish(apply_orientation(rgb, raw.flip), None, start, list(colour.notes), None, colour.wb, space)
 
     packed = np.asarray(raw.packed)
     if packed.ndim != 3 or packed.shape[0] != 4:
@@ -396,16 +245,6 @@ def _raw_in(packed: torch.Tensor) -> torch.Tensor:
 
 def _rgb_out(y: torch.Tensor) -> torch.Tensor:
     return (y + 1.0) * 0.5  # network range -> [0, 1] values (clipped after blending)
-
-
-def _classic_camera(path: Path, options: InferenceOptions, start: float) -> Result:
-    developed = classic_develop(path, wb=options.wb, exposure=options.exposure, highlights=options.highlights,
-                                demosaic=options.demosaic, half=options.half)
-    notes = list(developed.notes)
-    if options.wb == "camera" and developed.white_balance == "auto":
-        notes.append("the file has no usable as-shot white balance: auto (grey world) used instead")
-    rgb = encode_linear_srgb(developed.linear, options.colour_space)
-    return _finish(rgb, None, start, notes, None, developed.white_balance, options.colour_space)
 
 
 def render_shape(height: int, width: int, render_size: int, multiple: int, min_size: int = 1) -> tuple[int, int]:

@@ -6,6 +6,11 @@ writer holds an exclusive ``flock`` on until the rename. A process killed in the
 power loss) leaves that file behind, unlocked: :func:`clean_stale_temporaries` removes such files
 (and only those) when the next run writes into that folder. A temporary file whose writer is
 alive stays locked and is left alone.
+
+Writers in other threads. A batch writes outputs from a worker thread (rawcolour.batch.pipeline),
+which Ctrl-C cannot stop: :func:`abandon_writes` removes the temporary files such threads are
+writing and makes every write of theirs fail before its rename, so an interrupted process leaves
+no temporary file behind even when a writer is stuck in a slow ``fsync``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import os
 import re
 import secrets
 import stat
+import threading
+import weakref
 from pathlib import Path
 
 from rawcolour.errors import InputError, OutputError
@@ -27,6 +34,11 @@ except ImportError:  # Windows: no flock; stale temporary files are then not cle
     fcntl = None  # type: ignore[assignment]
 
 _TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
+
+# Temporary files being written now -> their writer thread; threads whose writes were abandoned.
+_WRITES_LOCK = threading.Lock()
+_WRITING: dict[Path, threading.Thread] = {}
+_ABANDONED: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
 
 _KINDS = (
     (stat.S_ISFIFO, "a named pipe (FIFO)"),
@@ -163,13 +175,20 @@ def atomic_write_bytes(path: str | Path, data: bytes, what: str = "file") -> Pat
         tmp, fd = _locked_temporary(folder, path.name)
     except OSError as exc:
         raise output_error(path, exc, what) from None
+    me = threading.current_thread()
     try:
         with os.fdopen(fd, "wb") as f:
+            _start_write(tmp, me)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-            os.replace(tmp, path)  # still locked: a cleaner never takes a file being renamed
+            with _WRITES_LOCK:
+                _check_not_abandoned(me)
+                os.replace(tmp, path)  # still locked: a cleaner never takes a file being renamed
+                _WRITING.pop(tmp, None)
     except BaseException as exc:
+        with _WRITES_LOCK:
+            _WRITING.pop(tmp, None)
         try:
             os.unlink(tmp)
         except OSError:
@@ -186,6 +205,39 @@ def atomic_write_bytes(path: str | Path, data: bytes, what: str = "file") -> Pat
     except OSError:
         pass
     return path
+
+
+class WriteAbandoned(OutputError):
+    """A write from a thread whose writes were abandoned (the batch was interrupted)."""
+
+
+def _check_not_abandoned(thread: threading.Thread) -> None:
+    if thread in _ABANDONED:
+        raise WriteAbandoned("the batch was interrupted; nothing was written")
+
+
+def _start_write(tmp: Path, thread: threading.Thread) -> None:
+    with _WRITES_LOCK:
+        _check_not_abandoned(thread)
+        _WRITING[tmp] = thread
+
+
+def abandon_writes(threads: list[threading.Thread]) -> list[Path]:
+    """Abandon every write of ``threads`` (workers an interrupt of the main thread cannot stop): the
+    temporary files they are writing are removed now, and each of their writes, now or later, fails
+    before its rename. Returns the files removed."""
+    removed = []
+    with _WRITES_LOCK:
+        _ABANDONED.update(threads)
+        for tmp, thread in list(_WRITING.items()):
+            if thread in _ABANDONED:
+                del _WRITING[tmp]
+                try:
+                    os.unlink(tmp)
+                    removed.append(tmp)
+                except OSError:
+                    pass
+    return removed
 
 
 def _locked_temporary(folder: Path, name: str) -> tuple[Path, int]:

@@ -11,8 +11,9 @@ often black, and would otherwise leak into the result. Opaque pixels are unchang
 
 Writing: the output is always upright (EXIF Orientation 1), carries the input's EXIF and ICC
 profile, and records provenance; how each format keeps them is rawcolour.io.metadata's job.
-PNG: OpenCV encodes 8/16-bit grey/RGB. TIFF: tifffile (deflate + horizontal predictor). JPEG
-(8-bit only): Pillow, 4:4:4 chroma (chroma is what these models produce).
+PNG: OpenCV encodes 8/16-bit grey/RGB. TIFF: tifffile (deflate + horizontal predictor, 256 x 256
+tiles compressed on every core). JPEG (8-bit only): Pillow, 4:4:4 chroma (chroma is what these
+models produce).
 
 Library code never prints: problems are :mod:`rawcolour.errors` exceptions naming the file.
 
@@ -75,10 +76,25 @@ DEFAULT_MAX_PIXELS = 250_000_000
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
 
 _FORMATS = {"png": "png", "tif": "tiff", "tiff": "tiff", "jpg": "jpg", "jpeg": "jpg"}
-# zlib level. Measured on a 6 MP photo, 2 CPU cores: level 3 writes 16-bit in 1.6 s (6: 2.8 s) for
-# files 0.5 % (16-bit) to 10 % (8-bit) larger than level 6.
-_PNG_COMPRESSION = 3
+# PNG: zlib's run-length strategy after the Sub filter (OpenCV's own default), chosen by
+# measurement (benchmarks/throughput.py, "png_settings"). On a 12 MP photo, 2 cores: 16-bit in
+# 0.8 s against 1.8-2.6 s for levels 1-6 of the default strategy, and the files are no larger
+# (63.4 MB against 64.1 MB at level 1, 63.5 at 6); 8-bit in 0.4 s (21.0 MB) against 0.9-1.5 s
+# (22.7-23.2 MB). Paeth or adaptive filters save 2-8 % of the size for 40-70 % more time.
+_PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE,
+               cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB]
+# TIFF: deflate (tag 8, which every TIFF reader knows, unlike zstd: OpenCV's and Photoshop's
+# libtiff cannot read it) with the horizontal predictor, in 256 x 256 tiles compressed on every
+# core (tifffile + imagecodecs' libdeflate). Level 1: as small as level 6 on 16-bit photos
+# (63.2 against 63.5 MB at 12 MP) in 0.6 s against 0.85 s (benchmarks/throughput.py, "tiff_settings").
+_TIFF_TILE = (256, 256)
+_TIFF_DEFLATE_LEVEL = 1
+# Values per strip of the bit-depth conversions: the scratch buffer stays in the CPU caches.
+_STRIP_ITEMS = 1 << 16
 _PILLOW_16BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+# First bytes of the formats read_image reads (WebP: RIFF....WEBP): a file that starts like one but
+# cannot be opened is a broken picture, not another kind of file.
+_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM")
 
 
 @dataclass
@@ -136,13 +152,34 @@ def to_float(pixels: np.ndarray) -> np.ndarray:
 
 
 def from_float(arr: np.ndarray, bit_depth: int) -> np.ndarray:
-    """Float image in [0, 1] -> uint8 (8) or uint16 (16), rounded to nearest, clipped; NaN -> 0."""
+    """Float image in [0, 1] -> uint8 (8) or uint16 (16), rounded to nearest, clipped; NaN -> 0.
+
+    Converted in row strips through one small scratch buffer (no full-size float temporaries:
+    a 12 MP picture would need four of 144 MB each, and the passes would run from main memory).
+    """
+    arr = np.asarray(arr)
     dtype = _dtype_for(bit_depth)
-    if not np.issubdtype(np.asarray(arr).dtype, np.floating):
-        raise TypeError(f"from_float expects a floating-point array. Got {np.asarray(arr).dtype}")
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise TypeError(f"from_float expects a floating-point array. Got {arr.dtype}")
     top = np.iinfo(dtype).max
-    scaled = np.clip(np.nan_to_num(arr, nan=0.0), 0.0, 1.0) * top
-    return np.rint(scaled).astype(dtype)
+    out = np.empty(arr.shape, dtype=dtype)
+    if arr.ndim == 0 or arr.size == 0:
+        out[...] = np.rint(np.clip(np.nan_to_num(arr, nan=0.0), 0.0, 1.0) * top)
+        return out
+    # float16 cannot hold 65535: scale in float32 (float32 and float64 are kept as they are)
+    work = arr.dtype if arr.dtype.itemsize >= 4 else np.dtype(np.float32)
+    row_items = max(1, arr[0].size)
+    rows = max(1, _STRIP_ITEMS // row_items)
+    scratch = np.empty((min(rows, arr.shape[0]),) + arr.shape[1:], dtype=work)
+    for r0 in range(0, arr.shape[0], rows):
+        src = arr[r0 : r0 + rows]
+        buf = scratch[: src.shape[0]]
+        np.clip(src, 0.0, 1.0, out=buf)  # NaN stays NaN here, +-inf become 1 and 0
+        buf *= top
+        np.rint(buf, out=buf)
+        np.nan_to_num(buf, copy=False, nan=0.0)
+        out[r0 : r0 + rows] = buf
+    return out
 
 
 def _dtype_for(bit_depth: int) -> type[np.unsignedinteger]:
@@ -170,7 +207,15 @@ def _to_depth(pixels: np.ndarray, bit_depth: int | None) -> np.ndarray:
         return pixels
     if want == 16:
         return pixels.astype(np.uint16) * np.uint16(257)  # 255 -> 65535 exactly
-    return ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)  # round(x*255/65535)
+    out = np.empty(pixels.shape, dtype=np.uint8)
+    rows = max(1, _STRIP_ITEMS // max(1, pixels[0].size)) if pixels.ndim else 1
+    for r0 in range(0, max(1, pixels.shape[0] if pixels.ndim else 1), rows):
+        wide = pixels[r0 : r0 + rows].astype(np.uint32)
+        wide *= 255
+        wide += 32767
+        wide //= 65535  # round(x * 255 / 65535)
+        out[r0 : r0 + rows] = wide
+    return out
 
 
 # --------------------------------------------------------------------------- reading
@@ -233,6 +278,8 @@ def open_picture(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS
         try:
             im = Image.open(fh)
         except UnidentifiedImageError:
+            if head.startswith(_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+                raise _corrupt(path, "its header cannot be parsed") from None  # e.g. cut inside a PNG chunk
             raise InputError(_not_an_image(head), path=path, hint="check that it is the file you meant") from None
         except Image.DecompressionBombError as exc:
             found = re.search(r"\((\d+) pixels\)", str(exc))
@@ -470,7 +517,7 @@ def encode_image(
 
 def _encode_png(arr: np.ndarray, meta: metadata.OutputMetadata) -> bytes:
     bgr = arr if arr.ndim == 2 else np.ascontiguousarray(arr[..., ::-1])
-    ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, _PNG_COMPRESSION])
+    ok, buf = cv2.imencode(".png", bgr, _PNG_PARAMS)
     if not ok:
         raise OutputError("OpenCV could not encode the PNG", hint="report this as a bug")
     try:
@@ -487,7 +534,10 @@ def _encode_tiff(arr: np.ndarray, meta: metadata.OutputMetadata) -> bytes:
         arr,
         photometric="rgb" if arr.ndim == 3 else "minisblack",
         compression="zlib",
+        compressionargs={"level": _TIFF_DEFLATE_LEVEL},
         predictor="horizontal",
+        tile=_TIFF_TILE if min(arr.shape[:2]) >= _TIFF_TILE[0] else None,
+        maxworkers=os.cpu_count() or 1,
         bigtiff=False,
         **keywords,
     )

@@ -18,10 +18,11 @@ from __future__ import annotations
 import os
 import struct
 import sys
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -272,7 +273,11 @@ def _open_raw(path: str | Path) -> Iterator[tuple["object", Path]]:
 @contextmanager
 def _libraw_diagnostics_silenced() -> Iterator[None]:
     """Send the C library's own stderr lines (LibRaw prints e.g. "data corrupted at 1378") to
-    /dev/null while a file is decoded: a failure is reported once, by our InputError."""
+    /dev/null while a file is decoded: a failure is reported once, by our InputError. Inside
+    :func:`c_stderr_silenced` (a batch decoding in worker threads) that has already been done."""
+    if _SILENCED.depth:
+        yield
+        return
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -287,6 +292,74 @@ def _libraw_diagnostics_silenced() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+class _Silence:
+    """State of c_stderr_silenced: how deep, and what to put back."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.saved_fd: int | None = None
+        self.python_stderr: Any = None  # sys.stderr before, when it was moved
+
+
+_SILENCED = _Silence()
+
+
+@contextmanager
+def c_stderr_silenced() -> Iterator[None]:
+    """While the block runs, in every thread: what C libraries write to file descriptor 2 (LibRaw's
+    "data corrupted at N") goes to /dev/null, and Python's ``sys.stderr``, when it is that
+    descriptor, moves to a copy of the real stderr, so nothing Python prints is lost.
+
+    Around a whole batch, whose files are decoded in worker threads: silencing descriptor 2 per
+    decode, from a worker, would also swallow what the main thread prints meanwhile. Nests.
+    """
+    with _SILENCED.lock:
+        _SILENCED.depth += 1
+        if _SILENCED.depth == 1:
+            _silence_fd2()
+    try:
+        yield
+    finally:
+        with _SILENCED.lock:
+            _SILENCED.depth -= 1
+            if _SILENCED.depth == 0:
+                _restore_fd2()
+
+
+def _silence_fd2() -> None:
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no usable file descriptor 2
+        return
+    try:
+        python_on_fd2 = sys.stderr.fileno() == 2
+    except (OSError, ValueError, AttributeError):  # captured (a test runner): not on descriptor 2
+        python_on_fd2 = False
+    if python_on_fd2:
+        _SILENCED.python_stderr = sys.stderr
+        sys.stderr = open(saved, "w", buffering=1, encoding=sys.stderr.encoding, errors=sys.stderr.errors,
+                          closefd=False)
+    _SILENCED.saved_fd = saved
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+
+
+def _restore_fd2() -> None:
+    if _SILENCED.saved_fd is None:
+        return
+    if _SILENCED.python_stderr is not None:
+        moved, sys.stderr = sys.stderr, _SILENCED.python_stderr
+        moved.flush()
+        moved.close()
+        _SILENCED.python_stderr = None
+    os.dup2(_SILENCED.saved_fd, 2)
+    os.close(_SILENCED.saved_fd)
+    _SILENCED.saved_fd = None
 
 
 def _bayer_layout(raw, path: Path) -> tuple[str, list[int]]:
@@ -513,14 +586,30 @@ DEMOSAIC_ALGORITHMS = ("ahd", "dcb", "dht", "aahd", "vng", "ppg", "linear")
 DEFAULT_DEMOSAIC = "ahd"
 
 
-
 @dataclass
 class ClassicDevelopment:
-    """What ``classic_develop`` made: linear light in sRGB primaries, white at 1, upright."""
+    """What ``classic_develop`` made: LibRaw's linear ProPhoto pixels, upright, and the matrix that
+    takes them to linear light in sRGB primaries with white at 1 (LibRaw's scale and our
+    automatic brightness folded in). :meth:`encode` turns them into an output colour space in
+    strips, without a full-size float picture."""
 
-    linear: np.ndarray  # (H, W, 3) float32; below 0 or above 1 where colours leave sRGB
+    wide: np.ndarray  # (H, W, 3) linear ProPhoto RGB, 65535 = LibRaw's white (uint16; float32 when resized)
+    to_srgb: np.ndarray  # 3x3 float64: ``to_srgb @ wide[y, x]`` is linear sRGB, below 0 or above 1 outside sRGB
     white_balance: str  # camera | auto | daylight | custom
     notes: list[str]
+
+    def encode(self, space: str = "srgb", bit_depth: int | None = None) -> np.ndarray:
+        """The picture in ``space``'s primaries and curve: float32 in [0, 1], or uint8 / uint16
+        codes for ``bit_depth`` 8 / 16 (see rawcolour.colour_spaces.encode_linear_srgb)."""
+        from rawcolour.colour_spaces import encode_linear_srgb
+
+        return encode_linear_srgb(self.wide, space, to_srgb=self.to_srgb, bit_depth=bit_depth)
+
+    @property
+    def linear(self) -> np.ndarray:
+        """(H, W, 3) float32 linear light in sRGB primaries, not clipped (a full-size copy)."""
+        m = self.to_srgb.T.astype(np.float32)
+        return (self.wide.reshape(-1, 3).astype(np.float32) @ m).reshape(self.wide.shape)
 
 
 def classic_develop(path: str | Path, *, wb: str | tuple[float, float, float] = "camera", exposure: float = 0.0,
@@ -540,7 +629,7 @@ def classic_develop(path: str | Path, *, wb: str | tuple[float, float, float] = 
     """
     import rawpy
 
-    from rawcolour.camera_colour import auto_brightness, usable_gains
+    from rawcolour.camera_colour import AUTO_BRIGHT_STRIDE, auto_brightness, usable_gains
     from rawcolour.colour_spaces import matrix_from_linear_srgb
 
     if highlights not in HIGHLIGHT_MODES:
@@ -559,12 +648,16 @@ def classic_develop(path: str | Path, *, wb: str | tuple[float, float, float] = 
             if demosaic is not None:
                 notes.append("the file is already demosaiced (a linear DNG): --demosaic has no effect")
             visible = raw.raw_image_visible[..., :3]
-            black_at = np.asarray(raw.black_level_per_channel, dtype=np.float64)[:3]
+            above = int(np.count_nonzero(visible > np.asarray(raw.black_level_per_channel[:3])))
         else:
             _bayer_layout(raw, p)
             visible = raw.raw_image_visible
-            black_at = np.asarray(raw.black_level_per_channel, dtype=np.float64)[np.asarray(raw.raw_colors_visible)]
-        _refuse_no_image_data(int(np.count_nonzero(visible > black_at)), visible.size, p)
+            colours = np.asarray(raw.raw_colors_visible[:2, :2])  # a 2x2 Bayer cell (checked above)
+            black = raw.black_level_per_channel
+            # per position of the cell, not a full-size black-level picture (that cost a tenth of the render)
+            above = sum(int(np.count_nonzero(visible[dy::2, dx::2] > black[int(colours[dy, dx])]))
+                        for dy in range(min(2, visible.shape[0])) for dx in range(min(2, visible.shape[1])))
+        _refuse_no_image_data(above, visible.size, p)
         used = wb if isinstance(wb, str) else "custom"
         if wb == "camera" and usable_gains(raw.camera_whitebalance[:3]) is None:
             used = "auto"
@@ -583,36 +676,29 @@ def classic_develop(path: str | Path, *, wb: str | tuple[float, float, float] = 
             output_bps=16,
             **options,
         )
-    # LibRaw's sRGB -> ProPhoto matrix is the Bradford-adapted one colour_spaces reads from the
-    # LittleCMS profiles (they agree to 1e-4).
-    to_srgb = (np.linalg.inv(matrix_from_linear_srgb("prophoto")) / 65535.0).T.astype(np.float32)
-    linear = np.empty(wide.shape, dtype=np.float32)
-    rows = max(1, (1 << 20) // max(1, wide.shape[1]))  # strips: no full-size float temporaries
-    for r0 in range(0, wide.shape[0], rows):
-        np.matmul(wide[r0 : r0 + rows].astype(np.float32), to_srgb, out=linear[r0 : r0 + rows])
-    del wide
     if half and demosaiced:  # LibRaw halves only mosaics
         import cv2
 
-        linear = cv2.resize(linear, (max(1, linear.shape[1] // 2), max(1, linear.shape[0] // 2)),
-                            interpolation=cv2.INTER_AREA)
+        wide = cv2.resize(wide.astype(np.float32), (max(1, wide.shape[1] // 2), max(1, wide.shape[0] // 2)),
+                          interpolation=cv2.INTER_AREA)
+    # LibRaw's sRGB -> ProPhoto matrix is the Bradford-adapted one colour_spaces reads from the
+    # LittleCMS profiles (they agree to 1e-4).
+    to_srgb = np.linalg.inv(matrix_from_linear_srgb("prophoto")) / 65535.0
     if highlights != "reconstruct":
-        linear *= np.float32(auto_brightness(linear))
-    return ClassicDevelopment(linear, used, notes)
+        sample = wide[::AUTO_BRIGHT_STRIDE, ::AUTO_BRIGHT_STRIDE].astype(np.float32)
+        sample = sample.reshape(-1, 3) @ to_srgb.T.astype(np.float32)
+        to_srgb = to_srgb * auto_brightness(sample[:, None, :], stride=1)
+    return ClassicDevelopment(wide, to_srgb, used, notes)
 
 
 def classic_render(path: str | Path, *, bit_depth: int = 16, wb: str | tuple[float, float, float] = "camera",
                    exposure: float = 0.0) -> tuple[np.ndarray, str]:
     """The ``classic`` baseline in sRGB: :func:`classic_develop` with the sRGB curve, as (H, W, 3)
     uint16 or uint8, and the white balance used."""
-    from rawcolour.camera_colour import srgb_encode
-
     if bit_depth not in (8, 16):
         raise UsageError(f"bit depth must be 8 or 16, got {bit_depth}")
     developed = classic_develop(path, wb=wb, exposure=exposure)
-    top = 255.0 if bit_depth == 8 else 65535.0
-    pixels = np.rint(srgb_encode(developed.linear) * np.float32(top))
-    return pixels.astype(np.uint8 if bit_depth == 8 else np.uint16), developed.white_balance
+    return developed.encode("srgb", bit_depth), developed.white_balance
 
 
 def classic_linear_packed(raw: RawPicture, colour: "CameraColour | None" = None,  # noqa: F821

@@ -14,8 +14,9 @@ __all__ = ["bilinear_demosaic", "packed_to_mosaic"]
 
 # Bilinear interpolation of the missing samples: greens from their 4 neighbours, reds and blues
 # from 2 or 4 diagonal/axial neighbours. Applied to each colour's samples with the others zeroed.
-_GREEN = torch.tensor([[0.0, 1.0, 0.0], [1.0, 4.0, 1.0], [0.0, 1.0, 0.0]]) / 4.0
-_RED_BLUE = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]) / 4.0
+# On the CPU whatever device is the default when this module is first imported (a meta-device build).
+_GREEN = torch.tensor([[0.0, 1.0, 0.0], [1.0, 4.0, 1.0], [0.0, 1.0, 0.0]], device="cpu") / 4.0
+_RED_BLUE = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]], device="cpu") / 4.0
 
 
 def packed_to_mosaic(packed: torch.Tensor) -> torch.Tensor:

@@ -12,10 +12,10 @@ The ranges are generous: every registry model and the papers' full-size networks
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
 # Per architecture: integer (or float) field -> (lowest, highest) allowed.
 FIELD_RANGES: dict[str, dict[str, tuple[float, float]]] = {
@@ -89,7 +89,10 @@ def meta_build(build: Any) -> nn.Module:
 
     Raises ValueError when the network would have more than MAX_PARAMETERS parameters.
     """
+    import torch  # here: checking a config (check_config) needs no torch
     from torch.nn.utils import parametrizations
+
+    import rawcolour.nets.build  # noqa: F401 (every network module imported outside the meta device)
 
     # Random init and spectral norm's power iteration mean nothing without values, and on meta
     # tensors they run through Python decompositions (normal_ even imports torch._dynamo, a second

@@ -12,7 +12,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
-NORM_KINDS = ("none", "batch", "instance", "ibn", "layer")
+from .configs import NORM_KINDS
+
 STATS_MODES = ("live", "record", "frozen")
 
 
@@ -135,13 +136,6 @@ def make_norm(kind: str, channels: int, affine: bool = False) -> nn.Module:
     if kind == "layer":
         return ScalarLayerNorm()
     raise ValueError(f"unknown norm {kind!r}; choose one of {', '.join(NORM_KINDS)}")
-
-
-def check_norm_kinds(kinds: tuple[str, ...] | list[str], what: str) -> None:
-    """Raise ValueError naming the config field if a norm kind is unknown."""
-    bad = [k for k in kinds if k not in NORM_KINDS]
-    if bad:
-        raise ValueError(f"{what}: unknown norm {bad[0]!r}; choose one of {', '.join(NORM_KINDS)}")
 
 
 def set_norm_stats_mode(model: nn.Module, mode: str) -> None:

@@ -6,12 +6,11 @@ nn.Sequential(..., conv, norm, act) so fold_for_inference can find conv -> BN pa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn as nn
 
-from .norms import check_norm_kinds, conv_bias, make_norm, maybe_sn, tf_same_pad_4x4
+from .configs import COLORGAN_RELEASED_CODE, COLORGAN_TINY, ColorGANConfig, Pix2PixUNetConfig  # noqa: F401
+from .norms import conv_bias, make_norm, maybe_sn, tf_same_pad_4x4
 
 
 def _check_sides(x: torch.Tensor, multiple: int, name: str) -> None:
@@ -24,45 +23,6 @@ def _check_sides(x: torch.Tensor, multiple: int, name: str) -> None:
 
 
 # ----------------------------------------------------------------------------- ColorGAN
-
-
-@dataclass(frozen=True)
-class ColorGANConfig:
-    """The colourisation paper's generator (bbc/ColorGAN); defaults: BN everywhere, no SN."""
-
-    in_channels: int = 1  # L
-    out_channels: int = 2  # ab
-    # Down blocks: 4x4 stride-2 conv (TF 'same' padding), norm, LeakyReLU 0.2.
-    encoder_widths: tuple[int, ...] = (64, 128, 256, 512, 512, 512, 512)
-    # Up blocks: nearest x2, 4x4 conv ('same'), norm, ReLU, concat skip; one fewer than the encoder.
-    decoder_widths: tuple[int, ...] = (512, 512, 512, 256, 128, 64)
-    # One norm kind per encoder block; the input block has none in every variant.
-    encoder_norms: tuple[str, ...] = ("none", "batch", "batch", "batch", "batch", "batch", "batch")
-    # One norm kind per decoder block.
-    decoder_norms: tuple[str, ...] = ("batch", "batch", "batch", "batch", "batch", "batch")
-    spectral_norm: bool = False  # SN on every conv (the paper's "+SN" variants)
-    bias: bool | None = True  # conv bias: True as keras Conv2D; None = none before batch norm
-    instance_affine: bool = False  # learnable gamma/beta for 'instance' norms
-
-    def __post_init__(self) -> None:
-        n = len(self.encoder_widths)
-        if n < 2 or len(self.decoder_widths) != n - 1:
-            raise ValueError(
-                f"ColorGANConfig: decoder_widths needs len(encoder_widths) - 1 = {n - 1} entries; "
-                f"got {len(self.decoder_widths)}"
-            )
-        if len(self.encoder_norms) != n or len(self.decoder_norms) != n - 1:
-            raise ValueError(
-                f"ColorGANConfig: need {n} encoder_norms and {n - 1} decoder_norms; "
-                f"got {len(self.encoder_norms)} and {len(self.decoder_norms)}"
-            )
-        check_norm_kinds(self.encoder_norms, "ColorGANConfig.encoder_norms")
-        check_norm_kinds(self.decoder_norms, "ColorGANConfig.decoder_norms")
-
-    @property
-    def size_multiple(self) -> int:
-        """Input sides must be multiples of this."""
-        return 2 ** len(self.encoder_widths)
 
 
 def _colorgan_block(cin: int, cout: int, stride: int, norm: str, act: nn.Module, cfg: ColorGANConfig) -> list[nn.Module]:
@@ -107,47 +67,8 @@ class ColorGANGenerator(nn.Module):
         return self.head(x)  # (B, out, H, W)
 
 
-# The generator of the released code's IBN model: BN everywhere except the keras-contrib
-# InstanceNormalization(axis=None) ('layer') in the last decoder block; all convs SN, with bias.
-COLORGAN_RELEASED_CODE = ColorGANConfig(
-    decoder_norms=("batch", "batch", "batch", "batch", "batch", "layer"),
-    spectral_norm=True,
-)
-
-# Same architecture and norm placement with a quarter of the widths: trains on a CPU.
-COLORGAN_TINY = ColorGANConfig(
-    encoder_widths=(16, 32, 64, 128, 128, 128, 128),
-    decoder_widths=(128, 128, 128, 64, 32, 16),
-    decoder_norms=("batch", "batch", "batch", "batch", "batch", "layer"),
-    spectral_norm=True,
-)
-
-
 # ----------------------------------------------------------------------------- pix2pix
 
-
-@dataclass(frozen=True)
-class Pix2PixUNetConfig:
-    """junyanz pix2pix U-Net (unet_256 by default)."""
-
-    in_channels: int = 1
-    out_channels: int = 2
-    num_downs: int = 8  # 8 -> 1x1 bottleneck at 256
-    ngf: int = 64  # width of the first block; doubles per level up to 8 * ngf
-    norm: str = "batch"
-    dropout: float = 0.5  # in the up blocks of the (num_downs - 5) innermost 8*ngf levels
-    spectral_norm: bool = False  # SN on every conv and transposed conv
-    bias: bool | None = None  # None: pix2pix's rule, no bias before batch norm
-
-    def __post_init__(self) -> None:
-        if self.num_downs < 5:
-            raise ValueError(f"Pix2PixUNetConfig.num_downs must be at least 5; got {self.num_downs}")
-        check_norm_kinds((self.norm,), "Pix2PixUNetConfig.norm")
-
-    @property
-    def size_multiple(self) -> int:
-        """Input sides must be multiples of this."""
-        return 2**self.num_downs
 
 
 class Pix2PixUNet(nn.Module):

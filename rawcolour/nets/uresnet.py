@@ -6,42 +6,12 @@ code. The saliency decoder only serves the training loss, so it runs only when a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn as nn
 
 from .bayer import bilinear_demosaic
-from .norms import check_norm_kinds, make_norm, maybe_sn
-
-
-@dataclass(frozen=True)
-class SGANGeneratorConfig:
-    """The raw2rgb generator; defaults give the paper's 24,352,448-parameter net."""
-
-    in_channels: int = 4  # packed Bayer planes R, G, B, G at half resolution
-    out_channels: int = 3  # RGB at the packed resolution
-    width: int = 64  # E1 width; E2..E4 = 2w, 4w, 8w; the saliency decoder's latent width
-    num_resblocks: int = 4  # bottleneck ResBlocks at 8w
-    norm: str = "instance"  # InstanceNorm without affine, as in the code
-    spectral_norm: bool = True  # SN on every conv
-    saliency_decoder: bool = True  # build the saliency branch (needed for the stage-1 attention loss)
-    bias: bool = False  # conv bias (the code has none)
-    # Our extension for a developer at sensor resolution (the paper: 1 and False):
-    output_scale: int = 1  # 1: RGB at the packed resolution; 2: a pixel-shuffle head, RGB at sensor resolution
-    residual: bool = False  # output_scale 2 only: add a bilinear demosaic of the (RGGB) input, learn the rest
-
-    def __post_init__(self) -> None:
-        check_norm_kinds((self.norm,), "SGANGeneratorConfig.norm")
-        if self.output_scale not in (1, 2):
-            raise ValueError(f"SGANGeneratorConfig.output_scale must be 1 or 2, got {self.output_scale}")
-        if self.residual and (self.output_scale != 2 or self.in_channels != 4 or self.out_channels != 3):
-            raise ValueError("SGANGeneratorConfig.residual needs output_scale 2 and 4 -> 3 channels")
-
-    @property
-    def size_multiple(self) -> int:
-        """Input sides must be multiples of this."""
-        return 8
+from .configs import SGAN_TINY, SGANGeneratorConfig  # noqa: F401
+from .norms import make_norm, maybe_sn
 
 
 def conv_block(
@@ -142,6 +112,3 @@ class SGANGenerator(nn.Module):
             return rgb
         return rgb, self.saliency(d1, d2, d3)  # (B, 3, s*h, s*w), (B, 1, h, w)
 
-
-# Small widths for CPU training, CI smoke tests and shipped weights.
-SGAN_TINY = SGANGeneratorConfig(width=16)
