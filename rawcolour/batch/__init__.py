@@ -1,5 +1,7 @@
 """Batch conversion, torch-free until a model is needed: collect.py (inputs), plan.py (output
-names), run.py (converting, one record per file, and ``run_batch`` which does the whole batch)."""
+names), provenance.py (is an existing output this run's?), pipeline.py (stages overlapped),
+model_step.py (one file through its model), records.py (what is reported), run.py (``run_batch``,
+the whole batch)."""
 
 from rawcolour.batch.collect import Collection, Source, accepted_extensions, collect_inputs, describe_inputs, read_path_list
 from rawcolour.batch.plan import (

@@ -28,26 +28,25 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
-import numpy as np
 
 from rawcolour.batch.collect import Collection, collect_inputs, describe_inputs
+from rawcolour.batch.model_step import Converted, LoadSettings, ModelConverter, PassedOver, Progress
 from rawcolour.batch.pipeline import Outcome, run_pipelined
+from rawcolour.batch.records import Converter, Record, Summary, error_text
 from rawcolour.batch.plan import Job, OutputPlan, default_bit_depth, output_kind, plan_jobs
-from rawcolour.batch.provenance import conflict, pixel_settings, settings_text
+from rawcolour.batch.provenance import conflict
 from rawcolour.distributed import Ranks, close_distributed, init_distributed, rank_device, reduce_counts, share
-from rawcolour.colour_spaces import get_colour_space, icc_profile
+from rawcolour.colour_spaces import get_colour_space
 from rawcolour.errors import (
     CheckpointError,
-    InputError,
     MissingWeightsError,
     OutputError,
     RawcolourError,
@@ -56,14 +55,9 @@ from rawcolour.errors import (
     display_path,
     one_line,
 )
-from rawcolour.inference.classic import ClassicPicture, develop_classic, renders_camera_file
-from rawcolour.inference.inputs import load_input
-from rawcolour.inference.options import InferenceOptions
 from rawcolour.io import images
 from rawcolour.io.files import WriteAbandoned, clean_stale_temporaries
-from rawcolour.io.metadata import camera_exif
-from rawcolour.io.raw import c_stderr_silenced, is_raw_path
-from rawcolour.registry import get_spec, is_model
+from rawcolour.io.raw import c_stderr_silenced
 from rawcolour.tasks import TASK_SPECS, get_task
 
 DEFAULT_MODELS = {name: t.default_model for name, t in TASK_SPECS.items()}
@@ -80,160 +74,6 @@ FATAL_ERRORS: tuple[type[RawcolourError], ...] = (
     UsageError,
 )
 
-
-
-@dataclass
-class Converted:
-    """A converted picture, ready to encode."""
-
-    rgb: np.ndarray  # (H, W, 3) upright: float32 in [0, 1], or uint8 / uint16 pixels as rendered (classic)
-    input_bit_depth: int | None = None  # the input's depth (colourise keeps it by default)
-    exif: bytes | None = None  # the input's (colourise) or the camera's (raw2rgb); --strip-metadata drops it
-    icc_profile: bytes | None = None  # the input's profile (colourise); --strip-metadata drops it
-    tile: int | None = None
-    notes: list[str] = field(default_factory=list)
-    device: str | None = None  # where the network ran (None for baselines)
-    precision: str | None = None  # fp32 | fp16 | bf16 actually used
-    white_balance: str | None = None  # raw2rgb: camera | auto | daylight | custom | model
-    colour_profile: bytes | None = None  # the ICC profile of the pixels' colour space (raw2rgb): always kept
-    in_colour: bool | None = None  # colourise: the input already had colour (its colours were replaced)
-
-
-class PassedOver(Exception):
-    """A file the batch passes over on purpose (``--only-grey`` on a colour picture): a skipped
-    record with this note, not a failure."""
-
-    def __init__(self, note: str, *, in_colour: bool | None = None):
-        super().__init__(note)
-        self.note, self.in_colour = note, in_colour
-
-
-class Converter(Protocol):
-    """What the runner needs from the conversion step."""
-
-    def prepare(self) -> None:
-        """Load what every file needs (the model); errors here stop the batch."""
-
-    def load(self, path: Path) -> Any:
-        """Decode one file, in a worker thread and maybe before ``prepare``; errors fail that file only."""
-
-    def develop(self, loaded: Any) -> Converted:
-        """What ``load`` gave -> the converted picture (the model runs here); errors fail that file only."""
-
-    def describe(self) -> dict[str, str | None]:
-        """``{"model": name, "model_sha256": hash}`` (hash None before prepare or for baselines)."""
-
-    # Optional: ``provenance() -> dict`` of what an output made now records (model, model_sha256,
-    # settings), known without loading the model; BatchRunner falls back to ``describe()``.
-    # Optional: ``progress(stage, done)``, told "decoding" while the batch waits for a file's decode.
-
-
-@dataclass
-class Record:
-    """The outcome for one input, as printed by ``--json``."""
-
-    input: str
-    output: str | None
-    status: str  # ok | skipped | failed
-    error: str | None = None
-    model: str | None = None
-    model_sha256: str | None = None
-    tile: int | None = None
-    seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
-    device: str | None = None
-    precision: str | None = None
-    white_balance: str | None = None
-    in_colour: bool | None = None  # colourise: the input already had colour (None: not looked at)
-    mismatched: bool = False  # failed: the output exists, made by another model or with other settings
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "input": self.input,
-            "output": self.output,
-            "status": self.status,
-            "error": self.error,
-            "model": self.model,
-            "model_sha256": self.model_sha256,
-            "tile": self.tile,
-            "seconds": round(self.seconds, 4),
-            "notes": list(self.notes),
-            "device": self.device,
-            "precision": self.precision,
-            "white_balance": self.white_balance,
-            "in_colour": self.in_colour,
-        }
-
-
-@dataclass
-class Summary:
-    """Counts for a batch (one rank's, or the sum over ranks)."""
-
-    ok: int = 0
-    failed: int = 0
-    skipped: int = 0
-    unsupported: int = 0
-    ignored: int = 0
-    in_colour: int = 0  # colourise inputs that already had colour (converted or passed over)
-    mismatched: int = 0  # failed because the output exists from another model or other settings
-    seconds: float = 0.0
-    interrupted: bool = False
-    planned: int = 0  # files this rank was given (run_batch)
-    world: int = 1  # processes that took part (run_batch)
-    unsupported_kinds: list[str] = field(default_factory=list)  # suffixes passed over ('.xmp', '(none)')
-
-    def add(self, record: Record) -> None:
-        setattr(self, record.status, getattr(self, record.status) + 1)
-        self.in_colour += bool(record.in_colour)
-        self.mismatched += record.mismatched
-
-    def counts(self) -> list[int]:
-        """The counts summed over ranks (set_counts takes them back)."""
-        return [self.ok, self.failed, self.skipped, self.in_colour, self.mismatched, int(self.interrupted)]
-
-    def set_counts(self, counts: Sequence[int]) -> None:
-        self.ok, self.failed, self.skipped, self.in_colour, self.mismatched, _ = counts
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "summary": True,
-            "ok": self.ok,
-            "failed": self.failed,
-            "skipped": self.skipped,
-            "unsupported": self.unsupported,
-            "ignored": self.ignored,
-            "in_colour": self.in_colour,
-            "mismatched": self.mismatched,
-            "seconds": round(self.seconds, 3),
-            "interrupted": self.interrupted,
-        }
-
-
-_FALLBACK_HINTS: dict[type, str] = {
-    InputError: "re-copy or re-export the file, or leave it out",
-    OutputError: "check the output folder and the free space",
-}
-
-
-def error_text(err: BaseException, path: Path | str) -> str:
-    """One line naming the file, what is wrong and what to do."""
-    if isinstance(err, RawcolourError):
-        hint = err.hint
-        if not hint:  # every failure line says what to do
-            hint = _FALLBACK_HINTS.get(type(err), _FALLBACK_HINTS.get(type(err).__mro__[1]))
-        if err.path is None or hint != err.hint:
-            err = type(err)(err.problem, path=err.path or path, hint=hint)
-        return str(err)
-    shown = display_path(path)
-    if isinstance(err, MemoryError):
-        return f"{shown}: not enough memory to convert this picture; close other programs or use a smaller --tile"
-    if "torch" in sys.modules:  # a network ran (batch itself stays torch-free for the baselines)
-        from rawcolour.inference.device import is_oom
-
-        if is_oom(err):
-            return f"{shown}: the device ran out of memory; use a smaller --tile or --device cpu"
-    detail = one_line(str(err)) or type(err).__name__
-    return f"{shown}: unexpected error ({type(err).__name__}: {detail}); please report this as a bug"
 
 
 def write_output(
@@ -542,181 +382,6 @@ class _LibraryNotes(logging.Handler):
             messages.append(text)
 
 
-# ============================================================================ the model step
-
-
-@dataclass
-class LoadSettings:
-    """How input files are decoded (see pipelines.load_input)."""
-
-    max_pixels: int = images.DEFAULT_MAX_PIXELS
-    raw_format: str = "auto"
-    cfa: str = "RGGB"
-    black: float = 0.0
-    white: float = 1020.0
-
-
-Progress = Callable[[str, float], None]  # (what is happening, share of the current file done, 0..1)
-
-
-class ModelConverter:
-    """The conversion step of the CLI: a registry name or checkpoint file run by rawcolour.inference.pipelines.
-
-    ``options``: keyword arguments of ``InferenceOptions`` (device, precision, tile, overlap,
-    render_size, wb, exposure, colour_space, ...); the model is loaded in ``prepare``, on the first
-    file that needs it. ``bit_depth``, ``quality``: the output depth and JPEG quality asked for (the
-    writer's; recorded with the settings). ``output_depth``: the depth every output is written at
-    (8 or 16; None when it varies), so ``classic`` hands over codes of that depth. ``only_grey``
-    (colourise): pass over pictures that already have colour instead of replacing their colours.
-    ``progress(stage, done)``: what is happening to the current file (loading the model, decoding,
-    tiles, encoding) and how much of it is done.
-    The ``classic`` baseline runs without torch: LibRaw develops each camera file in ``load`` (a
-    worker thread), straight to the output's codes in its colour space (``output_depth``).
-    """
-
-    def __init__(self, task: str, model: str, options: dict[str, Any] | None = None,
-                 load: LoadSettings | None = None, *, bit_depth: int | None = None, quality: int | None = None,
-                 output_depth: int | None = None, only_grey: bool = False, progress: Progress | None = None):
-        self.task = get_task(task).name
-        self.model_ref = model
-        self.option_values = dict(options or {})
-        self.load_settings = load or LoadSettings()
-        self.settings = settings_text(pixel_settings(self.task, self.option_values, vars(self.load_settings),
-                                                     bit_depth, quality))
-        self.output_depth = output_depth
-        self.only_grey = only_grey
-        self.progress = progress or (lambda stage, done: None)
-        self.model: Any = None
-        self._identity: tuple[str | None, str | None] | None = None
-        spec = get_spec(model) if is_model(model) else None
-        self.classic = spec is not None and spec.task == "raw2rgb" == self.task and not spec.learned
-        self._options: InferenceOptions | None = None
-
-    @property
-    def options(self) -> InferenceOptions:
-        if self._options is None:
-            self._options = InferenceOptions(**self.option_values)
-        return self._options
-
-    def prepare(self) -> None:
-        if self.classic:
-            return  # no network, no device: nothing to load
-        from rawcolour.checkpoint import load_model
-        from rawcolour.inference.device import resolve_device, resolve_precision
-
-        self.progress("loading model", 0.0)
-        # Device and precision problems would fail every file: find them before the first one.
-        device = resolve_device(self.options.device)
-        resolve_precision(self.options.precision, device)
-        model = load_model(self.model_ref, device=device)
-        if model.task and model.task != self.task:
-            raise UsageError(
-                f"model {model.name!r} is a {model.task} model, not a {self.task} one",
-                hint=f"use `rawcolour {model.task}`, or pick one from `rawcolour models list --task {self.task}`",
-            )
-        if self.task == "raw2rgb":
-            from rawcolour.inference import pipelines
-
-            pipelines.check_development(model, self.options)  # e.g. --demosaic for a learned model
-        tile, policy = self.options.tile, model.policy
-        if isinstance(tile, int) and tile > 0 and model.net is not None:
-            overlap = policy.default_overlap if self.options.overlap is None else self.options.overlap
-            if tile - 2 * overlap < policy.size_multiple:
-                raise UsageError(
-                    f"--tile {tile} leaves no room to advance with an overlap of {overlap} pixels on each side",
-                    hint=f"use --tile {2 * overlap + policy.size_multiple} or more, or a smaller --overlap",
-                )
-        self.model = model
-
-    def describe(self) -> dict[str, str | None]:
-        if self.model is None:
-            return {"model": self.model_ref, "model_sha256": None}
-        return {"model": self.model.name, "model_sha256": self.model.sha256}
-
-    def provenance(self) -> dict[str, str | None]:
-        """What an output made now records: the model's name and checkpoint SHA-256 (from its file,
-        without loading it, when it is not loaded yet) and the settings that change pixels."""
-        if self.model is not None:
-            name, sha = self.model.name, self.model.sha256
-        else:
-            if self._identity is None:
-                self._identity = _model_identity(self.model_ref)
-            name, sha = self._identity
-        return {"model": name, "model_sha256": sha, "settings": self.settings}
-
-    def load(self, path: Path) -> Any:
-        """A worker thread: the decoded file (for ``classic``, LibRaw's development of it) and, for
-        raw2rgb, the camera's EXIF."""
-        s = self.load_settings
-        if self.task == "colourise":
-            return load_input(self.task, path, max_pixels=s.max_pixels)
-        camera_file = s.raw_format == "camera" or (s.raw_format == "auto" and is_raw_path(path))
-        if self.classic and camera_file and renders_camera_file(path):
-            source: Any = develop_classic(path, self.options, self.output_depth)  # LibRaw decodes and develops
-        else:
-            source = load_input(self.task, path, max_pixels=s.max_pixels, raw_format=s.raw_format,
-                                cfa=s.cfa, black=s.black, white=s.white)
-            if self.classic:
-                source = develop_classic(source, self.options, self.output_depth)
-        space = get_colour_space(self.options.colour_space)
-        exif = camera_exif(path, colour_space_tag=space.exif_colour_space) if camera_file else None
-        return _RawFile(source, exif)
-
-    def develop(self, loaded: Any) -> Converted:
-        self.options.progress = lambda done, total: self.progress(
-            f"tile {done}/{total}" if total > 1 else "running", 0.1 + 0.8 * done / max(1, total))
-        converted = self._colourise(loaded) if self.task == "colourise" else self._develop(loaded)
-        self.progress("encoding", 0.9)
-        return converted
-
-    def _colourise(self, picture: images.Picture) -> Converted:
-        from rawcolour.data.samples import is_greyscale
-        from rawcolour.inference import pipelines
-
-        in_colour = not is_greyscale(picture.pixels)
-        if in_colour and self.only_grey:
-            raise PassedOver("already in colour (--only-grey)", in_colour=True)
-        self.progress("running", 0.1)
-        result = pipelines.colourise_image(self.model, picture, self.options)
-        notes = list(result.notes)
-        if in_colour:
-            notes.append("the input already had colour: its colours were replaced (--only-grey passes such "
-                         "pictures over)")
-        return Converted(result.rgb, picture.bit_depth, picture.exif, picture.icc_profile, result.tile, notes,
-                         result.device or None, result.precision or None, in_colour=in_colour)
-
-    def _develop(self, loaded: _RawFile) -> Converted:
-        profile = icc_profile(self.options.colour_space)
-        if isinstance(loaded.source, ClassicPicture):
-            classic = loaded.source
-            return Converted(classic.pixels, None, loaded.exif, None, notes=list(classic.notes),
-                             white_balance=classic.white_balance, colour_profile=profile)
-        from rawcolour.inference import pipelines
-
-        self.progress("running", 0.1)
-        result = pipelines.raw_to_rgb(self.model, loaded.source, self.options)
-        return Converted(result.rgb, None, loaded.exif, None, result.tile, list(result.notes), result.device or None,
-                         result.precision or None, result.white_balance or None, colour_profile=profile)
-
-
-@dataclass
-class _RawFile:
-    """What ``ModelConverter.load`` gives ``develop`` for raw2rgb."""
-
-    source: Any  # RawPicture, or classic's ClassicPicture
-    exif: bytes | None  # the camera's EXIF (camera files), ColorSpace set for the output's colour space
-
-
-def _model_identity(ref: str) -> tuple[str | None, str | None]:
-    """(registry name or None for a file, SHA-256 of its weights file or None) without loading the model."""
-    from rawcolour.io.files import file_sha256
-    from rawcolour.registry import weights_path
-
-    if is_model(ref):
-        found = weights_path(ref) if get_spec(ref).learned else None
-        return get_spec(ref).name, (file_sha256(found) if found is not None else None)
-    path = Path(ref)
-    return None, (file_sha256(path) if path.is_file() else None)
 
 
 # ============================================================================ the whole batch

@@ -1,0 +1,148 @@
+"""What a batch reports: one :class:`Record` per input, a :class:`Summary` of the run, and
+:func:`error_text`, the one line that names a file, what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from rawcolour.batch.model_step import Converted
+from rawcolour.errors import (
+    InputError,
+    OutputError,
+    RawcolourError,
+    display_path,
+    one_line,
+)
+
+
+class Converter(Protocol):
+    """What the runner needs from the conversion step."""
+
+    def prepare(self) -> None:
+        """Load what every file needs (the model); errors here stop the batch."""
+
+    def load(self, path: Path) -> Any:
+        """Decode one file, in a worker thread and maybe before ``prepare``; errors fail that file only."""
+
+    def develop(self, loaded: Any) -> Converted:
+        """What ``load`` gave -> the converted picture (the model runs here); errors fail that file only."""
+
+    def describe(self) -> dict[str, str | None]:
+        """``{"model": name, "model_sha256": hash}`` (hash None before prepare or for baselines)."""
+
+    # Optional: ``provenance() -> dict`` of what an output made now records (model, model_sha256,
+    # settings), known without loading the model; BatchRunner falls back to ``describe()``.
+    # Optional: ``progress(stage, done)``, told "decoding" while the batch waits for a file's decode.
+
+
+@dataclass
+class Record:
+    """The outcome for one input, as printed by ``--json``."""
+
+    input: str
+    output: str | None
+    status: str  # ok | skipped | failed
+    error: str | None = None
+    model: str | None = None
+    model_sha256: str | None = None
+    tile: int | None = None
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    device: str | None = None
+    precision: str | None = None
+    white_balance: str | None = None
+    in_colour: bool | None = None  # colourise: the input already had colour (None: not looked at)
+    mismatched: bool = False  # failed: the output exists, made by another model or with other settings
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "input": self.input,
+            "output": self.output,
+            "status": self.status,
+            "error": self.error,
+            "model": self.model,
+            "model_sha256": self.model_sha256,
+            "tile": self.tile,
+            "seconds": round(self.seconds, 4),
+            "notes": list(self.notes),
+            "device": self.device,
+            "precision": self.precision,
+            "white_balance": self.white_balance,
+            "in_colour": self.in_colour,
+        }
+
+
+@dataclass
+class Summary:
+    """Counts for a batch (one rank's, or the sum over ranks)."""
+
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+    unsupported: int = 0
+    ignored: int = 0
+    in_colour: int = 0  # colourise inputs that already had colour (converted or passed over)
+    mismatched: int = 0  # failed because the output exists from another model or other settings
+    seconds: float = 0.0
+    interrupted: bool = False
+    planned: int = 0  # files this rank was given (run_batch)
+    world: int = 1  # processes that took part (run_batch)
+    unsupported_kinds: list[str] = field(default_factory=list)  # suffixes passed over ('.xmp', '(none)')
+
+    def add(self, record: Record) -> None:
+        setattr(self, record.status, getattr(self, record.status) + 1)
+        self.in_colour += bool(record.in_colour)
+        self.mismatched += record.mismatched
+
+    def counts(self) -> list[int]:
+        """The counts summed over ranks (set_counts takes them back)."""
+        return [self.ok, self.failed, self.skipped, self.in_colour, self.mismatched, int(self.interrupted)]
+
+    def set_counts(self, counts: Sequence[int]) -> None:
+        self.ok, self.failed, self.skipped, self.in_colour, self.mismatched, _ = counts
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "summary": True,
+            "ok": self.ok,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "unsupported": self.unsupported,
+            "ignored": self.ignored,
+            "in_colour": self.in_colour,
+            "mismatched": self.mismatched,
+            "seconds": round(self.seconds, 3),
+            "interrupted": self.interrupted,
+        }
+
+
+_FALLBACK_HINTS: dict[type, str] = {
+    InputError: "re-copy or re-export the file, or leave it out",
+    OutputError: "check the output folder and the free space",
+}
+
+
+def error_text(err: BaseException, path: Path | str) -> str:
+    """One line naming the file, what is wrong and what to do."""
+    if isinstance(err, RawcolourError):
+        hint = err.hint
+        if not hint:  # every failure line says what to do
+            hint = _FALLBACK_HINTS.get(type(err), _FALLBACK_HINTS.get(type(err).__mro__[1]))
+        if err.path is None or hint != err.hint:
+            err = type(err)(err.problem, path=err.path or path, hint=hint)
+        return str(err)
+    shown = display_path(path)
+    if isinstance(err, MemoryError):
+        return f"{shown}: not enough memory to convert this picture; close other programs or use a smaller --tile"
+    if "torch" in sys.modules:  # a network ran (batch itself stays torch-free for the baselines)
+        from rawcolour.inference.device import is_oom
+
+        if is_oom(err):
+            return f"{shown}: the device ran out of memory; use a smaller --tile or --device cpu"
+    detail = one_line(str(err)) or type(err).__name__
+    return f"{shown}: unexpected error ({type(err).__name__}: {detail}); please report this as a bug"
