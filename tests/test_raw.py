@@ -426,8 +426,8 @@ def test_libraw_diagnostics_are_kept_off_stderr_while_decoding():
     import subprocess
     import sys
 
-    code = ("import os\nfrom rawcolour.io.raw import _libraw_diagnostics_silenced\n"
-            "with _libraw_diagnostics_silenced():\n    os.write(2, b'data corrupted at 1378\\n')\n"
+    code = ("import os\nfrom rawcolour.io.raw import c_stderr_silenced\n"
+            "with c_stderr_silenced():\n    os.write(2, b'data corrupted at 1378\\n')\n"
             "os.write(2, b'after\\n')\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert run.returncode == 0 and run.stderr == b"after\n", run.stderr

@@ -256,7 +256,8 @@ def _map_libraw_error(err: Exception, path: Path) -> InputError:
 
 
 # LibRaw's own data-error callback also writes "<file>: data corrupted at N" or "Unexpected end of
-# file" to the process's stderr (C level); rawpy offers no way to silence it.
+# file" to the process's stderr (C level); rawpy offers no way to silence it, so every decode runs
+# inside c_stderr_silenced: a failure is reported once, by our InputError.
 @contextmanager
 def _open_raw(path: str | Path) -> Iterator[tuple["object", Path]]:
     """Open with rawpy, turning every LibRaw failure into one InputError naming the file."""
@@ -264,34 +265,10 @@ def _open_raw(path: str | Path) -> Iterator[tuple["object", Path]]:
 
     p = _check_file(path)
     try:
-        with _libraw_diagnostics_silenced(), rawpy.imread(str(p)) as raw:
+        with c_stderr_silenced(), rawpy.imread(str(p)) as raw:
             yield raw, p
     except rawpy.LibRawError as err:
         raise _map_libraw_error(err, p) from err
-
-
-@contextmanager
-def _libraw_diagnostics_silenced() -> Iterator[None]:
-    """Send the C library's own stderr lines (LibRaw prints e.g. "data corrupted at 1378") to
-    /dev/null while a file is decoded: a failure is reported once, by our InputError. Inside
-    :func:`c_stderr_silenced` (a batch decoding in worker threads) that has already been done."""
-    if _SILENCED.depth:
-        yield
-        return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no usable file descriptor 2
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 class _Silence:
