@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import io
+import struct
 from dataclasses import dataclass
 from typing import Callable
 
@@ -119,10 +120,17 @@ def get_colour_space(name: str | ColourSpace) -> ColourSpace:
     return COLOUR_SPACES[key]
 
 
+# ICC header dateTime (bytes 24-35: year, month, day, hour, minute, second as big-endian uint16).
+# LittleCMS stamps the time a profile is made; a fixed stamp keeps every output byte-reproducible.
+_ICC_DATE = struct.pack(">6H", 2026, 1, 1, 0, 0, 0)
+
+
 @functools.lru_cache(maxsize=None)
 def icc_profile(name: str) -> bytes:
-    """The ICC profile of a colour space, made by LittleCMS (cached)."""
-    return get_colour_space(name).make_profile()
+    """The ICC profile of a colour space, made by LittleCMS (cached), with a fixed creation date."""
+    profile = bytearray(get_colour_space(name).make_profile())
+    profile[24:36] = _ICC_DATE  # the profile ID (bytes 84-99) is left unset (zero) by LittleCMS
+    return bytes(profile)
 
 
 def _colorants(profile: bytes) -> np.ndarray:

@@ -7,6 +7,8 @@ transform, and the curves from their specifications.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -70,3 +72,16 @@ def test_names_and_profiles():
     for name in COLOUR_SPACES:
         profile = icc_profile(name)
         assert profile[36:40] == b"acsp" and profile[16:20] == b"RGB "  # an RGB ICC profile
+
+
+def test_profiles_carry_a_fixed_date_so_outputs_are_reproducible():
+    # LittleCMS stamps each profile with the time it is made; an embedded profile that changes from
+    # run to run would make the same picture, developed twice, differ in its bytes.
+    from PIL import ImageCms
+
+    for name in COLOUR_SPACES:
+        profile = icc_profile(name)
+        made_again = get_colour_space(name).make_profile()
+        assert profile[:24] == made_again[:24] and profile[36:] == made_again[36:]  # only the date set
+        parsed = ImageCms.ImageCmsProfile(io.BytesIO(profile)).profile
+        assert parsed.creation_date.timetuple()[:6] == (2026, 1, 1, 0, 0, 0)
