@@ -121,17 +121,18 @@ def network_child(folder: str, model_name: str, repeat: int) -> None:
 
     from rawcolour.camera_colour import balance_packed, picture_colour
     from rawcolour.checkpoint import load_model
-    from rawcolour.inference.device import prepare_net
+    from rawcolour.inference.device import default_channels_last, prepare_net
     from rawcolour.io.raw import read_raw, to_rggb
 
     model = load_model(model_name)
     net = prepare_net(model.net, torch.device("cpu"))
+    layout = torch.channels_last if default_channels_last(torch.device("cpu"), model.net) else torch.contiguous_format
     times = []
     for f in sorted(Path(folder).glob("*.dng")):
         raw = read_raw(f)
         packed = balance_packed(to_rggb(np.asarray(raw.packed), raw.cfa), picture_colour(raw))
         x = torch.from_numpy(np.ascontiguousarray(packed, dtype=np.float32))[None] * 2.0 - 1.0
-        x = x[..., : x.shape[-2] // 8 * 8, : x.shape[-1] // 8 * 8]
+        x = x[..., : x.shape[-2] // 8 * 8, : x.shape[-1] // 8 * 8].contiguous(memory_format=layout)
         with torch.inference_mode():
             best = float("inf")
             for _ in range(repeat):
@@ -148,7 +149,7 @@ def variants_child(model_name: str, side: tuple[int, int], repeat: int, compile_
     from torch.utils.flop_counter import FlopCounterMode
 
     from rawcolour.checkpoint import load_model
-    from rawcolour.inference.device import prepare_net
+    from rawcolour.inference.device import default_channels_last, prepare_net
 
     torch.manual_seed(0)
     model = load_model(model_name)
@@ -183,7 +184,7 @@ def variants_child(model_name: str, side: tuple[int, int], repeat: int, compile_
             variants[name] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"}
         print(f"  {name}: {variants[name]}", file=sys.stderr, flush=True)
 
-    attempt("eager (default)", lambda: (eager, x))
+    attempt("eager", lambda: (eager, x))
     nhwc = prepare_net(model.net, torch.device("cpu"), channels_last=True)
     attempt("channels_last", lambda: (nhwc, x.contiguous(memory_format=torch.channels_last)))
 
@@ -210,18 +211,19 @@ def variants_child(model_name: str, side: tuple[int, int], repeat: int, compile_
         return (lambda inp: session.run(None, {name: inp})[0]), x.numpy()
 
     attempt("onnxruntime", onnx_runtime)
+    default = "channels_last" if default_channels_last(torch.device("cpu"), model.net) else "eager"
     print(json.dumps({"input": [1, 4, *side], "gflop": round(flops / 1e9, 1), "variants": variants,
-                      "recommended": recommended(variants)}))
+                      "default": default, "recommended": recommended(variants)}))
 
 
 def recommended(variants: dict[str, dict]) -> str:
     """The fastest exact variant (max |diff| from eager <= 1e-4) whose slowest run beats eager's fastest
-    (a win beyond the noise of the repetitions); else the eager default."""
-    base = variants["eager (default)"]["seconds"]["min"]
+    (a win beyond the noise of the repetitions); else eager."""
+    base = variants["eager"]["seconds"]["min"]
     exact = {name: v["seconds"] for name, v in variants.items()
-             if "seconds" in v and v["max_abs_diff"] <= 1e-4 and name != "eager (default)"}
+             if "seconds" in v and v["max_abs_diff"] <= 1e-4 and name != "eager"}
     winners = {name: t["median"] for name, t in exact.items() if t["max"] < base}
-    return min(winners, key=winners.get) if winners else "eager (default)"
+    return min(winners, key=winners.get) if winners else "eager"
 
 
 # ------------------------------------------------------------------------------------------ the parts

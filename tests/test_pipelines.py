@@ -17,6 +17,7 @@ from rawcolour.checkpoint import LoadedModel, load_model
 from rawcolour.colour import rgb_to_lab
 from rawcolour.nets.inference_graph import NarrowConv2d, UpsampleConv2d
 from rawcolour.inference.device import (
+    default_channels_last,
     forget_prepared,
     prepare_net,
     resolve_device,
@@ -411,3 +412,16 @@ def test_developer_tiles_match_the_whole_picture():
     assert whole.shape == tiled.output.shape == (400, 528, 3) and tiled.tile == 96
     mse = float(np.mean((whole - tiled.output) ** 2))
     assert 10 * np.log10(np.ptp(whole) ** 2 / mse) > 40  # no per-picture statistics: only border effects
+
+
+def test_cpu_layout_follows_the_net(monkeypatch):
+    # NHWC is faster on CPUs for nets without per-picture norm statistics (sgan-isp-tiny) and slower
+    # around instance norm (sgan-tiny, IBN colourisers); CUDA always takes NHWC; the variable wins.
+    monkeypatch.delenv("RAWCOLOUR_CHANNELS_LAST", raising=False)
+    assert default_channels_last(CPU, create_model("sgan-isp-tiny")) is True
+    assert default_channels_last(CPU, create_model("sgan-tiny")) is False
+    assert default_channels_last(CPU, create_model("colorgan-tiny")) is False  # IBN holds an instance norm
+    assert default_channels_last(torch.device("cuda"), create_model("sgan-tiny")) is True
+    monkeypatch.setenv("RAWCOLOUR_CHANNELS_LAST", "0")
+    assert default_channels_last(CPU, create_model("sgan-isp-tiny")) is False
+

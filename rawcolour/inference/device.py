@@ -28,6 +28,7 @@ import torch.nn as nn
 from rawcolour.errors import DeviceError, UsageError
 from rawcolour.nets.fold import fold_for_inference
 from rawcolour.nets.inference_graph import inference_copy, rewrite_for_speed
+from rawcolour.nets.norms import keeps_sample_statistics
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 PRECISIONS: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -37,11 +38,12 @@ _PRECISION_ALIASES = {
     "bfloat16": "bf16", "bf16": "bf16",
 }
 
-# channels_last per device type: on the 2-core AVX2 CPU it measured slower for the whole sgan
-# forward (oneDNN reorders around reflection pads, instance norm and the pixel shuffle cost more
-# than the faster convs gain; benchmarks/results/sgan_speed.json, "layout"); on CUDA tensor
-# cores prefer NHWC.
-CHANNELS_LAST_DEFAULT = {"cpu": False, "cuda": True, "mps": False}
+# channels_last per device type: on CUDA tensor cores prefer NHWC. On CPUs it depends on the net
+# (benchmarks/results/throughput.json, "network"): oneDNN's NHWC convolutions are faster, but a norm
+# that takes statistics of the picture itself (instance norm) reorders around every norm and costs
+# more than they gain. Measured on the 2-core AVX-512 CPU at 12 MP: sgan-isp-tiny (no such norms)
+# 4.57 s NCHW against 3.84 s NHWC; sgan-tiny and the paper's sgan (instance norm) are faster NCHW.
+CHANNELS_LAST_DEFAULT = {"cpu": None, "cuda": True, "mps": False}  # None: as the net measures best
 
 # Share of the free memory a picture's activations may use: CUDA reports what is free on the
 # card; on a CPU the available RAM is shared with everything else on the machine.
@@ -196,12 +198,15 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-def default_channels_last(device: torch.device) -> bool:
-    """Whether activations go NHWC on this device type (measured; see CHANNELS_LAST_DEFAULT)."""
+def default_channels_last(device: torch.device, net: nn.Module | None = None) -> bool:
+    """Whether activations go NHWC for ``net`` on this device type (measured; see CHANNELS_LAST_DEFAULT)."""
     env = os.environ.get("RAWCOLOUR_CHANNELS_LAST")
     if env in ("0", "1"):
         return env == "1"
-    return CHANNELS_LAST_DEFAULT.get(device.type, False)
+    choice = CHANNELS_LAST_DEFAULT.get(device.type, False)
+    if choice is None:
+        return net is not None and not keeps_sample_statistics(net)
+    return choice
 
 
 # ------------------------------------------------------------------------------------- prepare
@@ -217,7 +222,7 @@ def prepare_net(net: nn.Module, device: torch.device, dtype: torch.dtype = torch
     The caller's net is never changed. Norm statistics modes live on the copy.
     """
     if channels_last is None:
-        channels_last = default_channels_last(device)
+        channels_last = default_channels_last(device, net)
     key = (str(device), dtype, bool(channels_last), bool(rewrite))
     cache = _PREPARED.setdefault(net, {})
     stamp = _fingerprint(net)

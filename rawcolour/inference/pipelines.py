@@ -121,7 +121,7 @@ def _run_with_fp32_retry(model: LoadedModel, options: InferenceOptions,
     if dtype is not torch.float32 and not model.policy.supports_half:
         notes.append(f"{model.name} does not support {precision_name(dtype)}; ran in fp32")
         dtype = torch.float32
-    cl = default_channels_last(device) if options.channels_last is None else bool(options.channels_last)
+    cl = default_channels_last(device, model.net) if options.channels_last is None else bool(options.channels_last)
     run = _Run(device, dtype, cl, notes)
     net = prepare_net(model.net, device, dtype, channels_last=cl)
     if dtype is torch.float32:

@@ -171,3 +171,9 @@ def tf_same_pad_4x4() -> nn.ZeroPad2d:
     TF's symmetric (1, 1) there and its (1, 2) on odd sides.
     """
     return nn.ZeroPad2d((1, 2, 1, 2))
+
+
+def keeps_sample_statistics(net: nn.Module) -> bool:
+    """True when some norm of ``net`` normalises with statistics of the picture itself (instance,
+    scalar-layer or IBN norms), as opposed to none or batch norms folded into the convolutions."""
+    return any(isinstance(m, _SampleStatsNorm) for m in net.modules())
