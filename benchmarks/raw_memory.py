@@ -104,7 +104,7 @@ def make_dng(folder: Path, label: str) -> Path:
     import cv2
 
     from rawcolour.io.dng import write_bayer_dng
-    from rawcolour.io.raw import unpack_bayer
+    from rawcolour.io.mosaic import unpack_bayer
 
     h, w = SIZES[label]
     photo = cv2.resize(_bench.photo_mosaic(2, 2), (w // 2, h // 2), interpolation=cv2.INTER_AREA)

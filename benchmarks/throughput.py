@@ -122,7 +122,8 @@ def network_child(folder: str, model_name: str, repeat: int) -> None:
     from rawcolour.camera_colour import balance_packed, picture_colour
     from rawcolour.checkpoint import load_model
     from rawcolour.inference.device import default_channels_last, prepare_net
-    from rawcolour.io.raw import read_raw, to_rggb
+    from rawcolour.io.mosaic import to_rggb
+    from rawcolour.io.raw import read_raw
 
     model = load_model(model_name)
     net = prepare_net(model.net, torch.device("cpu"))
@@ -315,7 +316,7 @@ def encoder_settings(first: Path, repeat: int) -> dict:
     import tifffile
 
     from rawcolour.io import images
-    from rawcolour.io.raw import classic_render
+    from rawcolour.io.classic import classic_render
 
     px16, _ = classic_render(first)
     px8 = images._to_depth(px16, 8)

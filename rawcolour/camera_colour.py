@@ -38,7 +38,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rawcolour.io.raw import packed_rgb
+from rawcolour.io.mosaic import packed_rgb
 
 __all__ = [
     "CameraColour",

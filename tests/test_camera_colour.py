@@ -20,7 +20,8 @@ from rawcolour.camera_colour import (
     read_dng_colour_tags,
 )
 from rawcolour.io.dng import write_bayer_dng
-from rawcolour.io.raw import read_raw, unpack_bayer
+from rawcolour.io.mosaic import unpack_bayer
+from rawcolour.io.raw import read_raw
 
 # A plausible XYZ -> camera matrix (D65 calibration), not any one camera's.
 CAMERA = np.array([[0.6722, -0.0635, -0.0963], [-0.4287, 1.2460, 0.2046], [-0.0572, 0.1468, 0.6374]])

@@ -26,7 +26,7 @@ from rawcolour import registry
 from rawcolour.io import images
 from rawcolour.checkpoint import checkpoint_metadata, save_checkpoint
 from rawcolour.cli.main import app
-from rawcolour.io.raw import unpack_bayer
+from rawcolour.io.mosaic import unpack_bayer
 
 pytest.importorskip("pidng")
 from rawcolour.io.dng import write_bayer_dng  # noqa: E402

@@ -30,7 +30,7 @@ from rawcolour import registry
 from rawcolour.cli.help import MAX_WIDTH
 from rawcolour.cli.main import app
 from rawcolour.io import images
-from rawcolour.io.raw import unpack_bayer
+from rawcolour.io.mosaic import unpack_bayer
 
 runner = CliRunner()
 COMMANDS = [[], ["colourise"], ["raw2rgb"], ["train"], ["eval"], ["eval", "colourise"], ["eval", "raw2rgb"],

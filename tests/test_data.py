@@ -11,7 +11,7 @@ from PIL import Image
 
 from rawcolour.data import samples as data
 from rawcolour.errors import InputError, UsageError
-from rawcolour.io.raw import unpack_bayer
+from rawcolour.io.mosaic import unpack_bayer
 
 
 def _write_rgb(path: Path, rgb: np.ndarray) -> Path:

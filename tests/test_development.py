@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 
 from rawcolour.cli.main import app
 from rawcolour.io import images
-from rawcolour.io.raw import DEMOSAIC_ALGORITHMS, unpack_bayer
+from rawcolour.io.classic import DEMOSAIC_ALGORITHMS
+from rawcolour.io.mosaic import unpack_bayer
 
 pytest.importorskip("pidng")
 exifread = pytest.importorskip("exifread")

@@ -24,7 +24,8 @@ from rawcolour.eval import report
 from rawcolour.checkpoint import checkpoint_metadata, save_checkpoint
 from rawcolour.cli.main import app
 from rawcolour.io.images import write_image
-from rawcolour.io.raw import classic_render_packed, read_rawgan_png
+from rawcolour.io.classic import classic_render_packed
+from rawcolour.io.packed_png import read_rawgan_png
 from rawcolour.registry import get_spec
 
 runner = CliRunner()

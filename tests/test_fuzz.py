@@ -27,7 +27,8 @@ from PIL import Image
 
 from rawcolour.io import images
 from rawcolour.errors import RawcolourError, display_path
-from rawcolour.io.raw import read_raw, unpack_bayer
+from rawcolour.io.mosaic import unpack_bayer
+from rawcolour.io.raw import read_raw
 
 pytest.importorskip("pidng")
 from rawcolour.io.dng import write_bayer_dng  # noqa: E402

@@ -34,7 +34,8 @@ from rawcolour.checkpoint import load_model
 from rawcolour.cli.main import app
 from rawcolour.errors import CheckpointError, InputError, display_path
 from rawcolour.io.files import atomic_write_bytes, clean_stale_temporaries
-from rawcolour.io.raw import read_raw, unpack_bayer
+from rawcolour.io.mosaic import unpack_bayer
+from rawcolour.io.raw import read_raw
 
 pytest.importorskip("pidng")
 from rawcolour.io.dng import write_bayer_dng  # noqa: E402
@@ -124,7 +125,7 @@ def test_header_only_raw_is_refused_not_converted(tmp_path, models):
         assert "no image data" in recs[name]["error"] and "header-only" in recs[name]["error"]
     assert tree(out) == ["good.png"]
     with pytest.raises(InputError, match="no image data"):  # the classic baseline refuses it too
-        from rawcolour.io.raw import classic_render
+        from rawcolour.io.classic import classic_render
         classic_render(shoot / "header-only.dng")
 
 

@@ -26,7 +26,8 @@ from rawcolour.inference.device import (
 from rawcolour.errors import DeviceError, InputError, UsageError
 from rawcolour.io.images import Picture
 from rawcolour.inference.pipelines import InferenceOptions, colourise_image, load_input, raw_to_rgb, render_shape
-from rawcolour.io.raw import RawPicture, apply_orientation, unpack_bayer
+from rawcolour.io.mosaic import unpack_bayer
+from rawcolour.io.raw import RawPicture, apply_orientation
 from rawcolour.registry import RAW2RGB_IO, InferencePolicy, create_model
 
 pytest.importorskip("pidng")
@@ -340,7 +341,7 @@ def _phase_mosaic(rgb01: np.ndarray, cfa: str) -> np.ndarray:
 
 @pytest.mark.parametrize("cfa", ["RGGB", "BGGR", "GRBG", "GBRG"])
 def test_to_rggb_is_the_mirrored_scene(photo, cfa):
-    from rawcolour.io.raw import flip_image, pack_bayer, rggb_flips, to_rggb
+    from rawcolour.io.mosaic import flip_image, pack_bayer, rggb_flips, to_rggb
 
     rgb = photo[:64, :96].astype(np.float32) / 255.0
     packed = pack_bayer(_phase_mosaic(rgb, cfa), cfa)

@@ -14,19 +14,10 @@ pytest.importorskip("pidng")
 
 from rawcolour.io.dng import write_bayer_dng  # noqa: E402
 from rawcolour.errors import InputError, UnsupportedRawError, UsageError  # noqa: E402
-from rawcolour.io.raw import (  # noqa: E402
-    PACKED_ORDER,
-    RawPicture,
-    apply_orientation,
-    classic_render,
-    classic_render_packed,
-    is_raw_path,
-    pack_bayer,
-    read_rawgan_png,
-    read_raw,
-    read_zurich_png,
-    unpack_bayer,
-)
+from rawcolour.io.classic import classic_render, classic_render_packed  # noqa: E402
+from rawcolour.io.mosaic import PACKED_ORDER, pack_bayer, unpack_bayer  # noqa: E402
+from rawcolour.io.packed_png import read_rawgan_png, read_zurich_png  # noqa: E402
+from rawcolour.io.raw import RawPicture, apply_orientation, is_raw_path, read_raw  # noqa: E402
 
 LAYOUTS = ["RGGB", "BGGR", "GRBG", "GBRG"]
 BLACK = (64, 80, 96, 112)  # per packed channel R, Gr, B, Gb
@@ -259,7 +250,7 @@ def test_classic_develops_a_linear_dng_in_linear_light(tmp_path):
     """LibRaw develops a linear DNG: the output, back in linear light, follows the file's pixels
     channel by channel, turned as the file's orientation says; --half halves it."""
     from rawcolour.io.dng import write_linear_dng
-    from rawcolour.io.raw import classic_develop
+    from rawcolour.io.classic import classic_develop
 
     yy, xx = np.mgrid[0:30, 0:40]
     rgb = np.stack([200 + 90 * xx, 300 + 100 * yy, 3500 - 60 * xx - 40 * yy], axis=-1).astype(np.uint16)
@@ -402,7 +393,7 @@ def test_classic_render_packed_on_a_dng(tmp_path):
 
 
 def test_halve_mosaic_bins_quads_and_keeps_the_bayer_layout():
-    from rawcolour.io.raw import halve_mosaic
+    from rawcolour.io.mosaic import halve_mosaic
 
     rgb = np.random.default_rng(3).random((3, 5, 7)).astype(np.float32)  # the picture at half size
     full = np.repeat(np.repeat(rgb, 2, axis=1), 2, axis=2)  # each value over a 2x2 block: (3, 10, 14)
@@ -426,7 +417,7 @@ def test_libraw_diagnostics_are_kept_off_stderr_while_decoding():
     import subprocess
     import sys
 
-    code = ("import os\nfrom rawcolour.io.raw import c_stderr_silenced\n"
+    code = ("import os\nfrom rawcolour.io.c_stderr import c_stderr_silenced\n"
             "with c_stderr_silenced():\n    os.write(2, b'data corrupted at 1378\\n')\n"
             "os.write(2, b'after\\n')\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)

@@ -144,7 +144,7 @@ def test_pipeline_stopped_by_the_caller_abandons_a_blocked_write(tmp_path, monke
 def raw_file(tmp_path_factory) -> Path:
     pytest.importorskip("pidng")
     from rawcolour.io.dng import write_bayer_dng
-    from rawcolour.io.raw import unpack_bayer
+    from rawcolour.io.mosaic import unpack_bayer
 
     rng = np.random.default_rng(0)
     planes = rng.integers(300, 3800, (4, 40, 56)).astype(np.uint16)
@@ -256,7 +256,7 @@ def test_srgb_encode_in_strips_matches_the_whole_array_formula():
 def test_c_stderr_silenced_keeps_what_python_prints():
     """A batch drops C libraries' own stderr lines for its whole run (files decode in worker threads;
     silencing descriptor 2 per decode would swallow the main thread's error lines meanwhile)."""
-    code = ("import os, sys, threading\nfrom rawcolour.io.raw import c_stderr_silenced\n"
+    code = ("import os, sys, threading\nfrom rawcolour.io.c_stderr import c_stderr_silenced\n"
             "with c_stderr_silenced():\n"
             "    t = threading.Thread(target=lambda: os.write(2, b'C in a worker\\n'))\n"
             "    t.start(); t.join()\n"

@@ -57,7 +57,7 @@ from rawcolour.errors import (
 )
 from rawcolour.io import images
 from rawcolour.io.files import WriteAbandoned, clean_stale_temporaries
-from rawcolour.io.raw import c_stderr_silenced
+from rawcolour.io.c_stderr import c_stderr_silenced
 from rawcolour.tasks import TASK_SPECS, get_task
 
 DEFAULT_MODELS = {name: t.default_model for name, t in TASK_SPECS.items()}

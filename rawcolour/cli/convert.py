@@ -56,7 +56,7 @@ from rawcolour.cli.common import (
 from rawcolour.cli.help import Command, Example, with_examples
 from rawcolour.colour_spaces import COLOUR_SPACES
 from rawcolour.errors import RawcolourError, UsageError, display_path
-from rawcolour.io.raw import DEFAULT_DEMOSAIC, DEMOSAIC_ALGORITHMS, EXPOSURE_RANGE, HIGHLIGHT_MODES
+from rawcolour.io.classic import DEFAULT_DEMOSAIC, DEMOSAIC_ALGORITHMS, EXPOSURE_RANGE, HIGHLIGHT_MODES
 from rawcolour.tasks import get_task
 
 app = typer.Typer()
@@ -110,7 +110,7 @@ class Format(str, enum.Enum):
     jpeg = "jpeg"
 
 
-# The development choices, named once where they are defined (colour_spaces, io.raw).
+# The development choices, named once where they are defined (colour_spaces, io.classic).
 ColourSpace = enum.Enum("ColourSpace", {name: name for name in COLOUR_SPACES}, type=str)
 Highlights = enum.Enum("Highlights", {name: name for name in HIGHLIGHT_MODES}, type=str)
 Demosaic = enum.Enum("Demosaic", {name: name for name in DEMOSAIC_ALGORITHMS}, type=str)

@@ -30,7 +30,7 @@ import numpy as np
 from rawcolour.camera_colour import CameraColour, balance_packed, camera_to_srgb_matrix
 from rawcolour.cameras import EVAL_CAMERAS, TRAIN_CAMERAS, Camera
 from rawcolour.data.unprocess import UnprocessParams, camera_rgb, unprocess_to_mosaic
-from rawcolour.io.raw import pack_bayer
+from rawcolour.io.mosaic import pack_bayer
 
 __all__ = [
     "EVAL_CAMERAS",

@@ -23,7 +23,7 @@ from rawcolour.camera_colour import SRGB_TO_XYZ
 from rawcolour.cameras import TRAIN_CAMERAS
 from rawcolour.errors import InputError, UsageError
 from rawcolour.io.images import to_float
-from rawcolour.io.raw import pack_bayer
+from rawcolour.io.mosaic import pack_bayer
 
 __all__ = [
     "CAMERA_XYZ_TO_CAM",

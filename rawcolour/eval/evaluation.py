@@ -38,7 +38,8 @@ from rawcolour.eval import metrics
 from rawcolour.checkpoint import LoadedModel, load_model
 from rawcolour.colour import lab_to_rgb
 from rawcolour.errors import InputError, RawcolourError, UsageError
-from rawcolour.io.raw import RawPicture, packed_rgb
+from rawcolour.io.mosaic import packed_rgb
+from rawcolour.io.raw import RawPicture
 from rawcolour.registry import is_model
 from rawcolour.tasks import TASK_SPECS, get_task
 

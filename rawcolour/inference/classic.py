@@ -18,7 +18,8 @@ from rawcolour.camera_colour import picture_colour
 from rawcolour.colour_spaces import encode_linear_srgb
 from rawcolour.errors import UsageError
 from rawcolour.inference.options import InferenceOptions
-from rawcolour.io.raw import RawPicture, apply_orientation, classic_develop, classic_linear_packed, is_raw_path
+from rawcolour.io.classic import classic_develop, classic_linear_packed
+from rawcolour.io.raw import RawPicture, apply_orientation, is_raw_path
 
 
 @dataclass
@@ -42,7 +43,7 @@ def develop_classic(source: RawPicture | str | Path, options: InferenceOptions |
     """LibRaw's full-resolution development of a camera file (linear DNGs included; white balance,
     exposure, highlights, demosaic and half size from ``options``), as ``bit_depth`` codes (8 or
     16) or float32 (None); for a packed picture without its camera file (Zurich or RAW2RGB-GAN
-    PNGs), the metadata colour pipeline at packed resolution (rawcolour.io.raw.classic_linear_packed),
+    PNGs), the metadata colour pipeline at packed resolution (rawcolour.io.classic.classic_linear_packed),
     float32. Both in ``options.colour_space``."""
     options = options or InferenceOptions()
     space = options.colour_space

@@ -8,7 +8,8 @@ from pathlib import Path
 from rawcolour.errors import InputError, UsageError
 from rawcolour.io.files import open_regular
 from rawcolour.io.images import DEFAULT_MAX_PIXELS, Picture, read_image
-from rawcolour.io.raw import RawPicture, is_raw_path, read_raw, read_rawgan_png, read_zurich_png
+from rawcolour.io.packed_png import read_rawgan_png, read_zurich_png
+from rawcolour.io.raw import RawPicture, is_raw_path, read_raw
 from rawcolour.tasks import get_task
 
 RAW_FORMATS = ("auto", "camera", "zurich", "rawgan")

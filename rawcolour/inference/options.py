@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from rawcolour.camera_colour import parse_wb
 from rawcolour.colour_spaces import COLOUR_SPACES
 from rawcolour.errors import UsageError
-from rawcolour.io.raw import DEMOSAIC_ALGORITHMS, EXPOSURE_RANGE, HIGHLIGHT_MODES
+from rawcolour.io.classic import DEMOSAIC_ALGORITHMS, EXPOSURE_RANGE, HIGHLIGHT_MODES
 
 
 @dataclass

@@ -42,7 +42,8 @@ from rawcolour.inference.device import (
 from rawcolour.inference.inputs import RAW_FORMATS, load_input  # noqa: F401 (part of this module's API)
 from rawcolour.inference.options import InferenceOptions
 from rawcolour.io.images import Picture, to_float
-from rawcolour.io.raw import RawPicture, apply_orientation, flip_image, halve_mosaic, rggb_flips, to_rggb
+from rawcolour.io.mosaic import flip_image, halve_mosaic, rggb_flips, to_rggb
+from rawcolour.io.raw import RawPicture, apply_orientation
 from rawcolour.registry import get_spec
 from rawcolour.inference.tiling import STATS_MODES, NonFiniteOutput, TiledResult, padded_size, run_tiled
 
@@ -168,7 +169,7 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
     in the primaries and curve of ``options.colour_space`` (default sRGB).
 
     - ``classic``: LibRaw's full-resolution render for camera files (linear DNGs included),
-      :func:`~rawcolour.io.raw.classic_linear_packed` (packed resolution) for packed inputs;
+      :func:`~rawcolour.io.classic.classic_linear_packed` (packed resolution) for packed inputs;
       white balance, exposure, highlights, demosaic and half size from the options.
     - Learned models whose input space is ``raw-balanced-srgb`` (our developer): colour from the
       file (``options.wb``, see rawcolour.camera_colour), the mosaic mirrored to RGGB (binned to a

@@ -13,7 +13,7 @@ import numpy as np
 
 from rawcolour.errors import RawcolourError, UsageError
 from rawcolour.io.files import atomic_write_bytes
-from rawcolour.io.raw import PACKED_ORDER, _cfa_offsets, _check_cfa
+from rawcolour.io.mosaic import PACKED_ORDER, cfa_offsets, check_cfa
 
 # CIE XYZ (D65) -> linear sRGB: the default ColorMatrix1, i.e. "the camera's RGB is linear sRGB",
 # which is what a photo unprocessed without a camera matrix is.
@@ -93,7 +93,7 @@ def write_bayer_dng(
     bytes: BYTE). The file is written atomically (temporary file, then rename).
     """
     _, _, Tag, Photometric, _ = _pidng()
-    cfa = _check_cfa(cfa)
+    cfa = check_cfa(cfa)
     data = np.asarray(mosaic)
     if data.ndim != 2:
         raise UsageError(f"a Bayer mosaic must be 2-D (H, W), got shape {data.shape}")
@@ -103,7 +103,7 @@ def write_bayer_dng(
         raise UsageError(f"black must be one level or four in {PACKED_ORDER} order, got {black!r}")
     # BlackLevel with BlackLevelRepeatDim 2x2 is stored by position in the 2x2 cell, row-major.
     by_position = [0] * 4
-    for level, (dy, dx) in zip(levels, _cfa_offsets(cfa)):
+    for level, (dy, dx) in zip(levels, cfa_offsets(cfa)):
         by_position[2 * dy + dx] = level
     layout = [
         (Tag.PhotometricInterpretation, Photometric.Color_Filter_Array),

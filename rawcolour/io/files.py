@@ -90,6 +90,18 @@ def check_regular_file(path: str | Path) -> os.stat_result:
     return st
 
 
+def check_input_file(path: str | Path) -> Path:
+    """An input a library opens by name (LibRaw): a regular file (a FIFO must never reach it),
+    readable and not empty; an InputError naming the file otherwise."""
+    p = Path(path)
+    size = check_regular_file(p).st_size
+    if not os.access(p, os.R_OK):
+        raise InputError("permission denied: the file cannot be read", path=p)
+    if size == 0:
+        raise InputError("empty file (0 bytes)", path=p, hint="the copy or download was probably interrupted")
+    return p
+
+
 def open_regular(path: str | Path) -> int:
     """A read-only descriptor on a regular file, without ever blocking on a FIFO or a device.
 

@@ -7,6 +7,7 @@ Reading:
   the whole GPS IFD): maker notes, thumbnails and private tags stay behind.
 - :func:`upright_exif`, :func:`exif_from_tiff`, :func:`exif_orientation`,
   :func:`pillow_orientation`: the EXIF of ordinary input pictures, carried into outputs.
+- :func:`camera_name`: "Make Model" from a RAW file's first TIFF IFD, read with tifffile.
 - :func:`read_metadata_provenance`: the record rawcolour wrote into one of its outputs.
 
 Writing (:class:`OutputMetadata`, one per encoded picture): the output is upright, so EXIF
@@ -47,6 +48,7 @@ __all__ = [
     "EXIF_TAGS",
     "OutputMetadata",
     "camera_exif",
+    "camera_name",
     "exif_from_tiff",
     "exif_orientation",
     "jpeg_metadata_options",
@@ -176,6 +178,24 @@ def camera_exif(path: str | Path, *, colour_space_tag: int | None = None) -> byt
         return exif.tobytes()
     except Exception:  # noqa: BLE001 -- a tag Pillow cannot write loses the EXIF, not the picture
         return None
+
+
+def camera_name(path: str | Path) -> str:
+    """Best-effort 'Make Model' from the first TIFF IFD (DNG, NEF, CR2, ARW, PEF, ORF, RW2, ...); ""
+    when the file has none tifffile can read."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(str(path)) as tif:
+            tags = tif.pages.first.tags if hasattr(tif.pages, "first") else tif.pages[0].tags
+            found = {code: tags[code].value for code in (271, 272) if code in tags}
+    except Exception:  # noqa: BLE001 -- an unreadable header only means "no camera name"
+        return ""
+    make, model = (found.get(code) if isinstance(found.get(code), str) else "" for code in (271, 272))
+    make, model = make.split("\0")[0].strip(), model.split("\0")[0].strip()
+    if make and model.lower().startswith(make.split()[0].lower()):
+        return model
+    return " ".join(s for s in (make, model) if s)
 
 
 # --------------------------------------------------------------------------- EXIF of input pictures

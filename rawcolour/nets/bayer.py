@@ -1,8 +1,8 @@
 """Bayer mosaics as tensors: packed RGGB planes <-> mosaic, and a bilinear demosaic.
 
-Packed planes are (B, 4, h, w) in the project's order R, G_r, B, G_b (see rawcolour.io.raw) of an
+Packed planes are (B, 4, h, w) in the project's order R, G_r, B, G_b (see rawcolour.io.mosaic) of an
 RGGB mosaic: R at (0, 0), G_r at (0, 1), G_b at (1, 0), B at (1, 1) of each 2x2 cell. Other
-phases are flipped to RGGB before a network sees them (rawcolour.io.raw.to_rggb).
+phases are flipped to RGGB before a network sees them (rawcolour.io.mosaic.to_rggb).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from rawcolour.colour import AB_SCALE, model_lab_to_rgb, model_to_rgb, rgb_to_model_lab
 from rawcolour.errors import UsageError
-from rawcolour.io.raw import packed_rgb
+from rawcolour.io.mosaic import packed_rgb
 from rawcolour.registry import ModelSpec
 
 __all__ = ["ColouriseAdapter", "DeveloperAdapter", "PackedRawAdapter", "TaskAdapter", "adapter_for", "packed_preview"]
