@@ -317,9 +317,10 @@ def encoder_settings(first: Path, repeat: int) -> dict:
 
     from rawcolour.io import images
     from rawcolour.io.classic import classic_render
+    from rawcolour.io.pixels import to_depth
 
     px16, _ = classic_render(first)
-    px8 = images._to_depth(px16, 8)
+    px8 = to_depth(px16, 8)
     png_settings = {
         "level 1 (default strategy)": [cv2.IMWRITE_PNG_COMPRESSION, 1],
         "level 3 (default strategy; rawcolour before)": [cv2.IMWRITE_PNG_COMPRESSION, 3],

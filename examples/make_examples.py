@@ -24,6 +24,7 @@ from skimage import data
 from rawcolour import colour
 from rawcolour.io import dng
 from rawcolour.io import images
+from rawcolour.io.pixels import from_float
 from rawcolour.data import unprocess
 
 HERE = Path(__file__).resolve().parent
@@ -48,7 +49,7 @@ def make_grey(path: Path) -> None:
     rgb = torch.from_numpy(data.chelsea()).permute(2, 0, 1).float() / 255  # (3, H, W)
     lightness = colour.rgb_to_lab(rgb)[0]  # (H, W), 0..100
     grey = colour.lab_to_rgb(torch.stack([lightness, torch.zeros_like(lightness), torch.zeros_like(lightness)]))
-    images.write_image(path, images.from_float(grey[0].numpy(), 8), "png", bit_depth=8)
+    images.write_image(path, from_float(grey[0].numpy(), 8), "png", bit_depth=8)
 
 
 if __name__ == "__main__":

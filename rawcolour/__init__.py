@@ -20,7 +20,7 @@ _API = {
     "InferenceOptions": "rawcolour.inference.options",
     "read_image": "rawcolour.io.images",
     "write_image": "rawcolour.io.images",
-    "from_float": "rawcolour.io.images",
+    "from_float": "rawcolour.io.pixels",
 }
 
 __all__ = ["__version__", *_API]

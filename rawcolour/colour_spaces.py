@@ -166,7 +166,7 @@ def _curve_table(name: str) -> np.ndarray:
 
 @functools.lru_cache(maxsize=None)
 def _code_table(name: str, bit_depth: int) -> np.ndarray:
-    """The curve table as 8- or 16-bit codes, rounded as rawcolour.io.images.from_float rounds."""
+    """The curve table as 8- or 16-bit codes, rounded as rawcolour.io.pixels.from_float rounds."""
     dtype = {8: np.uint8, 16: np.uint16}[bit_depth]
     top = np.float32(np.iinfo(dtype).max)
     return np.rint(np.clip(_curve_table(name), 0.0, 1.0) * top).astype(dtype)
@@ -181,7 +181,7 @@ def encode_linear_srgb(linear: np.ndarray, space: str | ColourSpace, *, to_srgb:
     ``to_srgb``: a 3x3 matrix taking the input's values to linear sRGB first (e.g. LibRaw's 16-bit
     ProPhoto pixels, with their scale and brightness), folded into the conversion; the input may
     then be of any numeric type. ``bit_depth`` 8 or 16: uint8 / uint16 codes instead, exactly
-    those io.images.from_float makes of the float result, without a full-size float picture.
+    those io.pixels.from_float makes of the float result, without a full-size float picture.
     """
     space = get_colour_space(space)
     x = np.asarray(linear)

@@ -19,7 +19,7 @@ from PIL.TiffImagePlugin import IFDRational
 from skimage import data as skdata
 
 from rawcolour import __version__
-from rawcolour.io import images
+from rawcolour.io import files, images, pixels
 from rawcolour.errors import InputError, OutputError, UsageError
 
 RNG = np.random.default_rng(1234)
@@ -454,10 +454,10 @@ class TestAtomicWrite:
         a.write_bytes(b"x")
         (tmp_path / "b.png").write_bytes(b"x")
         os.symlink(a, tmp_path / "link.png")
-        assert images.same_file(a, tmp_path / "link.png")
-        assert images.same_file(a, tmp_path / "sub" / ".." / "a.png")
-        assert not images.same_file(a, tmp_path / "b.png")
-        assert not images.same_file(a, tmp_path / "missing.png")
+        assert files.same_file(a, tmp_path / "link.png")
+        assert files.same_file(a, tmp_path / "sub" / ".." / "a.png")
+        assert not files.same_file(a, tmp_path / "b.png")
+        assert not files.same_file(a, tmp_path / "missing.png")
 
 
 # --------------------------------------------------------------------------- bad inputs
@@ -557,27 +557,27 @@ class TestFloat:
     @pytest.mark.parametrize("dtype,bits", [(np.uint8, 8), (np.uint16, 16)])
     def test_exact_round_trip(self, dtype, bits):
         every = np.arange(np.iinfo(dtype).max + 1, dtype=dtype)
-        f = images.to_float(every)
+        f = pixels.to_float(every)
         assert f.dtype == np.float32 and f[0] == 0.0 and f[-1] == 1.0
-        np.testing.assert_array_equal(images.from_float(f, bits), every)
+        np.testing.assert_array_equal(pixels.from_float(f, bits), every)
 
     def test_float_input_is_clipped_into_a_new_array(self):
         x = np.array([-0.5, 0.25, 1.5], np.float64)
-        f = images.to_float(x)
+        f = pixels.to_float(x)
         assert f.dtype == np.float32 and f.tolist() == [0.0, 0.25, 1.0]
         assert x.tolist() == [-0.5, 0.25, 1.5]  # the input is untouched
         y = np.array([0.5], np.float32)
-        assert images.to_float(y) is not y
+        assert pixels.to_float(y) is not y
 
     def test_rounding_clipping_nan(self):
         x = np.array([-1.0, 0.0, 0.49 / 255, 0.51 / 255, 1.0, 2.0, np.nan, np.inf])
-        np.testing.assert_array_equal(images.from_float(x, 8), [0, 0, 0, 1, 255, 255, 0, 255])
-        assert images.from_float(np.array([1 / 255]), 8)[0] == 1
-        assert images.from_float(np.array([0.5]), 16).dtype == np.uint16
+        np.testing.assert_array_equal(pixels.from_float(x, 8), [0, 0, 0, 1, 255, 255, 0, 255])
+        assert pixels.from_float(np.array([1 / 255]), 8)[0] == 1
+        assert pixels.from_float(np.array([0.5]), 16).dtype == np.uint16
         with pytest.raises(TypeError, match="Got int64"):
-            images.to_float(np.zeros(3, np.int64))
+            pixels.to_float(np.zeros(3, np.int64))
         with pytest.raises(UsageError, match="bit depth 10"):
-            images.from_float(np.zeros(3), 10)
+            pixels.from_float(np.zeros(3), 10)
 
 
 class TestFastEncoders:
@@ -601,18 +601,18 @@ class TestFastEncoders:
     def test_from_float_matches_whole_array_formula(self, dtype, bits):
         x = self._floats(dtype)
         for view in (x, x[::-1, ::2], x.transpose(1, 0, 2), x[..., 1], x[7, :, 0]):
-            np.testing.assert_array_equal(images.from_float(view, bits), self._previous_from_float(view, bits))
-        assert images.from_float(np.float32(0.5), 8) == 128  # 0-d
+            np.testing.assert_array_equal(pixels.from_float(view, bits), self._previous_from_float(view, bits))
+        assert pixels.from_float(np.float32(0.5), 8) == 128  # 0-d
 
     def test_from_float_half_precision_reaches_white(self):
         x = np.array([[0.0, 0.5, 1.0, 2.0]], np.float16)
-        np.testing.assert_array_equal(images.from_float(x, 16), [[0, 32768, 65535, 65535]])
+        np.testing.assert_array_equal(pixels.from_float(x, 16), [[0, 32768, 65535, 65535]])
 
     def test_16_to_8_bits_every_value(self):
         every = np.arange(65536, dtype=np.uint16).reshape(256, 256)
         expected = ((every.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-        np.testing.assert_array_equal(images._to_depth(every, 8), expected)
-        np.testing.assert_array_equal(images._to_depth(np.stack([every] * 3, -1)[::-1], 8), np.stack([expected] * 3, -1)[::-1])
+        np.testing.assert_array_equal(pixels.to_depth(every, 8), expected)
+        np.testing.assert_array_equal(pixels.to_depth(np.stack([every] * 3, -1)[::-1], 8), np.stack([expected] * 3, -1)[::-1])
 
     @pytest.mark.parametrize("bits", [8, 16])
     @pytest.mark.parametrize("grey", [False, True])

@@ -173,7 +173,8 @@ def test_commands_without_a_network_start_without_torch(args):
 def test_classic_batch_runs_without_torch_and_writes_the_float_paths_codes(raw_file, tmp_path):
     from rawcolour.checkpoint import load_model
     from rawcolour.inference.pipelines import InferenceOptions, raw_to_rgb
-    from rawcolour.io.images import from_float, read_image
+    from rawcolour.io.images import read_image
+    from rawcolour.io.pixels import from_float
 
     out = tmp_path / "out"
     code, torch_loaded, stderr = cli("raw2rgb", str(raw_file), str(raw_file.with_name("missing.dng")),

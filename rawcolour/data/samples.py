@@ -32,7 +32,8 @@ import cv2
 import numpy as np
 
 from rawcolour.errors import InputError, UsageError
-from rawcolour.io.images import IMAGE_EXTENSIONS, read_image, to_float
+from rawcolour.io.images import IMAGE_EXTENSIONS, read_image
+from rawcolour.io.pixels import to_float
 from rawcolour.io.packed_png import read_rawgan_png, read_zurich_png
 from rawcolour.data.unprocess import UnprocessParams, area_half, synthetic_pair
 

@@ -22,7 +22,7 @@ import numpy as np
 from rawcolour.camera_colour import SRGB_TO_XYZ
 from rawcolour.cameras import TRAIN_CAMERAS
 from rawcolour.errors import InputError, UsageError
-from rawcolour.io.images import to_float
+from rawcolour.io.pixels import to_float
 from rawcolour.io.mosaic import pack_bayer
 
 __all__ = [

@@ -41,7 +41,8 @@ from rawcolour.inference.device import (
 )
 from rawcolour.inference.inputs import RAW_FORMATS, load_input  # noqa: F401 (part of this module's API)
 from rawcolour.inference.options import InferenceOptions
-from rawcolour.io.images import Picture, to_float
+from rawcolour.io.images import Picture
+from rawcolour.io.pixels import to_float
 from rawcolour.io.mosaic import flip_image, halve_mosaic, rggb_flips, to_rggb
 from rawcolour.io.raw import RawPicture, apply_orientation
 from rawcolour.registry import get_spec

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rawcolour.errors import UnsupportedRawError, UsageError
 from rawcolour.io.mosaic import packed_rgb
 from rawcolour.io.raw import RawPicture, bayer_layout, is_demosaiced, open_raw, refuse_no_image_data, refuse_non_bayer
+
+if TYPE_CHECKING:
+    from rawcolour.camera_colour import CameraColour
 
 # LibRaw scales linear light by exp_shift in 0.25..8 (-2..+3 EV); every developer shares the range.
 EXPOSURE_RANGE = (-2.0, 3.0)
@@ -166,7 +170,7 @@ def classic_render(path: str | Path, *, bit_depth: int = 16, wb: str | tuple[flo
     return developed.encode("srgb", bit_depth), developed.white_balance
 
 
-def classic_linear_packed(raw: RawPicture, colour: "CameraColour | None" = None,  # noqa: F821
+def classic_linear_packed(raw: RawPicture, colour: CameraColour | None = None,
                           exposure: float = 0.0) -> np.ndarray:
     """A classic pipeline on a packed picture, at packed resolution: (3, h, w) float32 linear light
     in sRGB primaries (below 0 or above 1 where colours leave sRGB).
@@ -185,7 +189,7 @@ def classic_linear_packed(raw: RawPicture, colour: "CameraColour | None" = None,
     return colour.develop(packed_rgb(p), clip=False) * np.float32(2.0 ** float(exposure))
 
 
-def classic_render_packed(raw: RawPicture, colour: "CameraColour | None" = None,  # noqa: F821
+def classic_render_packed(raw: RawPicture, colour: CameraColour | None = None,
                           exposure: float = 0.0) -> np.ndarray:
     """:func:`classic_linear_packed` clipped and sRGB-encoded: (3, h, w) float32 in [0, 1]."""
     from rawcolour.camera_colour import srgb_encode

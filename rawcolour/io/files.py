@@ -306,3 +306,11 @@ def clean_stale_temporaries(folder: str | Path) -> list[Path]:
         finally:
             os.close(fd)
     return removed
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """True if ``a`` and ``b`` name the same file (links included) or, if one is missing, the same path."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(a).resolve() == Path(b).resolve()
