@@ -25,7 +25,9 @@ from typer.testing import CliRunner
 from rawcolour.checkpoint import load_checkpoint, read_checkpoint
 from rawcolour.cli.models import app as models_app
 from rawcolour.errors import CheckpointError, OutputError, UsageError
-from rawcolour.interop import import_checkpoint, read_foreign_checkpoint, reference_key_map
+from rawcolour.interop import import_checkpoint
+from rawcolour.interop_files import read_foreign_checkpoint
+from rawcolour.interop_layouts import reference_key_map
 from rawcolour.registry import create_model
 
 runner = CliRunner()
