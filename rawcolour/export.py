@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import io
 import json
 import logging
 import math
-import os
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -114,12 +113,7 @@ def export_onnx(model: str | Path | LoadedModel, output: str | Path, *, force: b
     """
     start = time.perf_counter()
     out = Path(output)
-    try:
-        exists = out.exists()
-    except OSError as err:  # a folder on the way we may not enter
-        raise output_error(out, err, "ONNX file") from None
-    if exists and not force:
-        raise OutputError("output exists", path=out, hint="pass --force to replace it, or choose another --onnx")
+    _check_output(out, force)
     _need("onnxscript", "ONNX export")
     _need("onnx", "ONNX export")
     if check:
@@ -131,14 +125,64 @@ def export_onnx(model: str | Path | LoadedModel, output: str | Path, *, force: b
     net = inference_module(loaded.net)
     multiple, min_side = _size_rule(loaded, net)
     in_channels = net.config.in_channels
-    blocks = math.ceil(min_side / multiple)
-    a = max(2, blocks)  # traced sides: multiple*a x multiple*(a+1), batch 2 (sizes 0/1 would be specialised)
-    example = torch.randn(2, in_channels, multiple * a, multiple * (a + 1))
-    dim = torch.export.Dim
-    batch = dim("batch", min=1)
-    h, w = dim("h_blocks", min=blocks), dim("w_blocks", min=blocks)
-    dynamic = ({0: batch, 2: multiple * h, 3: multiple * w},)
+    a = max(2, math.ceil(min_side / multiple))  # traced sides: multiple*a x multiple*(a+1)
+    example = torch.randn(2, in_channels, multiple * a, multiple * (a + 1))  # batch 2: 0/1 would be specialised
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise output_error(out, err, "ONNX file") from None
+    proto = _exported_graph(net, example, loaded, multiple, min_side)
+    # Serialised in memory and checked from those bytes, then written by the one atomic writer: a
+    # failed export or check never leaves a partial output, a read-only or full target gives one
+    # error line, and the file gets the permissions any new file gets.
+    data = _serialised(proto, out)
+    checked, diff = None, None
+    if check:
+        x = torch.rand(1, in_channels, multiple * (a + 1), multiple * a) * 2 - 1
+        diff = _max_diff_vs_onnxruntime(net, data, x)
+        checked = tuple(x.shape)
+        if not diff <= tolerance:
+            raise RawcolourError(f"the exported graph differs from PyTorch by {diff:.3g} (more than {tolerance:g}) "
+                                 f"on a {'x'.join(map(str, checked))} input; nothing written", path=out)
+    atomic_write_bytes(out, data, what="ONNX file")
+    return ExportResult(path=out, name=loaded.name, task=loaded.task, input_name=INPUT_NAME, output_name=OUTPUT_NAME,
+                        size_multiple=multiple, min_side=min_side, opset=_opset(proto), checked_shape=checked,
+                        max_abs_diff=diff, seconds=round(time.perf_counter() - start, 2))
 
+
+def _check_output(out: Path, force: bool) -> None:
+    try:
+        exists = out.exists()
+    except OSError as err:  # a folder on the way we may not enter
+        raise output_error(out, err, "ONNX file") from None
+    if exists and not force:
+        raise OutputError("output exists", path=out, hint="pass --force to replace it, or choose another --onnx")
+
+
+def _exported_graph(net: nn.Module, example: torch.Tensor, loaded: LoadedModel, multiple: int, min_side: int):
+    """The ONNX ModelProto of ``net``, dynamic in batch and in H, W (multiples of ``multiple``, at
+    least ``min_side``), with the model's I/O spec and policy in its metadata."""
+    dim = torch.export.Dim
+    blocks = math.ceil(min_side / multiple)
+    h, w = dim("h_blocks", min=blocks), dim("w_blocks", min=blocks)
+    dynamic = ({0: dim("batch", min=1), 2: multiple * h, 3: multiple * w},)
+    with _quiet_exporter(), torch.no_grad():
+        try:
+            program = torch.onnx.export(net, (example,), None, dynamo=True, input_names=[INPUT_NAME],
+                                        output_names=[OUTPUT_NAME], dynamic_shapes=dynamic, verbose=False,
+                                        external_data=False)
+        except Exception as err:  # the exporter raises many types; report one line
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise RawcolourError(f"ONNX export failed ({type(err).__name__}: {first})") from err
+        program.model.metadata_props.update(_metadata(loaded, multiple, min_side))
+        program.model.doc_string = (f"rawcolour {loaded.name} ({loaded.task}): {INPUT_NAME} "
+                                    f"(B, {example.shape[1]}, H, W), H and W multiples of {multiple}, "
+                                    f"at least {min_side}")
+        return program.model_proto
+
+
+def _metadata(loaded: LoadedModel, multiple: int, min_side: int) -> dict[str, str]:
+    """The ONNX file's metadata_props: what rawcolour's pipelines need to feed the graph."""
     meta = {
         "rawcolour_version": rawcolour.__version__,
         "name": loaded.name,
@@ -151,60 +195,29 @@ def export_onnx(model: str | Path | LoadedModel, output: str | Path, *, force: b
     if loaded.source is not None:
         meta["source_checkpoint"] = loaded.source.name
         meta["source_sha256"] = loaded.sha256 or ""
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise output_error(out, err, "ONNX file") from None
-    # The exporter writes a file of its own; it is built in a private folder and then goes through
-    # the one atomic writer, so a failed export or check never leaves a partial output, a read-only
-    # or full target gives one error line, and the file gets the permissions any new file gets.
-    with tempfile.TemporaryDirectory(prefix="rawcolour-onnx-") as scratch:
-        tmp = os.path.join(scratch, out.name)
-        with _quiet_exporter(), torch.no_grad():
-            try:
-                program = torch.onnx.export(net, (example,), None, dynamo=True, input_names=[INPUT_NAME],
-                                            output_names=[OUTPUT_NAME], dynamic_shapes=dynamic, verbose=False,
-                                            external_data=False)
-            except Exception as err:  # the exporter raises many types; report one line
-                first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-                raise RawcolourError(f"ONNX export failed ({type(err).__name__}: {first})") from err
-            program.model.metadata_props.update(meta)
-            program.model.doc_string = (f"rawcolour {loaded.name} ({loaded.task}): {INPUT_NAME} "
-                                        f"(B, {in_channels}, H, W), H and W multiples of {multiple}, "
-                                        f"at least {min_side}")
-            try:
-                program.save(tmp, external_data=False)
-            except OSError as err:
-                raise RawcolourError(f"cannot write the ONNX graph to a temporary folder ({err.strerror or err})",
-                                     hint="free some space in the temporary folder (TMPDIR)") from None
-        opset = _opset(tmp)
-        checked, diff = None, None
-        if check:
-            x = torch.rand(1, in_channels, multiple * (a + 1), multiple * a) * 2 - 1
-            diff = _max_diff_vs_onnxruntime(net, tmp, x)
-            checked = tuple(x.shape)
-            if not diff <= tolerance:
-                raise RawcolourError(f"the exported graph differs from PyTorch by {diff:.3g} (more than {tolerance:g}) "
-                                     f"on a {'x'.join(map(str, checked))} input; nothing written", path=out)
-        with open(tmp, "rb") as f:
-            atomic_write_bytes(out, f.read(), what="ONNX file")
-    return ExportResult(path=out, name=loaded.name, task=loaded.task, input_name=INPUT_NAME, output_name=OUTPUT_NAME,
-                        size_multiple=multiple, min_side=min_side, opset=opset, checked_shape=checked,
-                        max_abs_diff=diff, seconds=round(time.perf_counter() - start, 2))
+    return meta
 
 
-def _opset(path: str | Path) -> int | None:
+def _serialised(proto, out: Path) -> bytes:
+    """The bytes ``onnx.save`` writes for ``proto`` at ``out`` (the format follows the suffix;
+    protobuf for ``.onnx`` and any suffix onnx does not know)."""
     import onnx
+    from onnx.serialization import registry
 
-    model = onnx.load(str(path), load_external_data=False)
-    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    buffer = io.BytesIO()
+    onnx.save_model(proto, buffer, format=registry.get_format_from_file_extension(out.suffix))
+    return buffer.getvalue()
 
 
-def _max_diff_vs_onnxruntime(net: nn.Module, onnx_path: str | Path, x: torch.Tensor) -> float:
-    """Largest |PyTorch - onnxruntime| over one input."""
+def _opset(proto) -> int | None:
+    return next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
+
+
+def _max_diff_vs_onnxruntime(net: nn.Module, graph: bytes, x: torch.Tensor) -> float:
+    """Largest |PyTorch - onnxruntime| over one input, ``graph`` being the serialised ONNX model."""
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(graph, providers=["CPUExecutionProvider"])
     with torch.no_grad():
         expected = net(x).numpy()
     got = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]

@@ -23,7 +23,7 @@ from rawcolour.camera_colour import SRGB_TO_XYZ
 from rawcolour.cameras import TRAIN_CAMERAS
 from rawcolour.errors import InputError, UsageError
 from rawcolour.io.pixels import to_float
-from rawcolour.io.mosaic import pack_bayer
+from rawcolour.io.mosaic import pack_bayer, packed_rgb
 
 __all__ = [
     "CAMERA_XYZ_TO_CAM",
@@ -371,7 +371,7 @@ def process(packed: np.ndarray, params: UnprocessParams) -> np.ndarray:
     if packed.ndim != 3 or packed.shape[0] != 4:
         raise InputError(f"expected packed RAW of shape (4, h, w), got {packed.shape}")
     p = packed.astype(np.float32, copy=False)
-    cam = np.stack([p[0], 0.5 * (p[1] + p[3]), p[2]], axis=-1)
+    cam = np.ascontiguousarray(np.moveaxis(packed_rgb(p), 0, -1))  # (h, w, 3): R, mean green, B
     cam = cam * (1.0 / params.inverse_gains).astype(np.float32)
     np.clip(cam, 0.0, 1.0, out=cam)
     lin = cam @ np.linalg.inv(params.rgb_to_cam).T.astype(np.float32)
