@@ -4,13 +4,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from rawcolour.batch.model_step import Converted
+from rawcolour.inference.oom import out_of_memory
 from rawcolour.errors import (
     InputError,
     OutputError,
@@ -137,12 +137,10 @@ def error_text(err: BaseException, path: Path | str) -> str:
             err = type(err)(err.problem, path=err.path or path, hint=hint)
         return str(err)
     shown = display_path(path)
-    if isinstance(err, MemoryError):
+    kind = out_of_memory(err)
+    if kind == "host":
         return f"{shown}: not enough memory to convert this picture; close other programs or use a smaller --tile"
-    if "torch" in sys.modules:  # a network ran (batch itself stays torch-free for the baselines)
-        from rawcolour.inference.device import is_oom
-
-        if is_oom(err):
-            return f"{shown}: the device ran out of memory; use a smaller --tile or --device cpu"
+    if kind == "device":
+        return f"{shown}: the device ran out of memory; use a smaller --tile or --device cpu"
     detail = one_line(str(err)) or type(err).__name__
     return f"{shown}: unexpected error ({type(err).__name__}: {detail}); please report this as a bug"

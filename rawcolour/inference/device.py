@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 
 from rawcolour.errors import DeviceError, UsageError
+from rawcolour.inference.oom import is_oom  # noqa: F401 (part of this module's API)
 from rawcolour.nets.fold import fold_for_inference
 from rawcolour.nets.inference_graph import inference_copy, rewrite_for_speed
 from rawcolour.nets.norms import keeps_sample_statistics
@@ -167,16 +168,6 @@ def cpu_available_memory() -> int:
 def memory_budget(device: torch.device) -> int:
     """Bytes of activations one device call may use: a device-type share of the free memory."""
     return int(free_memory(device) * MEMORY_FRACTION.get(device.type, 0.5))
-
-
-def is_oom(err: BaseException) -> bool:
-    """True for out-of-memory from any backend (CUDA OutOfMemoryError, CPU allocator, MPS, MemoryError)."""
-    if isinstance(err, (MemoryError, torch.OutOfMemoryError)):
-        return True
-    if isinstance(err, RuntimeError):
-        text = str(err).lower()
-        return "out of memory" in text or "can't allocate memory" in text or "failed to allocate" in text
-    return False
 
 
 def release_memory(device: torch.device) -> None:
