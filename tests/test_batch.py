@@ -16,7 +16,7 @@ from rawcolour.io import images
 from rawcolour.batch import (
     BatchRunner,
     Collection,
-    Converted,
+    Result,
     OutputPlan,
     Source,
     collect_inputs,
@@ -249,9 +249,10 @@ class FakeConverter:
         self.converted.append(path.name)
         return images.read_image(path, max_pixels=10_000)
 
-    def develop(self, pic: images.Picture) -> Converted:
+    def develop(self, pic: images.Picture) -> Result:
         rgb = np.repeat(images.to_float(pic.pixels)[..., None], 3, axis=2)
-        return Converted(rgb, pic.bit_depth, pic.exif, pic.icc_profile, tile=None, notes=["fake"])
+        return Result(rgb, input_bit_depth=pic.bit_depth, exif=pic.exif, icc_profile=pic.icc_profile, tile=None,
+                      notes=["fake"])
 
 
 def files_in(folder: Path) -> list[str]:

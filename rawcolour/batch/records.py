@@ -1,4 +1,4 @@
-"""What a batch reports: one :class:`Record` per input, a :class:`Summary` of the run, and
+"""What a batch reports: one :class:`~rawcolour.inference.result.Result` per input, a :class:`Summary` of the run, and
 :func:`error_text`, the one line that names a file, what is wrong and what to do.
 """
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from rawcolour.batch.model_step import Converted
+from rawcolour.inference.result import Result
 from rawcolour.inference.oom import out_of_memory
 from rawcolour.errors import (
     InputError,
@@ -29,7 +29,7 @@ class Converter(Protocol):
     def load(self, path: Path) -> Any:
         """Decode one file, in a worker thread and maybe before ``prepare``; errors fail that file only."""
 
-    def develop(self, loaded: Any) -> Converted:
+    def develop(self, loaded: Any) -> Result:
         """What ``load`` gave -> the converted picture (the model runs here); errors fail that file only."""
 
     def describe(self) -> dict[str, str | None]:
@@ -38,43 +38,6 @@ class Converter(Protocol):
     # Optional: ``provenance() -> dict`` of what an output made now records (model, model_sha256,
     # settings), known without loading the model; BatchRunner falls back to ``describe()``.
     # Optional: ``progress(stage, done)``, told "decoding" while the batch waits for a file's decode.
-
-
-@dataclass
-class Record:
-    """The outcome for one input, as printed by ``--json``."""
-
-    input: str
-    output: str | None
-    status: str  # ok | skipped | failed
-    error: str | None = None
-    model: str | None = None
-    model_sha256: str | None = None
-    tile: int | None = None
-    seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
-    device: str | None = None
-    precision: str | None = None
-    white_balance: str | None = None
-    in_colour: bool | None = None  # colourise: the input already had colour (None: not looked at)
-    mismatched: bool = False  # failed: the output exists, made by another model or with other settings
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "input": self.input,
-            "output": self.output,
-            "status": self.status,
-            "error": self.error,
-            "model": self.model,
-            "model_sha256": self.model_sha256,
-            "tile": self.tile,
-            "seconds": round(self.seconds, 4),
-            "notes": list(self.notes),
-            "device": self.device,
-            "precision": self.precision,
-            "white_balance": self.white_balance,
-            "in_colour": self.in_colour,
-        }
 
 
 @dataclass
@@ -94,7 +57,7 @@ class Summary:
     world: int = 1  # processes that took part (run_batch)
     unsupported_kinds: list[str] = field(default_factory=list)  # suffixes passed over ('.xmp', '(none)')
 
-    def add(self, record: Record) -> None:
+    def add(self, record: Result) -> None:
         setattr(self, record.status, getattr(self, record.status) + 1)
         self.in_colour += bool(record.in_colour)
         self.mismatched += record.mismatched

@@ -11,7 +11,7 @@ prints, this module never does. The steps, each usable alone:
 3. :class:`BatchRunner`: converts its share of the jobs, decoding the next file and encoding and
    writing the previous one while the current one is developed (rawcolour.batch.pipeline; at most
    one picture per stage), loads the model on first need (a re-run where every output exists
-   loads nothing), writes atomically and reports a :class:`Record` per file, in order. A bad file
+   loads nothing), writes atomically and reports a :class:`~rawcolour.inference.result.Result` per file, in order. A bad file
    gives a ``failed`` record and the batch goes on; only problems that would fail every file
    (missing weights, no such device) stop it.
 4. Under ``torchrun`` each rank converts every ``world``-th job of the sorted plan, and the counts
@@ -38,9 +38,9 @@ from typing import Any, BinaryIO
 
 
 from rawcolour.batch.collect import Collection, collect_inputs, describe_inputs
-from rawcolour.batch.model_step import Converted, LoadSettings, ModelConverter, PassedOver, Progress
+from rawcolour.batch.model_step import LoadSettings, ModelConverter, PassedOver, Progress
 from rawcolour.batch.pipeline import Outcome, run_pipelined
-from rawcolour.batch.records import Converter, Record, Summary, error_text
+from rawcolour.batch.records import Converter, Summary, error_text
 from rawcolour.batch.plan import Job, OutputPlan, default_bit_depth, output_kind, plan_jobs
 from rawcolour.batch.provenance import conflict
 from rawcolour.distributed import Ranks, close_distributed, init_distributed, rank_device, reduce_counts, share
@@ -55,6 +55,7 @@ from rawcolour.errors import (
     display_path,
     one_line,
 )
+from rawcolour.inference.result import Result
 from rawcolour.io import images
 from rawcolour.io.files import WriteAbandoned, clean_stale_temporaries
 from rawcolour.io.raw import c_stderr_silenced
@@ -78,7 +79,7 @@ FATAL_ERRORS: tuple[type[RawcolourError], ...] = (
 
 def write_output(
     job: Job,
-    converted: Converted,
+    converted: Result,
     *,
     task: str,
     provenance: dict[str, str],
@@ -136,7 +137,7 @@ class BatchRunner:
         stdout: BinaryIO | None = None,
         writer: Writer = write_output,
         on_start: Callable[[Job], None] | None = None,
-        on_record: Callable[[Record], None] | None = None,
+        on_record: Callable[[Result], None] | None = None,
         clock: Callable[[], float] = time.perf_counter,
         summary: Summary | None = None,
     ):
@@ -174,18 +175,23 @@ class BatchRunner:
             self._files.clear()
         return self.summary
 
-    def _record(self, job: Job, status: str, **kw: Any) -> Record:
+    def _record(self, job: Job, status: str, **kw: Any) -> Result:
+        """A record without a picture (skipped, failed)."""
+        return Result(status=status, **self._names(job), **kw)
+
+    def _names(self, job: Job) -> dict[str, str | None]:
+        """What a record names: the input, the output, the model."""
         described = self.converter.describe() if self._prepared else {"model": None, "model_sha256": None}
         out = "-" if job.to_stdout else (None if job.output is None else str(job.output))
-        return Record(input=str(job.input), output=out, status=status,
-                      model=described.get("model"), model_sha256=described.get("model_sha256"), **kw)
+        return {"input": str(job.input), "output": out, "model": described.get("model"),
+                "model_sha256": described.get("model_sha256")}
 
     def _file(self, job: Job) -> _FileState:
         return self._files.setdefault(id(job), _FileState())
 
     # ------------------------------------------------------------------ the three stages of a file
 
-    def _load(self, job: Job) -> Record | Any:
+    def _load(self, job: Job) -> Result | Any:
         """Worker thread: a record for a job settled without converting it, else the decoded file."""
         with self._notes.for_file(job):
             settled = self._settled(job)
@@ -198,10 +204,10 @@ class BatchRunner:
         if tell is not None:
             tell("decoding", 0.0)
 
-    def _develop(self, job: Job, loaded: Record | Any) -> Record | Converted:
+    def _develop(self, job: Job, loaded: Result | Any) -> Result:
         """Calling thread: the model (loaded on the first file that needs it) on the decoded file."""
         self.on_start(job)
-        if isinstance(loaded, Record):
+        if isinstance(loaded, Result):  # settled in _load
             return loaded
         if not self._prepared:
             began = self.clock()
@@ -215,9 +221,9 @@ class BatchRunner:
         with self._notes.for_file(job):
             return self.converter.develop(loaded)
 
-    def _finish(self, job: Job, developed: Record | Converted) -> Record:
+    def _finish(self, job: Job, developed: Result) -> Result:
         """Worker thread: encode and write atomically (or to stdout for ``-o -``)."""
-        if isinstance(developed, Record):
+        if developed.rgb is None:  # settled in _load: nothing to write
             return developed
         with self._notes.for_file(job):
             notes = self._file(job).folder_notes = self._clean_folder(job)
@@ -225,11 +231,9 @@ class BatchRunner:
             provenance.update({k: v for k, v in self._provenance().items() if v})
             self.writer(job, developed, task=self.task, provenance=provenance,
                         strip_metadata=self.strip_metadata, stdout=self.stdout)
-        return self._record(job, "ok", tile=developed.tile, notes=notes + list(developed.notes),
-                            device=developed.device, precision=developed.precision,
-                            white_balance=developed.white_balance, in_colour=developed.in_colour)
+        return developed.written(status="ok", notes=notes + list(developed.notes), **self._names(job))
 
-    def _outcome_record(self, outcome: Outcome[Job], library_note: str | None) -> Record:
+    def _outcome_record(self, outcome: Outcome[Job], library_note: str | None) -> Result:
         """The record of a finished job; errors that must stop the batch are raised here."""
         job, err = outcome.item, outcome.error
         state = self._file(job)
@@ -252,7 +256,7 @@ class BatchRunner:
         self._files.pop(id(job), None)
         return record
 
-    def _settled(self, job: Job) -> Record | None:
+    def _settled(self, job: Job) -> Result | None:
         """The record of a job decided without converting: a planning error, a dangling output link,
         an existing output (--on-exist skip or error); None when the job is to be converted."""
         if job.error is not None:
@@ -409,7 +413,7 @@ def run_batch(
     on_collected: Callable[[Collection], None] | None = None,
     on_planned: Callable[[Sequence[Job]], None] | None = None,
     on_start: Callable[[Job], None] | None = None,
-    on_record: Callable[[Record], None] | None = None,
+    on_record: Callable[[Result], None] | None = None,
     on_progress: Progress | None = None,
     only_grey: bool = False,
 ) -> Summary:
@@ -478,12 +482,11 @@ __all__ = [
     "FATAL_ERRORS",
     "ON_EXIST",
     "BatchRunner",
-    "Converted",
     "Converter",
     "LoadSettings",
     "ModelConverter",
     "PassedOver",
-    "Record",
+    "Result",
     "Summary",
     "error_text",
     "run_batch",

@@ -436,7 +436,7 @@ def _convert(task: str, inputs: list[str], *, output: str | None, model: str | N
                     if not stage.startswith("tile"):
                         progress.refresh()  # a new step shows at once, however short (tiles: 10 times a second)
 
-            def on_record(record: batch.Record) -> None:
+            def on_record(record: batch.Result) -> None:
                 nonlocal done, emit_json
                 done += 1
                 if record.status == "failed":

@@ -41,6 +41,7 @@ from rawcolour.inference.device import (
 )
 from rawcolour.inference.inputs import RAW_FORMATS, load_input  # noqa: F401 (part of this module's API)
 from rawcolour.inference.options import InferenceOptions
+from rawcolour.inference.result import Result
 from rawcolour.io.images import Picture, to_float
 from rawcolour.io.raw import RawPicture, apply_orientation, flip_image, halve_mosaic, rggb_flips, to_rggb
 from rawcolour.registry import get_spec
@@ -48,20 +49,6 @@ from rawcolour.inference.tiling import STATS_MODES, NonFiniteOutput, TiledResult
 
 # Rows per strip when merging L and ab: bounds the float temporaries of the Lab -> RGB step.
 _MERGE_PIXELS = 1 << 20
-
-
-@dataclass
-class Result:
-    """One converted picture."""
-
-    rgb: np.ndarray  # (H, W, 3) float32 in [0,1], upright (orientation applied)
-    tile: int | None  # tile size actually used (None = whole picture at once)
-    seconds: float
-    notes: list[str] = field(default_factory=list)  # e.g. "fp16 gave non-finite values; reran in fp32"
-    device: str = ""  # where the network ran ("" for baselines without one)
-    precision: str = ""  # fp32 | fp16 | bf16 actually used for the output
-    white_balance: str = ""  # raw2rgb: camera | auto | daylight | custom, or "model" (guessed by the network)
-    colour_space: str = "srgb"  # the primaries and curve of ``rgb`` (rawcolour.colour_spaces)
 
 
 __all__ = [
