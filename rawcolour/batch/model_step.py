@@ -7,6 +7,7 @@ loads the model on first need, so a re-run where every output exists loads nothi
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from rawcolour.errors import (
 from rawcolour.inference.classic import ClassicPicture, develop_classic, renders_camera_file
 from rawcolour.inference.inputs import load_input
 from rawcolour.inference.options import InferenceOptions
+from rawcolour.inference.tile_geometry import check_tile_room
 from rawcolour.inference.result import Result
 from rawcolour.io import images
 from rawcolour.io.metadata import camera_exif
@@ -55,9 +57,8 @@ Progress = Callable[[str, float], None]  # (what is happening, share of the curr
 class ModelConverter:
     """The conversion step of the CLI: a registry name or checkpoint file run by rawcolour.inference.pipelines.
 
-    ``options``: keyword arguments of ``InferenceOptions`` (device, precision, tile, overlap,
-    render_size, wb, exposure, colour_space, ...); the model is loaded in ``prepare``, on the first
-    file that needs it. ``bit_depth``, ``quality``: the output depth and JPEG quality asked for (the
+    ``options``: how pictures go through the model (device, precision, tile, ...; a copy is kept);
+    the model is loaded in ``prepare``, on the first file that needs it. ``bit_depth``, ``quality``: the output depth and JPEG quality asked for (the
     writer's; recorded with the settings). ``output_depth``: the depth every output is written at
     (8 or 16; None when it varies), so ``classic`` hands over codes of that depth. ``only_grey``
     (colourise): pass over pictures that already have colour instead of replacing their colours.
@@ -67,15 +68,15 @@ class ModelConverter:
     worker thread), straight to the output's codes in its colour space (``output_depth``).
     """
 
-    def __init__(self, task: str, model: str, options: dict[str, Any] | None = None,
+    def __init__(self, task: str, model: str, options: InferenceOptions | None = None,
                  load: LoadSettings | None = None, *, bit_depth: int | None = None, quality: int | None = None,
                  output_depth: int | None = None, only_grey: bool = False, progress: Progress | None = None):
         self.task = get_task(task).name
         self.model_ref = model
-        self.option_values = dict(options or {})
+        self.options = copy.copy(options) if options is not None else InferenceOptions()
         self.load_settings = load or LoadSettings()
-        self.settings = settings_text(pixel_settings(self.task, self.option_values, vars(self.load_settings),
-                                                     bit_depth, quality))
+        self.settings = settings_text(pixel_settings(self.task, self.options.offered(self.task),
+                                                     vars(self.load_settings), bit_depth, quality))
         self.output_depth = output_depth
         self.only_grey = only_grey
         self.progress = progress or (lambda stage, done: None)
@@ -83,13 +84,6 @@ class ModelConverter:
         self._identity: tuple[str | None, str | None] | None = None
         spec = get_spec(model) if is_model(model) else None
         self.classic = spec is not None and spec.task == "raw2rgb" == self.task and not spec.learned
-        self._options: InferenceOptions | None = None
-
-    @property
-    def options(self) -> InferenceOptions:
-        if self._options is None:
-            self._options = InferenceOptions(**self.option_values)
-        return self._options
 
     def prepare(self) -> None:
         if self.classic:
@@ -113,12 +107,7 @@ class ModelConverter:
             pipelines.check_development(model, self.options)  # e.g. --demosaic for a learned model
         tile, policy = self.options.tile, model.policy
         if isinstance(tile, int) and tile > 0 and model.net is not None:
-            overlap = policy.default_overlap if self.options.overlap is None else self.options.overlap
-            if tile - 2 * overlap < policy.size_multiple:
-                raise UsageError(
-                    f"--tile {tile} leaves no room to advance with an overlap of {overlap} pixels on each side",
-                    hint=f"use --tile {2 * overlap + policy.size_multiple} or more, or a smaller --overlap",
-                )
+            check_tile_room(tile, self.options.tile_overlap(policy.default_overlap), policy.size_multiple)
         self.model = model
 
     def describe(self) -> dict[str, str | None]:

@@ -1,5 +1,6 @@
-"""What a batch reports: one :class:`~rawcolour.inference.result.Result` per input, a :class:`Summary` of the run, and
-:func:`error_text`, the one line that names a file, what is wrong and what to do.
+"""What a batch reports: one :class:`~rawcolour.inference.result.Result` per input, as it goes to
+:class:`BatchEvents`, a :class:`Summary` of the run, and :func:`error_text`, the one line that
+names a file, what is wrong and what to do.
 """
 
 from __future__ import annotations
@@ -9,15 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from rawcolour.inference.result import Result
+from rawcolour.batch.collect import Collection
+from rawcolour.batch.plan import Job
+from rawcolour.errors import InputError, OutputError, RawcolourError, display_path, one_line
 from rawcolour.inference.oom import out_of_memory
-from rawcolour.errors import (
-    InputError,
-    OutputError,
-    RawcolourError,
-    display_path,
-    one_line,
-)
+from rawcolour.inference.result import Result
 
 
 class Converter(Protocol):
@@ -38,6 +35,27 @@ class Converter(Protocol):
     # Optional: ``provenance() -> dict`` of what an output made now records (model, model_sha256,
     # settings), known without loading the model; BatchRunner falls back to ``describe()``.
     # Optional: ``progress(stage, done)``, told "decoding" while the batch waits for a file's decode.
+
+
+class BatchEvents:
+    """What a caller of ``run_batch`` hears as the batch goes, all in the calling thread (the CLI's
+    warnings, progress bar and --json lines); each does nothing here."""
+
+    def collected(self, collection: Collection) -> None:
+        """The inputs were collected (what was passed over, and why)."""
+
+    def planned(self, jobs: Sequence[Job]) -> None:
+        """This rank's jobs, in the order they will be converted."""
+
+    def started(self, job: Job) -> None:
+        """``job``'s file is the current one."""
+
+    def progress(self, stage: str, share: float) -> None:
+        """What is happening to the current file (loading the model, decoding, tiles, encoding), and
+        how much of it is done (0..1)."""
+
+    def recorded(self, record: Result) -> None:
+        """``record`` is the outcome of a file (its output written, or why not)."""
 
 
 @dataclass

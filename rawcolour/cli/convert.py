@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
-import os
 import signal
 import sys
 import time
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -51,10 +51,10 @@ from rawcolour.cli.common import (
     library_errors,
     print_json,
     silence_stdout,
-    tile_value,
 )
 from rawcolour.cli.help import Command, Example, with_examples
 from rawcolour.colour_spaces import COLOUR_SPACES
+from rawcolour.inference.options import InferenceOptions
 from rawcolour.errors import RawcolourError, UsageError, display_path
 from rawcolour.io.raw import DEFAULT_DEMOSAIC, DEMOSAIC_ALGORITHMS, EXPOSURE_RANGE, HIGHLIGHT_MODES
 from rawcolour.tasks import get_task
@@ -219,12 +219,10 @@ def colourise(
     precision: PrecisionOpt = Precision.fp32,
     max_pixels: MaxPixelsOpt = images.DEFAULT_MAX_PIXELS,
 ) -> None:
-    options = _inference(device, precision, tile, overlap)
-    options["render_size"] = render_size
-    _convert("colourise", inputs, output=output, model=model, options=options,
-             load=batch.LoadSettings(max_pixels=max_pixels), recursive=recursive, suffix=suffix,
-             on_exist=on_exist.value, fmt=fmt.value if fmt else None, bit_depth=bit_depth, quality=quality,
-             as_json=as_json, quiet=quiet, strip_metadata=strip_metadata, only_grey=only_grey)
+    options = _options(device=device, precision=precision.value, tile=tile, overlap=overlap, render_size=render_size)
+    _convert("colourise", inputs, options, batch.LoadSettings(max_pixels=max_pixels),
+             _Asked(output, model, recursive, suffix, on_exist, fmt, bit_depth, quality, strip_metadata, as_json,
+                    quiet, only_grey))
 
 
 @app.command(cls=with_examples(Command, RAW2RGB_EXAMPLES), epilog=NOTES.format(suffix="_rgb"),
@@ -284,18 +282,42 @@ def raw2rgb(
 ) -> None:
     if white <= black:
         raise typer.BadParameter(f"--white {white:g} must be above --black {black:g}")
-    options = _inference(device, precision, tile, overlap) | {
-        "tile_stats": tile_stats.value, "wb": wb, "exposure": exposure, "colour_space": colour_space.value,
-        "highlights": highlights.value, "demosaic": demosaic.value if demosaic else None, "half": half}
-    load = batch.LoadSettings(max_pixels=max_pixels, raw_format=raw_format.value, cfa=cfa.value,
-                              black=black, white=white)
-    _convert("raw2rgb", inputs, output=output, model=model, options=options, load=load, recursive=recursive,
-             suffix=suffix, on_exist=on_exist.value, fmt=fmt.value if fmt else None, bit_depth=bit_depth,
-             quality=quality, as_json=as_json, quiet=quiet, strip_metadata=strip_metadata)
+    options = _options(device=device, precision=precision.value, tile=tile, overlap=overlap,
+                       tile_stats=tile_stats.value, wb=wb, exposure=exposure, colour_space=colour_space.value,
+                       highlights=highlights.value, demosaic=demosaic.value if demosaic else None, half=half)
+    load = batch.LoadSettings(max_pixels=max_pixels, raw_format=raw_format.value, cfa=cfa.value, black=black,
+                              white=white)
+    _convert("raw2rgb", inputs, options, load, _Asked(output, model, recursive, suffix, on_exist, fmt, bit_depth,
+                                                       quality, strip_metadata, as_json, quiet))
 
 
-def _inference(device: str, precision: Precision, tile: str, overlap: int | None) -> dict[str, Any]:
-    return {"device": device, "precision": precision.value, "tile": tile_value(tile), "overlap": overlap}
+def _options(**given: Any) -> InferenceOptions:
+    """The inference options as the command line gives them (--tile's text is read by InferenceOptions)."""
+    with library_errors():
+        return InferenceOptions(**given)
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """The options both commands share, as given: where outputs go and how the run is reported."""
+
+    output: str | None
+    model: str | None
+    recursive: bool
+    suffix: str | None
+    on_exist: OnExist
+    fmt: Format | None
+    bit_depth: int | None
+    quality: int | None
+    strip_metadata: bool
+    as_json: bool
+    quiet: bool
+    only_grey: bool = False
+
+    def plan(self) -> batch.OutputPlan:
+        return batch.OutputPlan(target=self.output, fmt=self.fmt.value if self.fmt else None,
+                                bit_depth=self.bit_depth, suffix=self.suffix, recursive=self.recursive,
+                                quality=self.quality)
 
 
 # ------------------------------------------------------------------------------------------ running
@@ -385,103 +407,117 @@ def _summary_line(task: str, s: batch.Summary, total_seconds: float, kinds: list
     return f"rawcolour: {', '.join(parts)} in {total_seconds:.1f} s{rate}"
 
 
-def _convert(task: str, inputs: list[str], *, output: str | None, model: str | None, options: dict[str, Any],
-             load: batch.LoadSettings, recursive: bool, suffix: str | None, on_exist: str, fmt: str | None,
-             bit_depth: int | None, quality: int | None, as_json: bool, quiet: bool, strip_metadata: bool,
-             only_grey: bool = False) -> None:
+class _Display(batch.BatchEvents):
+    """What the terminal and stdout show of a batch: a warning for each input passed over, the
+    progress bar (rank 0, on a terminal), a --json line per file."""
+
+    def __init__(self, task: str, asked: _Asked) -> None:
+        self.task, self.asked = task, asked
+        self.emit_json = asked.as_json
+        self.done = 0  # files recorded
+        self.ranks = distributed.Ranks()
+        self.shown: contextlib.ExitStack | None = None  # what closes the progress bar
+        self.bar: Progress | None = None
+        self.row: Any = None  # the bar's task
+
+    def collected(self, collection: batch.Collection) -> None:
+        for path in collection.unsupported_named:
+            _warn(f"{display_path(path)}: not a file {self.task} reads ({batch.describe_inputs(self.task)}); "
+                  "passed over", self.asked.quiet)
+
+    def planned(self, jobs: Any) -> None:
+        show = (not self.asked.quiet and err_console.is_terminal and self.ranks.rank == 0
+                and not (self.asked.as_json and sys.stdout.isatty()))
+        self.bar = _progress(show)
+        if self.bar is not None and self.shown is not None:
+            self.row = self.bar.add_task("starting", total=len(jobs), stage="")
+            self.shown.enter_context(self.bar)
+
+    def started(self, job: batch.Job) -> None:
+        if self.bar is not None:
+            self.bar.update(self.row, description=escape(_short(job.input.name)), stage="")
+
+    def progress(self, stage: str, share: float) -> None:
+        if self.bar is not None:  # within a file: the bar and the time left move with its tiles
+            self.bar.update(self.row, completed=self.done + min(max(share, 0.0), 0.99), stage=escape(stage))
+            if not stage.startswith("tile"):
+                self.bar.refresh()  # a new step shows at once, however short (tiles: 10 times a second)
+
+    def recorded(self, record: batch.Result) -> None:
+        self.done += 1
+        if record.status == "failed":
+            err_console.print(error_line(record.error), markup=False)
+        if self.bar is not None:
+            self.bar.update(self.row, completed=self.done, stage="")
+        if self.emit_json:
+            try:
+                print_json(record.to_json())
+            except BrokenPipeError:
+                self.emit_json = False
+                silence_stdout()
+                raise _Interrupted(EXIT_BROKEN_PIPE, "stdout was closed") from None
+
+
+def _convert(task: str, inputs: list[str], options: InferenceOptions, load: batch.LoadSettings, asked: _Asked) -> None:
     """Run batch.run_batch, printing its records, progress, warnings and summary."""
     start = time.perf_counter()
     summary = batch.Summary()
-    emit_json = as_json
-    done = 0
-    progress: Progress | None = None
-    bar: Any = None
+    display = _Display(task, asked)
     try:
         with library_errors(), _sigterm_as_interrupt(), contextlib.ExitStack() as shown, warnings.catch_warnings():
             # Library warnings and log records never reach the terminal raw: while converting, each
             # file's become a note in its record (BatchRunner); anywhere else they are dropped.
             warnings.simplefilter("ignore")
             _library_logs_off()
-            ranks = distributed.Ranks.from_env()
-            if as_json and output == "-":
-                raise UsageError("--json and -o - both want stdout", hint="write the picture to a file with -o FILE")
-            if output == "-" and sys.stdout.isatty() and ranks.world == 1:
-                raise UsageError("refusing to write a picture to the terminal",
-                                 hint="redirect stdout (> out.png) or pipe it to another program")
-            stdin_paths: list[str] = []
-            if "-" in inputs and ranks.world == 1:
-                stream = getattr(sys.stdin, "buffer", sys.stdin)
-                stdin_paths = batch.read_path_list(stream.read())
-
-            def on_collected(collection: batch.Collection) -> None:
-                for path in collection.unsupported_named:
-                    _warn(f"{display_path(path)}: not a file {task} reads ({batch.describe_inputs(task)}); passed over", quiet)
-
-            def on_planned(mine: Any) -> None:
-                nonlocal progress, bar
-                show = (not quiet and err_console.is_terminal and ranks.rank == 0
-                        and not (as_json and sys.stdout.isatty()))
-                progress = _progress(show)
-                if progress is not None:
-                    bar = progress.add_task("starting", total=len(mine), stage="")
-                    shown.enter_context(progress)
-
-            def on_start(job: batch.Job) -> None:
-                if progress is not None:
-                    progress.update(bar, description=escape(_short(job.input.name)), stage="")
-
-            def on_progress(stage: str, share: float) -> None:
-                if progress is not None:  # within a file: the bar and the time left move with its tiles
-                    progress.update(bar, completed=done + min(max(share, 0.0), 0.99), stage=escape(stage))
-                    if not stage.startswith("tile"):
-                        progress.refresh()  # a new step shows at once, however short (tiles: 10 times a second)
-
-            def on_record(record: batch.Result) -> None:
-                nonlocal done, emit_json
-                done += 1
-                if record.status == "failed":
-                    err_console.print(error_line(record.error), markup=False)
-                if progress is not None:
-                    progress.update(bar, completed=done, stage="")
-                if emit_json:
-                    try:
-                        print_json(record.to_json())
-                    except BrokenPipeError:
-                        emit_json = False
-                        silence_stdout()
-                        raise _Interrupted(EXIT_BROKEN_PIPE, "stdout was closed") from None
-
+            display.ranks, display.shown = distributed.Ranks.from_env(), shown
+            stdin_paths = _stdin_paths(inputs, asked, display.ranks)
             try:
-                batch.run_batch(
-                    task, inputs, output=output, model=model, options=options, load=load, recursive=recursive,
-                    suffix=suffix, on_exist=on_exist, fmt=fmt, bit_depth=bit_depth, quality=quality,
-                    strip_metadata=strip_metadata,
-                    stdin_paths=stdin_paths, stdout=sys.stdout.buffer if output == "-" else None, ranks=ranks,
-                    summary=summary, on_collected=on_collected, on_planned=on_planned, on_start=on_start,
-                    on_record=on_record, on_progress=on_progress, only_grey=only_grey)
+                batch.run_batch(task, inputs, options=options, plan=asked.plan(), model=asked.model, load=load,
+                                on_exist=asked.on_exist.value, strip_metadata=asked.strip_metadata,
+                                only_grey=asked.only_grey, stdin_paths=stdin_paths,
+                                stdout=sys.stdout.buffer if asked.output == "-" else None, ranks=display.ranks,
+                                summary=summary, events=display)
             except RawcolourError as err:
-                if emit_json:  # a pipeline always gets its summary record, here with the error
+                if display.emit_json:  # a pipeline always gets its summary record, here with the error
                     summary.seconds = time.perf_counter() - start
                     _json_summary(summary, error=str(err))
                 raise
             shown.close()  # the progress bar goes before the summary is printed
             summary.seconds = time.perf_counter() - start
-            if ranks.rank == 0:
-                _print_summary(task, summary, emit_json, quiet, only_grey)
+            if display.ranks.rank == 0:
+                _print_summary(task, summary, display.emit_json, asked.quiet, asked.only_grey)
     except KeyboardInterrupt as exc:
-        code = exc.code if isinstance(exc, _Interrupted) else EXIT_INTERRUPTED
-        why = exc.why if isinstance(exc, _Interrupted) else "interrupted"
-        if code != EXIT_BROKEN_PIPE:
-            err_console.print(f"rawcolour: {why} after {done} of {summary.planned} files; no partial file was left",
-                              markup=False)
-        if emit_json:  # this rank's counts so far
-            summary.interrupted, summary.seconds = True, time.perf_counter() - start
-            _json_summary(summary)
-        raise typer.Exit(code) from None
+        raise _stopped(exc, summary, display, start) from None
     except BrokenPipeError:
         silence_stdout()
         raise typer.Exit(EXIT_BROKEN_PIPE) from None
     raise typer.Exit(EXIT_FAILED if summary.failed else EXIT_OK)
+
+
+def _stdin_paths(inputs: list[str], asked: _Asked, ranks: distributed.Ranks) -> list[str]:
+    """Refuse a picture on stdout that cannot go there; the paths piped in for ``-`` (when alone)."""
+    if asked.as_json and asked.output == "-":
+        raise UsageError("--json and -o - both want stdout", hint="write the picture to a file with -o FILE")
+    if asked.output == "-" and sys.stdout.isatty() and ranks.world == 1:
+        raise UsageError("refusing to write a picture to the terminal",
+                         hint="redirect stdout (> out.png) or pipe it to another program")
+    if "-" not in inputs or ranks.world != 1:
+        return []
+    stream = getattr(sys.stdin, "buffer", sys.stdin)
+    return batch.read_path_list(stream.read())
+
+
+def _stopped(exc: KeyboardInterrupt, summary: batch.Summary, display: _Display, start: float) -> typer.Exit:
+    """Ctrl-C, SIGTERM or a closed stdout: say so, and end --json with this rank's counts so far."""
+    code = exc.code if isinstance(exc, _Interrupted) else EXIT_INTERRUPTED
+    why = exc.why if isinstance(exc, _Interrupted) else "interrupted"
+    if code != EXIT_BROKEN_PIPE:
+        err_console.print(f"rawcolour: {why} after {display.done} of {summary.planned} files; no partial file was left",
+                          markup=False)
+    if display.emit_json:  # this rank's counts so far
+        summary.interrupted, summary.seconds = True, time.perf_counter() - start
+        _json_summary(summary)
+    return typer.Exit(code)
 
 
 def _print_summary(task: str, summary: batch.Summary, emit_json: bool, quiet: bool, only_grey: bool) -> None:

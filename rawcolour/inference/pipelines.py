@@ -19,7 +19,7 @@ orientation handling.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -45,7 +45,8 @@ from rawcolour.inference.result import Result
 from rawcolour.io.images import Picture, to_float
 from rawcolour.io.raw import RawPicture, apply_orientation, flip_image, halve_mosaic, rggb_flips, to_rggb
 from rawcolour.registry import get_spec
-from rawcolour.inference.tiling import STATS_MODES, NonFiniteOutput, TiledResult, padded_size, run_tiled
+from rawcolour.inference.tile_geometry import padded_size
+from rawcolour.inference.tiling import NonFiniteOutput, TiledResult, run_tiled
 
 # Rows per strip when merging L and ab: bounds the float temporaries of the Lab -> RGB step.
 _MERGE_PIXELS = 1 << 20
@@ -73,22 +74,6 @@ def _check_task(model: LoadedModel, task: str) -> None:
                          hint=f"pick a {task} model (`rawcolour models list`)")
 
 
-def _tile_option(tile: int | str | None) -> int | str | None:
-    """'auto' | N | 0 | None, also from strings such as '512'."""
-    if tile is None:
-        return None
-    if isinstance(tile, str):
-        text = tile.strip().lower()
-        if text == "auto":
-            return "auto"
-        if text.isdigit():
-            return int(text)
-        raise UsageError(f"tile must be 'auto', 0 or a number of pixels, got {tile!r}")
-    if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < 0:
-        raise UsageError(f"tile must be 'auto', 0 or a number of pixels, got {tile!r}")
-    return int(tile)
-
-
 @dataclass
 class _Run:
     device: torch.device
@@ -102,9 +87,6 @@ def _run_with_fp32_retry(model: LoadedModel, options: InferenceOptions,
     """Run fn on the inference copy of the net in the requested precision; redo in fp32 on NaN/inf."""
     device = resolve_device(options.device)
     dtype, notes = resolve_precision(options.precision, device)
-    if options.tile_stats not in STATS_MODES:
-        raise UsageError(f"unknown tile statistics source {options.tile_stats!r}",
-                         hint=f"use one of {', '.join(STATS_MODES)}")
     if dtype is not torch.float32 and not model.policy.supports_half:
         notes.append(f"{model.name} does not support {precision_name(dtype)}; ran in fp32")
         dtype = torch.float32
@@ -197,10 +179,8 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
             packed = halve_mosaic(packed)
     x = torch.from_numpy(np.ascontiguousarray(packed, dtype=np.float32))  # (4, h, w), no copy when float32
     policy = model.policy
-    overlap = policy.default_overlap if options.overlap is None else int(options.overlap)
-    tile = _tile_option(options.tile)
-    if policy.tiling == "none" and tile not in (None, 0):
-        tile = None
+    overlap = options.tile_overlap(policy.default_overlap)
+    tile = None if policy.tiling == "none" else options.tile
 
     def fn(net: torch.nn.Module, run: _Run, check: bool) -> TiledResult:
         return run_tiled(net, x, out_channels=3, tile=tile or None, overlap=overlap,
@@ -281,13 +261,13 @@ def colourise_image(model: LoadedModel, picture: Picture | np.ndarray,
     pixels = _as_pixels(picture)
     height, width = pixels.shape[:2]
     policy = model.policy
-    tile = _tile_option(options.tile)
+    tile = options.tile
     if model.net is None:  # a constant-chroma baseline: `grey` (the luminance alone) or `sepia`
         a, b = get_spec(model.name).constant_ab or (0.0, 0.0)
         ab = torch.tensor([a, b], dtype=torch.float32).view(2, 1, 1) if (a, b) != (0.0, 0.0) else None
         return _finish(_merge(pixels, ab, None), None, start, [], None)
 
-    if tile in (None, 0, "auto"):
+    if tile in (0, "auto"):
         render = options.render_size or policy.render_size or 256
         hr, wr = render_shape(height, width, int(render), policy.size_multiple, policy.min_size)
         small = pixels if (hr, wr) == (height, width) else _area_resize(pixels, hr, wr)
@@ -307,7 +287,7 @@ def colourise_image(model: LoadedModel, picture: Picture | np.ndarray,
     l_model = torch.empty((1, height, width), dtype=torch.float32)
     for r0, r1 in _strips(height, width):
         l_model[0, r0:r1] = l_to_model(_lightness(pixels[r0:r1]))[0, 0]
-    overlap = policy.default_overlap if options.overlap is None else int(options.overlap)
+    overlap = options.tile_overlap(policy.default_overlap)
     notes: list[str] = []
     if policy.tiling != "supported":
         notes.append("native-resolution tiles see only local context: colours can differ from tile to tile "
