@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from rawcolour.camera_colour import auto_brightness, balance_packed, picture_colour, srgb_decode
+from rawcolour.camera_colour import CameraColour, auto_brightness, balance_packed, picture_colour, srgb_decode
 from rawcolour.checkpoint import LoadedModel
 from rawcolour.colour_spaces import encode_linear_srgb
 from rawcolour.colour import l_to_model, lab_to_rgb, model_to_ab, rgb_to_grey_l
@@ -153,32 +153,18 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
     options = options or InferenceOptions()
     _check_task(model, "raw2rgb")
     check_development(model, options)
-    space = options.colour_space
     if model.net is None:
         if not isinstance(raw, RawPicture) and not renders_camera_file(raw):
             raw = load_input("raw2rgb", Path(raw))
         classic = develop_classic(raw, options, bit_depth=None)
-        return _finish(classic.pixels, None, start, classic.notes, None, classic.white_balance, space)
+        return _finish(classic.pixels, None, start, classic.notes, None, classic.white_balance, options.colour_space)
     if isinstance(raw, (str, Path)):
         raw = load_input("raw2rgb", Path(raw))
     if not isinstance(raw, RawPicture):
         raise UsageError(f"raw_to_rgb needs a RawPicture or a file path, got {type(raw).__name__}")
 
-    packed = np.asarray(raw.packed)
-    if packed.ndim != 3 or packed.shape[0] != 4:
-        raise InputError(f"packed RAW must have shape (4, h, w), got {packed.shape}", path=raw.path)
-    io = model.io
-    balanced = io is not None and io.input_space == "raw-balanced-srgb"
-    if not balanced and options.wb != "camera":
-        raise UsageError(f"{model.name} judges colour from the picture itself and cannot use --wb",
-                         hint="use the default developer (its colour comes from the file) or --model classic")
-    colour = picture_colour(raw, options.wb) if balanced else None
-    if colour is not None:
-        packed = balance_packed(to_rggb(packed, raw.cfa), colour)
-        if options.half:
-            packed = halve_mosaic(packed)
-    x = torch.from_numpy(np.ascontiguousarray(packed, dtype=np.float32))  # (4, h, w), no copy when float32
-    policy = model.policy
+    x, colour = _network_input(model, raw, options)
+    policy, io = model.policy, model.io
     overlap = options.tile_overlap(policy.default_overlap)
     tile = None if policy.tiling == "none" else options.tile
 
@@ -193,17 +179,42 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
     notes = run.notes + res.notes
     if res.stats is not None and res.tile is not None:
         notes.append(f"tiles {res.tile}, norm statistics: {res.stats}")
-    if colour is not None:
-        linear = flip_image(res.output, rggb_flips(raw.cfa))
-        rgb = encode_linear_srgb(linear * np.float32(auto_brightness(linear) * 2.0 ** options.exposure), space)
-        notes += list(colour.notes)
-    else:
-        rgb = res.output
-        np.clip(rgb, 0.0, 1.0, out=rgb)
-        if options.exposure or space != "srgb":
-            rgb = encode_linear_srgb(srgb_decode(rgb) * np.float32(2.0 ** options.exposure), space)
+    rgb = _encoded(res.output, raw, colour, options)
+    notes += list(colour.notes) if colour is not None else []
     return _finish(apply_orientation(rgb, raw.flip), res.tile, start, notes, run,
-                   colour.wb if colour is not None else "model", space)
+                   colour.wb if colour is not None else "model", options.colour_space)
+
+
+def _network_input(model: LoadedModel, raw: RawPicture, options: InferenceOptions) -> tuple[torch.Tensor, CameraColour | None]:
+    """The (4, h, w) float32 planes the developer takes, and the picture's colour (None for models
+    that judge colour from the picture): white-balanced RGGB (half-size for ``options.half``) for
+    ``raw-balanced-srgb`` input, the packed planes as they are for ``raw-packed``."""
+    packed = np.asarray(raw.packed)
+    if packed.ndim != 3 or packed.shape[0] != 4:
+        raise InputError(f"packed RAW must have shape (4, h, w), got {packed.shape}", path=raw.path)
+    balanced = model.io is not None and model.io.input_space == "raw-balanced-srgb"
+    if not balanced and options.wb != "camera":
+        raise UsageError(f"{model.name} judges colour from the picture itself and cannot use --wb",
+                         hint="use the default developer (its colour comes from the file) or --model classic")
+    colour = picture_colour(raw, options.wb) if balanced else None
+    if colour is not None:
+        packed = balance_packed(to_rggb(packed, raw.cfa), colour)
+        if options.half:
+            packed = halve_mosaic(packed)
+    return torch.from_numpy(np.ascontiguousarray(packed, dtype=np.float32)), colour  # no copy when float32
+
+
+def _encoded(output: np.ndarray, raw: RawPicture, colour: CameraColour | None, options: InferenceOptions) -> np.ndarray:
+    """The network's output in ``options.colour_space``: for a balanced developer (``colour``) its
+    linear light mirrored back from RGGB, brightened; for the paper's models their sRGB, clipped."""
+    space = options.colour_space
+    if colour is not None:
+        linear = flip_image(output, rggb_flips(raw.cfa))
+        return encode_linear_srgb(linear * np.float32(auto_brightness(linear) * 2.0 ** options.exposure), space)
+    np.clip(output, 0.0, 1.0, out=output)
+    if options.exposure or space != "srgb":
+        return encode_linear_srgb(srgb_decode(output) * np.float32(2.0 ** options.exposure), space)
+    return output
 
 
 def _raw_in(packed: torch.Tensor) -> torch.Tensor:
