@@ -255,6 +255,17 @@ class FakeConverter:
                       notes=["fake"])
 
 
+def test_a_record_without_a_device_says_null_and_keeps_the_json_keys():
+    written = Result(np.zeros((2, 2, 3), np.float32), tile=64, notes=["n"], precision="fp32").written(
+        input="a.dng", output="out/a.png", status="ok", model="m", model_sha256="0" * 64)
+    assert written.rgb is None and written.exif is None  # the pixels are let go once written
+    rec = written.to_json()
+    assert list(rec) == ["input", "output", "status", "error", "model", "model_sha256", "tile", "seconds", "notes",
+                         "device", "precision", "white_balance", "in_colour"]
+    assert rec["device"] is None and rec["white_balance"] is None and rec["precision"] == "fp32"
+    assert Result(input="b.png", output=None, status="failed", error="b.png: broken").to_json()["tile"] is None
+
+
 def files_in(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
