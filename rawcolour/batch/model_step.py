@@ -58,8 +58,9 @@ class ModelConverter:
     """The conversion step of the CLI: a registry name or checkpoint file run by rawcolour.inference.pipelines.
 
     ``options``: how pictures go through the model (device, precision, tile, ...; a copy is kept);
-    the model is loaded in ``prepare``, on the first file that needs it. ``bit_depth``, ``quality``: the output depth and JPEG quality asked for (the
-    writer's; recorded with the settings). ``output_depth``: the depth every output is written at
+    the model is loaded in ``prepare``, on the first file that needs it. ``bit_depth``,
+    ``quality``: the output depth and JPEG quality asked for (the writer's; recorded with the
+    settings). ``output_depth``: the depth every output is written at
     (8 or 16; None when it varies), so ``classic`` hands over codes of that depth. ``only_grey``
     (colourise): pass over pictures that already have colour instead of replacing their colours.
     ``progress(stage, done)``: what is happening to the current file (loading the model, decoding,

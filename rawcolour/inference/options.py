@@ -73,18 +73,24 @@ class InferenceOptions:
 
     device: str = _option("auto", BOTH)  # auto|cpu|cuda|cuda:N|mps
     precision: str = _option("fp32", BOTH)  # fp32|fp16|bf16 (automatic fp32 retry on non-finite output)
-    tile: int | str = _option("auto", BOTH)  # raw2rgb: "auto" | N network-input (packed) pixels | 0 untiled; colourise: 0 = render-size mode (default), N = native-resolution tiles
+    # raw2rgb: "auto" | N network-input (packed) pixels | 0 untiled;
+    # colourise: 0 = render-size mode (default), N = native-resolution tiles
+    tile: int | str = _option("auto", BOTH)
     overlap: int | None = _option(None, BOTH)  # None: model policy default
-    render_size: int | None = _option(None, ("colourise",))  # colourise: short side the chroma is predicted at (None: policy render_size)
+    # colourise: short side the chroma is predicted at (None: policy render_size)
+    render_size: int | None = _option(None, ("colourise",))
     tile_batch: int = 4  # tiles per device call (at most; "auto" may use fewer)
-    tile_stats: str = _option("auto", ("raw2rgb",))  # where frozen instance-norm statistics come from when tiling (TILE_STATS)
+    # where frozen instance-norm statistics come from when tiling (TILE_STATS)
+    tile_stats: str = _option("auto", ("raw2rgb",))
     channels_last: bool | None = None  # NHWC activations; None: the measured default of the device type
-    wb: str | tuple[float, float, float] = _option("camera", ("raw2rgb",))  # raw2rgb: camera|auto|daylight or gains "R,G,B" (see camera_colour)
-    exposure: float = _option(0.0, ("raw2rgb",))  # raw2rgb: EV on top of the automatic brightness, within EXPOSURE_RANGE
-    colour_space: str = _option("srgb", ("raw2rgb",))  # raw2rgb: output primaries and curve, a name of rawcolour.colour_spaces
-    highlights: str = _option("clip", ("raw2rgb",))  # raw2rgb: clip|blend|reconstruct (LibRaw's modes; learned developers clip)
+    # raw2rgb: camera|auto|daylight or gains "R,G,B" (see camera_colour)
+    wb: str | tuple[float, float, float] = _option("camera", ("raw2rgb",))
+    exposure: float = _option(0.0, ("raw2rgb",))  # raw2rgb: EV on top of the automatic brightness, in EXPOSURE_RANGE
+    colour_space: str = _option("srgb", ("raw2rgb",))  # raw2rgb: output primaries and curve (colour_spaces)
+    # raw2rgb: clip|blend|reconstruct (LibRaw's modes; learned developers clip)
+    highlights: str = _option("clip", ("raw2rgb",))
     demosaic: str | None = _option(None, ("raw2rgb",))  # raw2rgb, classic only: LibRaw's algorithm (None: AHD)
-    half: bool = _option(False, ("raw2rgb",))  # raw2rgb: half the sensor's size in each direction, a fast preview
+    half: bool = _option(False, ("raw2rgb",))  # raw2rgb: half the sensor's size each way, a fast preview
     # Called with (tiles done, tiles) as the network works through a picture (tiling.run_tiled);
     # how the picture is made does not depend on it.
     progress: Callable[[int, int], None] | None = field(default=None, repr=False, compare=False)
