@@ -26,7 +26,9 @@ import _bench
 from rawcolour.colour import l_to_model, rgb_to_grey_l
 from rawcolour.inference.device import prepare_net
 from rawcolour.nets.norms import has_sample_statistics
-from rawcolour.inference.tiling import FEATHER_DEFAULT, _fade_zone, padded_size, run_tiled, tile_starts
+from rawcolour.inference.tile_geometry import FEATHER_DEFAULT, fade_zone, padded_size, tile_starts
+from rawcolour.inference.tiling import run_tiled
+from tile_stats import RESEARCH
 
 CPU = torch.device("cpu")
 
@@ -39,7 +41,7 @@ def seam_lines(length: int, tile: int, overlap: int, m: int, feather: float) -> 
     starts = tile_starts(padded, tile, overlap, m)
     lines = set()
     for a, b in zip(starts, starts[1:]):
-        lo, hi = _fade_zone(a, b, tile, feather)
+        lo, hi = fade_zone(a, b, tile, feather)
         for p in (b, a + tile, lo, hi):  # first pixel of a new region
             if 1 <= p < length:
                 lines.add(p - 1)
@@ -69,7 +71,8 @@ def compare(net, x, *, out_channels, tile, overlap, m, min_size, pre, post, stat
             feather=FEATHER_DEFAULT) -> dict:
     t = time.perf_counter()
     res = run_tiled(net, x, out_channels=out_channels, tile=tile, overlap=overlap, size_multiple=m,
-                    min_size=min_size, batch=batch, device=CPU, preprocess=pre, postprocess=post, stats=stats,
+                    min_size=min_size, batch=batch, device=CPU, preprocess=pre, postprocess=post,
+                    stats=RESEARCH.get(stats, stats),
                     feather=feather, whole_if_fits=False)
     seconds = time.perf_counter() - t
     h, w = x.shape[-2:]

@@ -7,8 +7,9 @@ torch is imported inside the functions that need it, so reading the ranks stays 
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -141,6 +142,17 @@ def reduce_counts(counts: Sequence[int]) -> list[int]:
     t = torch.tensor(list(counts), dtype=torch.int64)
     dist.all_reduce(t, op=dist.ReduceOp.SUM, group=_COUNT_GROUP)
     return [int(v) for v in t.tolist()]
+
+
+@contextlib.contextmanager
+def summed_over_ranks(ranks: Ranks) -> Iterator[Callable[[Sequence[int]], list[int]]]:
+    """A batch's process group (init_distributed) while the block runs: yields the sum of integer
+    counts over the ranks (the counts themselves when alone, or when no group could be made), and
+    leaves the group once the block is done (an error leaves it to the process's exit)."""
+    joined = init_distributed(ranks)
+    yield reduce_counts if joined else list
+    if joined:
+        close_distributed()
 
 
 def close_distributed() -> None:

@@ -21,15 +21,21 @@ class TaskSpec:
     inputs: str  # "pictures" (ordinary image files) or "raw" (camera RAW and packed RAW PNGs)
     output_bit_depth: int | None  # bits of a PNG/TIFF output when not asked; None: the input's depth
     baselines: tuple[str, ...]  # non-learned registry rows every eval table starts with
+    attention_loss: bool  # trains with the saliency-map-aided attention loss (and takes saliency maps)
 
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def reads_raw(self) -> bool:
+        """Its models read camera RAW (and can train from photos only as synthetic raw)."""
+        return self.inputs == "raw"
+
 
 COLOURISE = TaskSpec(name="colourise", default_model="colorgan-tiny", suffix="_colour", inputs="pictures",
-                     output_bit_depth=None, baselines=("grey", "sepia"))
+                     output_bit_depth=None, baselines=("grey", "sepia"), attention_loss=False)
 RAW2RGB = TaskSpec(name="raw2rgb", default_model="sgan-isp-tiny", suffix="_rgb", inputs="raw",
-                   output_bit_depth=16, baselines=("classic",))
+                   output_bit_depth=16, baselines=("classic",), attention_loss=True)
 
 TASK_SPECS: dict[str, TaskSpec] = {t.name: t for t in (COLOURISE, RAW2RGB)}
 TASKS: tuple[str, ...] = tuple(TASK_SPECS)

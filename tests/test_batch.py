@@ -12,11 +12,11 @@ import pytest
 from rawcolour import distributed
 from rawcolour import batch
 from rawcolour.distributed import Ranks, share
-from rawcolour.io import images
+from rawcolour.io import images, pixels
 from rawcolour.batch import (
     BatchRunner,
     Collection,
-    Converted,
+    Result,
     OutputPlan,
     Source,
     collect_inputs,
@@ -249,9 +249,21 @@ class FakeConverter:
         self.converted.append(path.name)
         return images.read_image(path, max_pixels=10_000)
 
-    def develop(self, pic: images.Picture) -> Converted:
-        rgb = np.repeat(images.to_float(pic.pixels)[..., None], 3, axis=2)
-        return Converted(rgb, pic.bit_depth, pic.exif, pic.icc_profile, tile=None, notes=["fake"])
+    def develop(self, pic: images.Picture) -> Result:
+        rgb = np.repeat(pixels.to_float(pic.pixels)[..., None], 3, axis=2)
+        return Result(rgb, input_bit_depth=pic.bit_depth, exif=pic.exif, icc_profile=pic.icc_profile, tile=None,
+                      notes=["fake"])
+
+
+def test_a_record_without_a_device_says_null_and_keeps_the_json_keys():
+    written = Result(np.zeros((2, 2, 3), np.float32), tile=64, notes=["n"], precision="fp32").written(
+        input="a.dng", output="out/a.png", status="ok", model="m", model_sha256="0" * 64)
+    assert written.rgb is None and written.exif is None  # the pixels are let go once written
+    rec = written.to_json()
+    assert list(rec) == ["input", "output", "status", "error", "model", "model_sha256", "tile", "seconds", "notes",
+                         "device", "precision", "white_balance", "in_colour"]
+    assert rec["device"] is None and rec["white_balance"] is None and rec["precision"] == "fp32"
+    assert Result(input="b.png", output=None, status="failed", error="b.png: broken").to_json()["tile"] is None
 
 
 def files_in(folder: Path) -> list[str]:

@@ -27,6 +27,7 @@ from rawcolour.io.images import write_image
 from rawcolour.io.classic import classic_render_packed
 from rawcolour.io.packed_png import read_rawgan_png
 from rawcolour.registry import get_spec
+from rawcolour.train.run_folder import read_log
 
 runner = CliRunner()
 
@@ -283,7 +284,7 @@ class TestReportUnits:
     def test_training_log(self, tmp_path):
         (tmp_path / "log.jsonl").write_text('{"step": 1, "loss_g": 2.0, "ok": true}\nnot json\n\n'
                                             '{"step": 2, "loss_g": 1.5, "lr": 0.001}\n')
-        recs = report.read_training_log(tmp_path)
+        recs = read_log(tmp_path)
         assert [r["step"] for r in recs] == [1, 2]
         img = report.plot_training_curves(recs)
         assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3

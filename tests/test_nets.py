@@ -283,6 +283,29 @@ class TestStatsFreezing:
         with pytest.raises(ValueError, match="live, record, frozen"):
             set_norm_stats_mode(g, "freeze")
 
+    def test_statistics_frozen_from_elsewhere_and_reset(self):
+        # What the tiler's exact statistics do: pool a norm's statistics elsewhere, freeze them, reset after.
+        from rawcolour.nets.norms import InstanceNorm, reset_norm_stats, sample_stats_norms
+
+        g = build_net("sgan_generator", SGAN_TINY).eval()
+        x, other = torch.randn(1, 4, 32, 32), torch.randn(1, 4, 32, 32) * 3 + 1
+        norms = sample_stats_norms(g)
+        assert norms and all(isinstance(m, InstanceNorm) for m in norms)
+        with torch.inference_mode():
+            live = g(x)
+            set_norm_stats_mode(g, "record")
+            g(other)  # statistics of another picture, handed over as if pooled elsewhere
+            recorded = [(m, m.frozen_mean.clone(), m.frozen_var.clone()) for m in norms if m.frozen_mean is not None]
+            reset_norm_stats(g)
+            assert all(m.stats_mode == "live" and m.frozen_mean is None and m.frozen_var is None for m in norms)
+            for m, mean, var in recorded:  # (the saliency decoder's norms do not run in eval)
+                m.freeze(mean, var)
+            borrowed = g(x)
+            reset_norm_stats(g)
+            again = g(x)
+        assert (borrowed - live).abs().max() > 1e-3  # the frozen statistics were used
+        torch.testing.assert_close(again, live, atol=0, rtol=0)  # and reset dropped them
+
 
 # ----------------------------------------------------------------------------- saliency decoder
 

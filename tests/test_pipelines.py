@@ -401,6 +401,32 @@ def test_inference_options_validate_themselves():
             InferenceOptions(**bad)
 
 
+def test_inference_options_normalise_tiles_and_refuse_bad_values_once():
+    opts = InferenceOptions(tile=" 512 ", overlap=np.int64(8), precision="Half")
+    assert (opts.tile, opts.overlap, opts.precision) == (512, 8, "fp16")
+    assert InferenceOptions(tile=None).tile == 0 and InferenceOptions(tile="AUTO").tile == "auto"
+    for bad in ({"tile": -1}, {"tile": "big"}, {"tile": 1.5}, {"overlap": -4}, {"overlap": "8"},
+                {"tile_stats": "live"}, {"precision": "fp8"}):
+        with pytest.raises(UsageError):
+            InferenceOptions(**bad)
+    # the tiler's own entry point asks the same rules
+    from rawcolour.inference.tiling import run_tiled
+
+    with pytest.raises(UsageError, match="tile must be 'auto', 0 or a number of pixels"):
+        run_tiled(nn.Identity(), torch.zeros(3, 8, 8), out_channels=3, tile="big")
+    with pytest.raises(UsageError, match="unknown tile statistics source"):
+        run_tiled(nn.Identity(), torch.zeros(3, 8, 8), out_channels=3, tile=0, stats="median")
+
+
+def test_provenance_records_the_options_each_command_offers():
+    raw = InferenceOptions(wb="4,2,3", tile=256, render_size=300).offered("raw2rgb")
+    assert raw["wb"] == "4,2,3" and "render_size" not in raw and raw["tile"] == 256  # --wb as written
+    grey = InferenceOptions(render_size=300, wb="daylight").offered("colourise")
+    assert grey["render_size"] == 300 and not {"wb", "exposure", "colour_space", "tile_stats"} & set(grey)
+    moved = InferenceOptions(wb="Daylight").on_device("cuda:1")
+    assert moved.device == "cuda:1" and moved.offered("raw2rgb")["wb"] == "Daylight" and moved.wb == "daylight"
+
+
 def test_developer_tiles_match_the_whole_picture():
     from rawcolour.inference.tiling import run_tiled
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -10,16 +13,12 @@ import torch.nn as nn
 from rawcolour.inference import tiling
 from rawcolour.inference.device import prepare_net
 from rawcolour.registry import create_model
-from rawcolour.inference.tiling import (
-    _LiveBytes,
-    axis_weights,
-    choose_tile,
-    forget_tile_memory,
-    mirror_indices,
-    padded_size,
-    run_tiled,
-    tile_starts,
-)
+from rawcolour.inference.tiling import run_tiled
+from rawcolour.inference.tile_geometry import axis_weights, mirror_indices, padded_size, tile_starts
+from rawcolour.inference.tile_memory import _LiveBytes, bytes_per_pixel, choose_tile, forget_tile_memory
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from tile_stats import RESEARCH  # noqa: E402 (the research sources of norm statistics live beside their benchmark)
 
 CPU = torch.device("cpu")
 
@@ -177,8 +176,8 @@ def test_tiled_matches_untiled_with_frozen_stats_and_live_stats_are_worse(sgan_n
     kw = _raw_kwargs(net)
     whole = run_tiled(net, x, tile=None, **kw).output
     common = dict(tile=96, overlap=32, batch=2, whole_if_fits=False, **kw)
-    full = run_tiled(net, x, stats="full", **common)
-    live = run_tiled(net, x, stats="live", **common)
+    full = run_tiled(net, x, stats=RESEARCH["full"], **common)
+    live = run_tiled(net, x, stats=RESEARCH["live"], **common)
     assert full.tile == 96 and full.stats == "full" and live.stats == "live"
     p_full, p_live = psnr(whole, full.output), psnr(whole, live.output)
     assert p_full > 40, p_full
@@ -269,7 +268,7 @@ def test_cpu_runs_tiles_one_at_a_time() -> None:
 
 def test_auto_tile_follows_the_memory_budget(sgan_narrow: nn.Module) -> None:
     forget_tile_memory()
-    bpp = tiling.bytes_per_pixel(sgan_narrow, 4, CPU, torch.float32, 8, 16)
+    bpp = bytes_per_pixel(sgan_narrow, 4, CPU, torch.float32, 8, 16)
     assert 50 < bpp < 100_000
     x = smooth_picture(4, 150, 200)
     kw = _raw_kwargs(sgan_narrow)

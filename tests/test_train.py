@@ -22,7 +22,8 @@ from rawcolour.cli.main import app
 from rawcolour.errors import MissingWeightsError, OutputError, UsageError
 from rawcolour.train.config import TrainConfig, resolve
 from rawcolour.train.losses import GANLoss, attention_loss
-from rawcolour.train.loop import LAST, SIDECAR, Trainer, read_log
+from rawcolour.train.loop import LAST, SIDECAR, Trainer
+from rawcolour.train.run_folder import read_log
 
 skdata = pytest.importorskip("skimage.data")
 
@@ -172,10 +173,10 @@ def test_discriminator_really_trains(photos: Path, tmp_path: Path) -> None:
     t._begin_stage(0)
     assert t.opt_d is not None
     assert t.opt_d.param_groups[0]["lr"] == 2e-3 and t.opt_g.param_groups[0]["lr"] == 1e-4
-    t.epoch = 10  # halving every 10 epochs: each optimiser keeps its own base rate
+    t.pos.epoch = 10  # halving every 10 epochs: each optimiser keeps its own base rate
     t._set_lr()
     assert t.opt_d.param_groups[0]["lr"] == 1e-3 and t.opt_g.param_groups[0]["lr"] == 5e-5
-    t.epoch = 0
+    t.pos.epoch = 0
     t._set_lr()
     batch = {k: torch.stack([t.data.train[i][k] for i in range(2)]) for k in ("raw", "rgb", "saliency")}
     before = {k: v.detach().clone() for k, v in t.D.state_dict().items()}

@@ -14,7 +14,8 @@ import torch
 from PIL import Image
 
 from rawcolour.checkpoint import load_checkpoint
-from rawcolour.train.loop import LAST, read_log
+from rawcolour.train.loop import LAST
+from rawcolour.train.run_folder import read_log
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
                                 reason="torch.distributed with gloo is not available")

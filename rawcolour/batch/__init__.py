@@ -16,12 +16,12 @@ from rawcolour.batch.plan import (
 from rawcolour.batch.run import (
     DEFAULT_MODELS,
     ON_EXIST,
+    BatchEvents,
     BatchRunner,
-    Converted,
     LoadSettings,
     ModelConverter,
     PassedOver,
-    Record,
+    Result,
     Summary,
     error_text,
     run_batch,
@@ -29,8 +29,8 @@ from rawcolour.batch.run import (
 )
 
 __all__ = [
-    "DEFAULT_MODELS", "DEFAULT_SUFFIXES", "ON_EXIST", "OUTPUT_EXTENSIONS", "BatchRunner", "Collection", "Converted",
-    "Job", "LoadSettings", "ModelConverter", "OutputPlan", "PassedOver", "Record", "Source", "Summary", "accepted_extensions",
+    "DEFAULT_MODELS", "DEFAULT_SUFFIXES", "ON_EXIST", "OUTPUT_EXTENSIONS", "BatchEvents", "BatchRunner", "Collection",
+    "Job", "LoadSettings", "ModelConverter", "OutputPlan", "PassedOver", "Result", "Source", "Summary", "accepted_extensions",
     "collect_inputs", "default_bit_depth", "describe_inputs", "error_text", "output_kind", "plan_jobs",
     "read_path_list", "run_batch", "write_output",
 ]

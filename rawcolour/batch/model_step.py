@@ -1,5 +1,5 @@
 """The model step of a batch: decode one input, run the model (or LibRaw's ``classic``) on it, and
-hand the batch a :class:`~rawcolour.batch.run.Converted` picture to encode and write.
+hand the batch its :class:`~rawcolour.inference.result.Result` to encode and write.
 
 :class:`ModelConverter` is what :class:`~rawcolour.batch.run.BatchRunner` calls for each file; it
 loads the model on first need, so a re-run where every output exists loads nothing.
@@ -7,12 +7,11 @@ loads the model on first need, so a re-run where every output exists loads nothi
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from rawcolour.batch.provenance import pixel_settings, settings_text
 from rawcolour.colour_spaces import get_colour_space, icc_profile
@@ -22,29 +21,14 @@ from rawcolour.errors import (
 from rawcolour.inference.classic import ClassicPicture, develop_classic, renders_camera_file
 from rawcolour.inference.inputs import load_input
 from rawcolour.inference.options import InferenceOptions
+from rawcolour.inference.tile_geometry import check_tile_room
+from rawcolour.inference.result import Result
 from rawcolour.io import images
 from rawcolour.io.metadata import camera_exif
 from rawcolour.io.raw import is_raw_path
 from rawcolour.registry import get_spec, is_model
 from rawcolour.tasks import get_task
 
-
-
-@dataclass
-class Converted:
-    """A converted picture, ready to encode."""
-
-    rgb: np.ndarray  # (H, W, 3) upright: float32 in [0, 1], or uint8 / uint16 pixels as rendered (classic)
-    input_bit_depth: int | None = None  # the input's depth (colourise keeps it by default)
-    exif: bytes | None = None  # the input's (colourise) or the camera's (raw2rgb); --strip-metadata drops it
-    icc_profile: bytes | None = None  # the input's profile (colourise); --strip-metadata drops it
-    tile: int | None = None
-    notes: list[str] = field(default_factory=list)
-    device: str | None = None  # where the network ran (None for baselines)
-    precision: str | None = None  # fp32 | fp16 | bf16 actually used
-    white_balance: str | None = None  # raw2rgb: camera | auto | daylight | custom | model
-    colour_profile: bytes | None = None  # the ICC profile of the pixels' colour space (raw2rgb): always kept
-    in_colour: bool | None = None  # colourise: the input already had colour (its colours were replaced)
 
 
 class PassedOver(Exception):
@@ -73,10 +57,10 @@ Progress = Callable[[str, float], None]  # (what is happening, share of the curr
 class ModelConverter:
     """The conversion step of the CLI: a registry name or checkpoint file run by rawcolour.inference.pipelines.
 
-    ``options``: keyword arguments of ``InferenceOptions`` (device, precision, tile, overlap,
-    render_size, wb, exposure, colour_space, ...); the model is loaded in ``prepare``, on the first
-    file that needs it. ``bit_depth``, ``quality``: the output depth and JPEG quality asked for (the
-    writer's; recorded with the settings). ``output_depth``: the depth every output is written at
+    ``options``: how pictures go through the model (device, precision, tile, ...; a copy is kept);
+    the model is loaded in ``prepare``, on the first file that needs it. ``bit_depth``,
+    ``quality``: the output depth and JPEG quality asked for (the writer's; recorded with the
+    settings). ``output_depth``: the depth every output is written at
     (8 or 16; None when it varies), so ``classic`` hands over codes of that depth. ``only_grey``
     (colourise): pass over pictures that already have colour instead of replacing their colours.
     ``progress(stage, done)``: what is happening to the current file (loading the model, decoding,
@@ -85,15 +69,15 @@ class ModelConverter:
     worker thread), straight to the output's codes in its colour space (``output_depth``).
     """
 
-    def __init__(self, task: str, model: str, options: dict[str, Any] | None = None,
+    def __init__(self, task: str, model: str, options: InferenceOptions | None = None,
                  load: LoadSettings | None = None, *, bit_depth: int | None = None, quality: int | None = None,
                  output_depth: int | None = None, only_grey: bool = False, progress: Progress | None = None):
         self.task = get_task(task).name
         self.model_ref = model
-        self.option_values = dict(options or {})
+        self.options = copy.copy(options) if options is not None else InferenceOptions()
         self.load_settings = load or LoadSettings()
-        self.settings = settings_text(pixel_settings(self.task, self.option_values, vars(self.load_settings),
-                                                     bit_depth, quality))
+        self.settings = settings_text(pixel_settings(self.task, self.options.offered(self.task),
+                                                     vars(self.load_settings), bit_depth, quality))
         self.output_depth = output_depth
         self.only_grey = only_grey
         self.progress = progress or (lambda stage, done: None)
@@ -101,13 +85,6 @@ class ModelConverter:
         self._identity: tuple[str | None, str | None] | None = None
         spec = get_spec(model) if is_model(model) else None
         self.classic = spec is not None and spec.task == "raw2rgb" == self.task and not spec.learned
-        self._options: InferenceOptions | None = None
-
-    @property
-    def options(self) -> InferenceOptions:
-        if self._options is None:
-            self._options = InferenceOptions(**self.option_values)
-        return self._options
 
     def prepare(self) -> None:
         if self.classic:
@@ -131,12 +108,7 @@ class ModelConverter:
             pipelines.check_development(model, self.options)  # e.g. --demosaic for a learned model
         tile, policy = self.options.tile, model.policy
         if isinstance(tile, int) and tile > 0 and model.net is not None:
-            overlap = policy.default_overlap if self.options.overlap is None else self.options.overlap
-            if tile - 2 * overlap < policy.size_multiple:
-                raise UsageError(
-                    f"--tile {tile} leaves no room to advance with an overlap of {overlap} pixels on each side",
-                    hint=f"use --tile {2 * overlap + policy.size_multiple} or more, or a smaller --overlap",
-                )
+            check_tile_room(tile, self.options.tile_overlap(policy.default_overlap), policy.size_multiple)
         self.model = model
 
     def describe(self) -> dict[str, str | None]:
@@ -173,14 +145,14 @@ class ModelConverter:
         exif = camera_exif(path, colour_space_tag=space.exif_colour_space) if camera_file else None
         return _RawFile(source, exif)
 
-    def develop(self, loaded: Any) -> Converted:
+    def develop(self, loaded: Any) -> Result:
         self.options.progress = lambda done, total: self.progress(
             f"tile {done}/{total}" if total > 1 else "running", 0.1 + 0.8 * done / max(1, total))
         converted = self._colourise(loaded) if self.task == "colourise" else self._develop(loaded)
         self.progress("encoding", 0.9)
         return converted
 
-    def _colourise(self, picture: images.Picture) -> Converted:
+    def _colourise(self, picture: images.Picture) -> Result:
         from rawcolour.data.samples import is_greyscale
         from rawcolour.inference import pipelines
 
@@ -189,25 +161,25 @@ class ModelConverter:
             raise PassedOver("already in colour (--only-grey)", in_colour=True)
         self.progress("running", 0.1)
         result = pipelines.colourise_image(self.model, picture, self.options)
-        notes = list(result.notes)
         if in_colour:
-            notes.append("the input already had colour: its colours were replaced (--only-grey passes such "
-                         "pictures over)")
-        return Converted(result.rgb, picture.bit_depth, picture.exif, picture.icc_profile, result.tile, notes,
-                         result.device or None, result.precision or None, in_colour=in_colour)
+            result.notes.append("the input already had colour: its colours were replaced (--only-grey passes such "
+                                "pictures over)")
+        result.in_colour = in_colour
+        result.input_bit_depth, result.exif, result.icc_profile = picture.bit_depth, picture.exif, picture.icc_profile
+        return result
 
-    def _develop(self, loaded: _RawFile) -> Converted:
+    def _develop(self, loaded: _RawFile) -> Result:
         profile = icc_profile(self.options.colour_space)
         if isinstance(loaded.source, ClassicPicture):
             classic = loaded.source
-            return Converted(classic.pixels, None, loaded.exif, None, notes=list(classic.notes),
-                             white_balance=classic.white_balance, colour_profile=profile)
+            return Result(classic.pixels, notes=list(classic.notes), white_balance=classic.white_balance,
+                          colour_space=classic.colour_space, exif=loaded.exif, colour_profile=profile)
         from rawcolour.inference import pipelines
 
         self.progress("running", 0.1)
         result = pipelines.raw_to_rgb(self.model, loaded.source, self.options)
-        return Converted(result.rgb, None, loaded.exif, None, result.tile, list(result.notes), result.device or None,
-                         result.precision or None, result.white_balance or None, colour_profile=profile)
+        result.exif, result.colour_profile = loaded.exif, profile
+        return result
 
 
 @dataclass

@@ -97,6 +97,26 @@ def plan_jobs(collection: Collection, task: str, plan: OutputPlan) -> list[Job]:
     """
     get_task(task)
     kind = output_kind(plan.target)
+    fmt, quality = _output_format(plan, kind)
+    sources = collection.sources
+    if kind in ("file", "stdout") and len(sources) + len(collection.missing) > 1:
+        what = "-o -" if kind == "stdout" else f"-o {plan.target}"
+        raise UsageError(
+            f"{what} takes one input, but there are {len(sources) + len(collection.missing)}",
+            hint="give -o a folder to convert many files",
+        )
+    jobs = [Job(src.path, _output_path(src, task, plan, kind, OUTPUT_EXTENSIONS[fmt]), fmt, plan.bit_depth,
+                to_stdout=kind == "stdout", quality=quality) for src in sources]
+    _refuse_collisions(jobs, sources)
+    for name, err in collection.missing:
+        jobs.append(Job(Path(name), None, fmt, plan.bit_depth, error=err))
+    jobs.sort(key=lambda j: str(j.input))
+    return jobs
+
+
+def _output_format(plan: OutputPlan, kind: str) -> tuple[str, int]:
+    """(format, JPEG quality) of every output; UsageError for a format, depth, quality or suffix
+    that contradicts the others or the -o target."""
     fmt = images.normalise_format(plan.fmt) if plan.fmt else None
     if kind == "file":
         from_name = images.format_for_path(plan.target)
@@ -118,49 +138,33 @@ def plan_jobs(collection: Collection, task: str, plan: OutputPlan) -> list[Job]:
     if plan.min_bits > 8 and (fmt == "jpg" or plan.bit_depth == 8):
         raise UsageError("linear light in 8 bits leaves visible bands in the shadows",
                          hint="write 16-bit PNG or TIFF, or choose another --colour-space")
-    quality = DEFAULT_QUALITY if plan.quality is None else int(plan.quality)
     if plan.suffix is not None and kind in ("file", "stdout"):
         raise UsageError("--suffix names outputs in a folder; it has no meaning with -o FILE or -o -",
                          hint="drop --suffix, or give -o a folder")
     if plan.suffix is not None and ("/" in plan.suffix or os.sep in plan.suffix):
         raise UsageError(f"--suffix {plan.suffix!r} must not contain a path separator", hint="use -o for folders")
-    sources = collection.sources
-    if kind in ("file", "stdout") and len(sources) + len(collection.missing) > 1:
-        what = "-o -" if kind == "stdout" else f"-o {plan.target}"
-        raise UsageError(
-            f"{what} takes one input, but there are {len(sources) + len(collection.missing)}",
-            hint="give -o a folder to convert many files",
-        )
+    return fmt, DEFAULT_QUALITY if plan.quality is None else int(plan.quality)
 
-    jobs: list[Job] = []
-    ext = OUTPUT_EXTENSIONS[fmt]
-    folder = Path(plan.target) if kind == "folder" else None
-    for src in sources:
-        if kind == "stdout":
-            jobs.append(Job(src.path, None, fmt, plan.bit_depth, to_stdout=True, quality=quality))
-            continue
-        if kind == "file":
-            jobs.append(Job(src.path, Path(plan.target), fmt, plan.bit_depth, quality=quality))
-            continue
-        if folder is None:
-            out_dir = src.path.parent
-        else:
-            out_dir = folder
-            if plan.recursive and src.root is not None:
-                rel = os.path.relpath(os.path.abspath(src.path.parent), os.path.abspath(src.root))
-                if rel != "." and not rel.startswith(".."):
-                    out_dir = folder / rel
-        suffix = plan.suffix
-        if suffix is None:
-            same = os.path.realpath(out_dir) == os.path.realpath(src.path.parent)
-            suffix = get_task(task).suffix if same else ""
-        jobs.append(Job(src.path, out_dir / f"{src.path.stem}{suffix}{ext}", fmt, plan.bit_depth, quality=quality))
 
-    _refuse_collisions(jobs, sources)
-    for name, err in collection.missing:
-        jobs.append(Job(Path(name), None, fmt, plan.bit_depth, error=err))
-    jobs.sort(key=lambda j: str(j.input))
-    return jobs
+def _output_path(src: Source, task: str, plan: OutputPlan, kind: str, ext: str) -> Path | None:
+    """Where ``src``'s output goes (None: stdout): the -o file, or STEM + SUFFIX + ext in the -o
+    folder (mirroring the tree when recursive) or beside the input."""
+    if kind == "stdout":
+        return None
+    if kind == "file":
+        return Path(plan.target)  # type: ignore[arg-type]
+    out_dir = src.path.parent
+    if kind == "folder":
+        out_dir = Path(plan.target)  # type: ignore[arg-type]
+        if plan.recursive and src.root is not None:
+            rel = os.path.relpath(os.path.abspath(src.path.parent), os.path.abspath(src.root))
+            if rel != "." and not rel.startswith(".."):
+                out_dir = out_dir / rel
+    suffix = plan.suffix
+    if suffix is None:
+        same = os.path.realpath(out_dir) == os.path.realpath(src.path.parent)
+        suffix = get_task(task).suffix if same else ""
+    return out_dir / f"{src.path.stem}{suffix}{ext}"
 
 
 def _refuse_collisions(jobs: list[Job], sources: list[Source]) -> None:

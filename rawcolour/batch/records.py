@@ -1,23 +1,20 @@
-"""What a batch reports: one :class:`Record` per input, a :class:`Summary` of the run, and
-:func:`error_text`, the one line that names a file, what is wrong and what to do.
+"""What a batch reports: one :class:`~rawcolour.inference.result.Result` per input, as it goes to
+:class:`BatchEvents`, a :class:`Summary` of the run, and :func:`error_text`, the one line that
+names a file, what is wrong and what to do.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from rawcolour.batch.model_step import Converted
-from rawcolour.errors import (
-    InputError,
-    OutputError,
-    RawcolourError,
-    display_path,
-    one_line,
-)
+from rawcolour.batch.collect import Collection
+from rawcolour.batch.plan import Job
+from rawcolour.errors import InputError, OutputError, RawcolourError, display_path, one_line
+from rawcolour.inference.oom import out_of_memory
+from rawcolour.inference.result import Result
 
 
 class Converter(Protocol):
@@ -29,7 +26,7 @@ class Converter(Protocol):
     def load(self, path: Path) -> Any:
         """Decode one file, in a worker thread and maybe before ``prepare``; errors fail that file only."""
 
-    def develop(self, loaded: Any) -> Converted:
+    def develop(self, loaded: Any) -> Result:
         """What ``load`` gave -> the converted picture (the model runs here); errors fail that file only."""
 
     def describe(self) -> dict[str, str | None]:
@@ -40,41 +37,25 @@ class Converter(Protocol):
     # Optional: ``progress(stage, done)``, told "decoding" while the batch waits for a file's decode.
 
 
-@dataclass
-class Record:
-    """The outcome for one input, as printed by ``--json``."""
+class BatchEvents:
+    """What a caller of ``run_batch`` hears as the batch goes, all in the calling thread (the CLI's
+    warnings, progress bar and --json lines); each does nothing here."""
 
-    input: str
-    output: str | None
-    status: str  # ok | skipped | failed
-    error: str | None = None
-    model: str | None = None
-    model_sha256: str | None = None
-    tile: int | None = None
-    seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
-    device: str | None = None
-    precision: str | None = None
-    white_balance: str | None = None
-    in_colour: bool | None = None  # colourise: the input already had colour (None: not looked at)
-    mismatched: bool = False  # failed: the output exists, made by another model or with other settings
+    def collected(self, collection: Collection) -> None:
+        """The inputs were collected (what was passed over, and why)."""
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "input": self.input,
-            "output": self.output,
-            "status": self.status,
-            "error": self.error,
-            "model": self.model,
-            "model_sha256": self.model_sha256,
-            "tile": self.tile,
-            "seconds": round(self.seconds, 4),
-            "notes": list(self.notes),
-            "device": self.device,
-            "precision": self.precision,
-            "white_balance": self.white_balance,
-            "in_colour": self.in_colour,
-        }
+    def planned(self, jobs: Sequence[Job]) -> None:
+        """This rank's jobs, in the order they will be converted."""
+
+    def started(self, job: Job) -> None:
+        """``job``'s file is the current one."""
+
+    def progress(self, stage: str, share: float) -> None:
+        """What is happening to the current file (loading the model, decoding, tiles, encoding), and
+        how much of it is done (0..1)."""
+
+    def recorded(self, record: Result) -> None:
+        """``record`` is the outcome of a file (its output written, or why not)."""
 
 
 @dataclass
@@ -94,7 +75,7 @@ class Summary:
     world: int = 1  # processes that took part (run_batch)
     unsupported_kinds: list[str] = field(default_factory=list)  # suffixes passed over ('.xmp', '(none)')
 
-    def add(self, record: Record) -> None:
+    def add(self, record: Result) -> None:
         setattr(self, record.status, getattr(self, record.status) + 1)
         self.in_colour += bool(record.in_colour)
         self.mismatched += record.mismatched
@@ -137,12 +118,10 @@ def error_text(err: BaseException, path: Path | str) -> str:
             err = type(err)(err.problem, path=err.path or path, hint=hint)
         return str(err)
     shown = display_path(path)
-    if isinstance(err, MemoryError):
+    kind = out_of_memory(err)
+    if kind == "host":
         return f"{shown}: not enough memory to convert this picture; close other programs or use a smaller --tile"
-    if "torch" in sys.modules:  # a network ran (batch itself stays torch-free for the baselines)
-        from rawcolour.inference.device import is_oom
-
-        if is_oom(err):
-            return f"{shown}: the device ran out of memory; use a smaller --tile or --device cpu"
+    if kind == "device":
+        return f"{shown}: the device ran out of memory; use a smaller --tile or --device cpu"
     detail = one_line(str(err)) or type(err).__name__
     return f"{shown}: unexpected error ({type(err).__name__}: {detail}); please report this as a bug"

@@ -11,7 +11,7 @@ prints, this module never does. The steps, each usable alone:
 3. :class:`BatchRunner`: converts its share of the jobs, decoding the next file and encoding and
    writing the previous one while the current one is developed (rawcolour.batch.pipeline; at most
    one picture per stage), loads the model on first need (a re-run where every output exists
-   loads nothing), writes atomically and reports a :class:`Record` per file, in order. A bad file
+   loads nothing), writes atomically and reports a :class:`~rawcolour.inference.result.Result` per file, in order. A bad file
    gives a ``failed`` record and the batch goes on; only problems that would fail every file
    (missing weights, no such device) stop it.
 4. Under ``torchrun`` each rank converts every ``world``-th job of the sorted plan, and the counts
@@ -32,18 +32,18 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
 
-from rawcolour.batch.collect import Collection, collect_inputs, describe_inputs
-from rawcolour.batch.model_step import Converted, LoadSettings, ModelConverter, PassedOver, Progress
+from rawcolour.batch.collect import collect_inputs, describe_inputs
+from rawcolour.batch.model_step import LoadSettings, ModelConverter, PassedOver
 from rawcolour.batch.pipeline import Outcome, run_pipelined
-from rawcolour.batch.records import Converter, Record, Summary, error_text
+from rawcolour.batch.records import BatchEvents, Converter, Summary, error_text
 from rawcolour.batch.plan import Job, OutputPlan, default_bit_depth, output_kind, plan_jobs
 from rawcolour.batch.provenance import conflict
-from rawcolour.distributed import Ranks, close_distributed, init_distributed, rank_device, reduce_counts, share
+from rawcolour.distributed import Ranks, rank_device, share, summed_over_ranks
 from rawcolour.colour_spaces import get_colour_space
 from rawcolour.errors import (
     CheckpointError,
@@ -55,6 +55,8 @@ from rawcolour.errors import (
     display_path,
     one_line,
 )
+from rawcolour.inference.options import InferenceOptions
+from rawcolour.inference.result import Result
 from rawcolour.io import images
 from rawcolour.io.files import WriteAbandoned, clean_stale_temporaries
 from rawcolour.io.c_stderr import c_stderr_silenced
@@ -78,7 +80,7 @@ FATAL_ERRORS: tuple[type[RawcolourError], ...] = (
 
 def write_output(
     job: Job,
-    converted: Converted,
+    converted: Result,
     *,
     task: str,
     provenance: dict[str, str],
@@ -136,7 +138,7 @@ class BatchRunner:
         stdout: BinaryIO | None = None,
         writer: Writer = write_output,
         on_start: Callable[[Job], None] | None = None,
-        on_record: Callable[[Record], None] | None = None,
+        on_record: Callable[[Result], None] | None = None,
         clock: Callable[[], float] = time.perf_counter,
         summary: Summary | None = None,
     ):
@@ -174,18 +176,23 @@ class BatchRunner:
             self._files.clear()
         return self.summary
 
-    def _record(self, job: Job, status: str, **kw: Any) -> Record:
+    def _record(self, job: Job, status: str, **kw: Any) -> Result:
+        """A record without a picture (skipped, failed)."""
+        return Result(status=status, **self._names(job), **kw)
+
+    def _names(self, job: Job) -> dict[str, str | None]:
+        """What a record names: the input, the output, the model."""
         described = self.converter.describe() if self._prepared else {"model": None, "model_sha256": None}
         out = "-" if job.to_stdout else (None if job.output is None else str(job.output))
-        return Record(input=str(job.input), output=out, status=status,
-                      model=described.get("model"), model_sha256=described.get("model_sha256"), **kw)
+        return {"input": str(job.input), "output": out, "model": described.get("model"),
+                "model_sha256": described.get("model_sha256")}
 
     def _file(self, job: Job) -> _FileState:
         return self._files.setdefault(id(job), _FileState())
 
     # ------------------------------------------------------------------ the three stages of a file
 
-    def _load(self, job: Job) -> Record | Any:
+    def _load(self, job: Job) -> Result | Any:
         """Worker thread: a record for a job settled without converting it, else the decoded file."""
         with self._notes.for_file(job):
             settled = self._settled(job)
@@ -198,10 +205,10 @@ class BatchRunner:
         if tell is not None:
             tell("decoding", 0.0)
 
-    def _develop(self, job: Job, loaded: Record | Any) -> Record | Converted:
+    def _develop(self, job: Job, loaded: Result | Any) -> Result:
         """Calling thread: the model (loaded on the first file that needs it) on the decoded file."""
         self.on_start(job)
-        if isinstance(loaded, Record):
+        if isinstance(loaded, Result):  # settled in _load
             return loaded
         if not self._prepared:
             began = self.clock()
@@ -215,9 +222,9 @@ class BatchRunner:
         with self._notes.for_file(job):
             return self.converter.develop(loaded)
 
-    def _finish(self, job: Job, developed: Record | Converted) -> Record:
+    def _finish(self, job: Job, developed: Result) -> Result:
         """Worker thread: encode and write atomically (or to stdout for ``-o -``)."""
-        if isinstance(developed, Record):
+        if developed.rgb is None:  # settled in _load: nothing to write
             return developed
         with self._notes.for_file(job):
             notes = self._file(job).folder_notes = self._clean_folder(job)
@@ -225,11 +232,9 @@ class BatchRunner:
             provenance.update({k: v for k, v in self._provenance().items() if v})
             self.writer(job, developed, task=self.task, provenance=provenance,
                         strip_metadata=self.strip_metadata, stdout=self.stdout)
-        return self._record(job, "ok", tile=developed.tile, notes=notes + list(developed.notes),
-                            device=developed.device, precision=developed.precision,
-                            white_balance=developed.white_balance, in_colour=developed.in_colour)
+        return developed.written(status="ok", notes=notes + list(developed.notes), **self._names(job))
 
-    def _outcome_record(self, outcome: Outcome[Job], library_note: str | None) -> Record:
+    def _outcome_record(self, outcome: Outcome[Job], library_note: str | None) -> Result:
         """The record of a finished job; errors that must stop the batch are raised here."""
         job, err = outcome.item, outcome.error
         state = self._file(job)
@@ -252,7 +257,7 @@ class BatchRunner:
         self._files.pop(id(job), None)
         return record
 
-    def _settled(self, job: Job) -> Record | None:
+    def _settled(self, job: Job) -> Result | None:
         """The record of a job decided without converting: a planning error, a dangling output link,
         an existing output (--on-exist skip or error); None when the job is to be converted."""
         if job.error is not None:
@@ -391,77 +396,68 @@ def run_batch(
     task: str,
     inputs: Sequence[str],
     *,
-    output: str | None = None,
+    options: InferenceOptions,
+    plan: OutputPlan,
     model: str | None = None,
-    options: dict[str, Any],
     load: LoadSettings | None = None,
-    recursive: bool = False,
-    suffix: str | None = None,
     on_exist: str = "skip",
-    fmt: str | None = None,
-    bit_depth: int | None = None,
-    quality: int | None = None,
     strip_metadata: bool = False,
+    only_grey: bool = False,
     stdin_paths: Sequence[str] = (),
     stdout: BinaryIO | None = None,
     ranks: Ranks | None = None,
     summary: Summary | None = None,
-    on_collected: Callable[[Collection], None] | None = None,
-    on_planned: Callable[[Sequence[Job]], None] | None = None,
-    on_start: Callable[[Job], None] | None = None,
-    on_record: Callable[[Record], None] | None = None,
-    on_progress: Progress | None = None,
-    only_grey: bool = False,
+    events: BatchEvents | None = None,
 ) -> Summary:
     """Collect, plan and convert a batch (this rank's share under torchrun); counts summed over ranks.
 
-    ``summary`` (made here if not given) is kept current, so after a KeyboardInterrupt it holds
-    this rank's counts so far. ``on_collected(collection)`` and ``on_planned(jobs)`` let a caller
-    report what was passed over and size a progress bar; ``on_start`` / ``on_record`` are
-    BatchRunner's; ``on_progress(stage, done)`` reports within a file (ModelConverter).
+    ``plan``: how outputs are named (``plan.target`` is ``-o``). ``summary`` (made here if not
+    given) is kept current, so after a KeyboardInterrupt it holds this rank's counts so far.
+    ``events`` hears what was passed over, the jobs, each file's start, progress and record.
     ``only_grey`` (colourise) passes over pictures that already have colour. Usage problems (no
     inputs, collisions, stdin under torchrun) raise UsageError before any work.
     """
     start = time.perf_counter()
-    ranks = ranks or Ranks.from_env()
+    ranks, events = ranks or Ranks.from_env(), events or BatchEvents()
     summary = summary if summary is not None else Summary()
     summary.world = ranks.world
-    if ranks.world > 1 and (output == "-" or "-" in inputs):
+    if ranks.world > 1 and (plan.target == "-" or "-" in inputs):
         raise UsageError("under torchrun, stdin and stdout cannot be shared by the ranks",
                          hint="pass folders or files, and -o a folder")
-    min_bits = get_colour_space(options.get("colour_space", "srgb")).min_bits if task == "raw2rgb" else 8
-    plan = OutputPlan(target=output, fmt=fmt, bit_depth=bit_depth, suffix=suffix, recursive=recursive,
-                      quality=quality, min_bits=min_bits)
-    jobs = _plan_batch(task, inputs, output, plan, stdin_paths, summary, on_collected)
-    options = {**options, "device": rank_device(options["device"], ranks)}
-    joined = init_distributed(ranks)
-    mine = share(jobs, ranks)
-    summary.planned = len(mine)
-    depths = {job.bit_depth or default_bit_depth(task, job.fmt, None) for job in mine} if task == "raw2rgb" else set()
-    converter = ModelConverter(task, model or get_task(task).default_model, options, load, bit_depth=bit_depth,
-                               quality=quality, output_depth=depths.pop() if len(depths) == 1 else None,
-                               only_grey=only_grey, progress=on_progress)
-    if on_planned is not None:
-        on_planned(mine)
-    runner = BatchRunner(converter, task=task, on_exist=on_exist, strip_metadata=strip_metadata, stdout=stdout,
-                         on_start=on_start, on_record=on_record, summary=summary)
-    runner.run(mine)
-    if joined:
-        summary.set_counts(reduce_counts(summary.counts()))
-        close_distributed()
+    if task == "raw2rgb":
+        plan = replace(plan, min_bits=get_colour_space(options.colour_space).min_bits)
+    jobs = _plan_batch(task, inputs, plan, stdin_paths, summary, events)
+    options = options.on_device(rank_device(options.device, ranks))
+    with summed_over_ranks(ranks) as total:
+        mine = share(jobs, ranks)
+        summary.planned = len(mine)
+        converter = ModelConverter(task, model or get_task(task).default_model, options, load,
+                                   bit_depth=plan.bit_depth, quality=plan.quality,
+                                   output_depth=_output_depth(task, mine), only_grey=only_grey,
+                                   progress=events.progress)
+        events.planned(mine)
+        runner = BatchRunner(converter, task=task, on_exist=on_exist, strip_metadata=strip_metadata, stdout=stdout,
+                             on_start=events.started, on_record=events.recorded, summary=summary)
+        runner.run(mine)
+        summary.set_counts(total(summary.counts()))
     summary.seconds = time.perf_counter() - start
     return summary
 
 
-def _plan_batch(task: str, inputs: Sequence[str], output: str | None, plan: OutputPlan, stdin_paths: Sequence[str],
-                summary: Summary, on_collected: Callable[[Collection], None] | None) -> list[Job]:
+def _output_depth(task: str, jobs: Sequence[Job]) -> int | None:
+    """The depth every raw2rgb output is written at (``classic`` hands over codes of it); None when it varies."""
+    depths = {job.bit_depth or default_bit_depth(task, job.fmt, None) for job in jobs} if task == "raw2rgb" else set()
+    return depths.pop() if len(depths) == 1 else None
+
+
+def _plan_batch(task: str, inputs: Sequence[str], plan: OutputPlan, stdin_paths: Sequence[str], summary: Summary,
+                events: BatchEvents) -> list[Job]:
     """Collect and plan (noting what was passed over in ``summary``). The -o folder is made by the
     first write, not here: a model that fails to load leaves nothing behind."""
-    kind = output_kind(output)
+    kind = output_kind(plan.target)
     collection = collect_inputs(inputs, task, recursive=plan.recursive, stdin_paths=stdin_paths,
-                                exclude=[Path(output)] if kind == "folder" else [])  # type: ignore[arg-type]
-    if on_collected is not None:
-        on_collected(collection)
+                                exclude=[Path(plan.target)] if kind == "folder" else [])  # type: ignore[arg-type]
+    events.collected(collection)
     jobs = plan_jobs(collection, task, plan)
     summary.unsupported, summary.ignored = len(collection.unsupported), len(collection.ignored)
     summary.unsupported_kinds = collection.unsupported_kinds()
@@ -477,13 +473,13 @@ __all__ = [
     "DEFAULT_MODELS",
     "FATAL_ERRORS",
     "ON_EXIST",
+    "BatchEvents",
     "BatchRunner",
-    "Converted",
     "Converter",
     "LoadSettings",
     "ModelConverter",
     "PassedOver",
-    "Record",
+    "Result",
     "Summary",
     "error_text",
     "run_batch",

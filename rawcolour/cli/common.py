@@ -123,8 +123,10 @@ def _tile(value: str) -> str:
 
 
 def tile_value(text: str) -> int | str:
-    """--tile's text as InferenceOptions takes it: "auto" or a number of pixels (0: whole picture)."""
-    return text if text == "auto" else int(text)
+    """--tile's text as InferenceOptions keeps it: "auto" or a number of pixels (0: whole picture)."""
+    from rawcolour.inference.options import tile_option
+
+    return tile_option(text)
 
 
 TILES = "Tiles and device"  # the help section of the options below

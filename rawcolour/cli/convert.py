@@ -1,28 +1,20 @@
 """`rawcolour colourise` and `rawcolour raw2rgb`: convert many pictures with a model.
 
-Parsing and printing only; collecting inputs, naming outputs, converting and writing live in
-rawcolour.batch (run_batch). stdout carries nothing but the --json records or, with `-o -`, the picture;
-progress, warnings, failures and the summary go to stderr.
+Parsing only; collecting inputs, naming outputs, converting and writing live in rawcolour.batch
+(run_batch), and what a running batch shows in rawcolour.cli.batch_view.
 """
 
 from __future__ import annotations
 
 import contextlib
 import enum
-import logging
-import os
-import signal
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
-from rich.table import Column
-from rich.text import Text
 
 from rawcolour import distributed
 from rawcolour import batch
@@ -31,7 +23,6 @@ from rawcolour.io import images
 from rawcolour.cli.common import (
     CFA,
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     PACKED_PNGS,
     TILES,
@@ -46,23 +37,26 @@ from rawcolour.cli.common import (
     TileOpt,
     TileStats,
     WhiteOpt,
-    err_console,
-    error_line,
     library_errors,
-    print_json,
     silence_stdout,
-    tile_value,
+)
+from rawcolour.cli.batch_view import (
+    EXIT_BROKEN_PIPE,
+    Display,
+    json_summary,
+    library_logs_off,
+    print_summary,
+    sigterm_as_interrupt,
+    stopped,
 )
 from rawcolour.cli.help import Command, Example, with_examples
 from rawcolour.colour_spaces import COLOUR_SPACES
-from rawcolour.errors import RawcolourError, UsageError, display_path
+from rawcolour.inference.options import InferenceOptions
+from rawcolour.errors import RawcolourError, UsageError
 from rawcolour.io.classic import DEFAULT_DEMOSAIC, DEMOSAIC_ALGORITHMS, EXPOSURE_RANGE, HIGHLIGHT_MODES
 from rawcolour.tasks import get_task
 
 app = typer.Typer()
-
-EXIT_TERMINATED = 143  # SIGTERM
-EXIT_BROKEN_PIPE = 141  # SIGPIPE: the reader of stdout went away
 
 NOTES = (
     "Outputs are named STEM+SUFFIX.png|.tif|.jpg: next to each input with the suffix {suffix}, or in the "
@@ -181,6 +175,41 @@ RawStripOpt = Annotated[bool, typer.Option(
     "--strip-metadata", help="Do not copy the camera's EXIF (make, model, lens, exposure, date and time, GPS) into "
                              "the output; its colour profile and rawcolour's provenance (version, model, model "
                              "SHA-256, settings) are still written.")]
+# colourise's own
+OnlyGreyOpt = Annotated[bool, typer.Option(
+    "--only-grey", help="Pass over pictures that already have colour (counted as skipped) instead of "
+                        "replacing their colours.")]
+# raw2rgb's own
+WbOpt = Annotated[str, typer.Option(
+    "--wb", metavar="camera|auto|daylight|R,G,B", callback=_wb, rich_help_panel=DEVELOPMENT,
+    help="White balance: camera (as shot; auto when the file has none), auto (grey world), daylight, or "
+         "gains R,G,B.")]
+ExposureOpt = Annotated[float, typer.Option(
+    "--exposure", metavar="EV", min=EXPOSURE_RANGE[0], max=EXPOSURE_RANGE[1], rich_help_panel=DEVELOPMENT,
+    help=f"Exposure in EV ({EXPOSURE_RANGE[0]:g} to +{EXPOSURE_RANGE[1]:g}), on top of the automatic "
+         "brightness.")]
+ColourSpaceOpt = Annotated[ColourSpace, typer.Option(
+    "--colour-space", metavar="|".join(COLOUR_SPACES), rich_help_panel=DEVELOPMENT,
+    help="Output primaries and curve; its ICC profile is embedded. adobe-rgb: Adobe RGB (1998); prophoto: "
+         "ROMM RGB, D50; linear-srgb: 16-bit only.")]
+HighlightsOpt = Annotated[Highlights, typer.Option(
+    "--highlights", metavar="|".join(HIGHLIGHT_MODES), rich_help_panel=DEVELOPMENT,
+    help="clip: blown highlights white (every developer); blend, reconstruct: LibRaw's, keeping some colour "
+         "(--model classic).")]
+DemosaicOpt = Annotated[Demosaic | None, typer.Option(
+    "--demosaic", metavar="|".join(DEMOSAIC_ALGORITHMS), rich_help_panel=DEVELOPMENT, show_default=False,
+    help=f"LibRaw's demosaicing algorithm (--model classic). Default: {DEFAULT_DEMOSAIC}.")]
+HalfOpt = Annotated[bool, typer.Option(
+    "--half", rich_help_panel=DEVELOPMENT,
+    help="Half the size each way: a fast preview for culling a card.")]
+TileStatsOpt = Annotated[TileStats, typer.Option(
+    "--tile-stats", rich_help_panel=TILES,
+    help="Instance-norm statistics of tiles: auto (from a reduced whole-picture pass) or exact (pooled "
+         "over all tiles: the untiled colours at any tile size, about 5x slower).")]
+RawFormatOpt = Annotated[RawFormat, typer.Option(
+    "--raw-format", rich_help_panel=PACKED_PNGS,
+    help="camera: a camera RAW file (LibRaw); zurich: 1-channel 16-bit Bayer PNG; rawgan: 4-channel 8-bit "
+         "packed PNG; auto: by extension and PNG layout.")]
 
 
 def _model_opt(task: str) -> Any:
@@ -200,9 +229,7 @@ def colourise(
     inputs: Inputs,
     output: OutputOpt = None,
     model: ColouriseModelOpt = None,
-    only_grey: Annotated[bool, typer.Option(
-        "--only-grey", help="Pass over pictures that already have colour (counted as skipped) instead of "
-                            "replacing their colours.")] = False,
+    only_grey: OnlyGreyOpt = False,
     recursive: RecursiveOpt = False,
     suffix: SuffixOpt = None,
     on_exist: OnExistOpt = OnExist.skip,
@@ -219,12 +246,10 @@ def colourise(
     precision: PrecisionOpt = Precision.fp32,
     max_pixels: MaxPixelsOpt = images.DEFAULT_MAX_PIXELS,
 ) -> None:
-    options = _inference(device, precision, tile, overlap)
-    options["render_size"] = render_size
-    _convert("colourise", inputs, output=output, model=model, options=options,
-             load=batch.LoadSettings(max_pixels=max_pixels), recursive=recursive, suffix=suffix,
-             on_exist=on_exist.value, fmt=fmt.value if fmt else None, bit_depth=bit_depth, quality=quality,
-             as_json=as_json, quiet=quiet, strip_metadata=strip_metadata, only_grey=only_grey)
+    options = _options(device=device, precision=precision.value, tile=tile, overlap=overlap, render_size=render_size)
+    _convert("colourise", inputs, options, batch.LoadSettings(max_pixels=max_pixels),
+             _Asked(output, model, recursive, suffix, on_exist, fmt, bit_depth, quality, strip_metadata, as_json,
+                    quiet, only_grey))
 
 
 @app.command(cls=with_examples(Command, RAW2RGB_EXAMPLES), epilog=NOTES.format(suffix="_rgb"),
@@ -243,276 +268,112 @@ def raw2rgb(
     strip_metadata: RawStripOpt = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
-    wb: Annotated[str, typer.Option(
-        "--wb", metavar="camera|auto|daylight|R,G,B", callback=_wb, rich_help_panel=DEVELOPMENT,
-        help="White balance: camera (as shot; auto when the file has none), auto (grey world), daylight, or "
-             "gains R,G,B.")] = "camera",
-    exposure: Annotated[float, typer.Option(
-        "--exposure", metavar="EV", min=EXPOSURE_RANGE[0], max=EXPOSURE_RANGE[1], rich_help_panel=DEVELOPMENT,
-        help=f"Exposure in EV ({EXPOSURE_RANGE[0]:g} to +{EXPOSURE_RANGE[1]:g}), on top of the automatic "
-             "brightness.")] = 0.0,
-    colour_space: Annotated[ColourSpace, typer.Option(
-        "--colour-space", metavar="|".join(COLOUR_SPACES), rich_help_panel=DEVELOPMENT,
-        help="Output primaries and curve; its ICC profile is embedded. adobe-rgb: Adobe RGB (1998); prophoto: "
-             "ROMM RGB, D50; linear-srgb: 16-bit only.")] = ColourSpace("srgb"),
-    highlights: Annotated[Highlights, typer.Option(
-        "--highlights", metavar="|".join(HIGHLIGHT_MODES), rich_help_panel=DEVELOPMENT,
-        help="clip: blown highlights white (every developer); blend, reconstruct: LibRaw's, keeping some colour "
-             "(--model classic).")] = Highlights("clip"),
-    demosaic: Annotated[Demosaic | None, typer.Option(
-        "--demosaic", metavar="|".join(DEMOSAIC_ALGORITHMS), rich_help_panel=DEVELOPMENT, show_default=False,
-        help=f"LibRaw's demosaicing algorithm (--model classic). Default: {DEFAULT_DEMOSAIC}.")] = None,
-    half: Annotated[bool, typer.Option(
-        "--half", rich_help_panel=DEVELOPMENT,
-        help="Half the size each way: a fast preview for culling a card.")] = False,
+    wb: WbOpt = "camera",
+    exposure: ExposureOpt = 0.0,
+    colour_space: ColourSpaceOpt = ColourSpace("srgb"),
+    highlights: HighlightsOpt = Highlights("clip"),
+    demosaic: DemosaicOpt = None,
+    half: HalfOpt = False,
     tile: TileOpt = "auto",
     overlap: OverlapOpt = None,
-    tile_stats: Annotated[TileStats, typer.Option(
-        "--tile-stats", rich_help_panel=TILES,
-        help="Instance-norm statistics of tiles: auto (from a reduced whole-picture pass) or exact (pooled "
-             "over all tiles: the untiled colours at any tile size, about 5x slower).")] = TileStats.auto,
+    tile_stats: TileStatsOpt = TileStats.auto,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = Precision.fp32,
     max_pixels: MaxPixelsOpt = images.DEFAULT_MAX_PIXELS,
-    raw_format: Annotated[RawFormat, typer.Option(
-        "--raw-format", rich_help_panel=PACKED_PNGS,
-        help="camera: a camera RAW file (LibRaw); zurich: 1-channel 16-bit Bayer PNG; rawgan: 4-channel 8-bit "
-             "packed PNG; auto: by extension and PNG layout.")] = RawFormat.auto,
+    raw_format: RawFormatOpt = RawFormat.auto,
     cfa: CfaOpt = CFA.RGGB,
     black: BlackOpt = 0.0,
     white: WhiteOpt = 1020.0,
 ) -> None:
     if white <= black:
         raise typer.BadParameter(f"--white {white:g} must be above --black {black:g}")
-    options = _inference(device, precision, tile, overlap) | {
-        "tile_stats": tile_stats.value, "wb": wb, "exposure": exposure, "colour_space": colour_space.value,
-        "highlights": highlights.value, "demosaic": demosaic.value if demosaic else None, "half": half}
-    load = batch.LoadSettings(max_pixels=max_pixels, raw_format=raw_format.value, cfa=cfa.value,
-                              black=black, white=white)
-    _convert("raw2rgb", inputs, output=output, model=model, options=options, load=load, recursive=recursive,
-             suffix=suffix, on_exist=on_exist.value, fmt=fmt.value if fmt else None, bit_depth=bit_depth,
-             quality=quality, as_json=as_json, quiet=quiet, strip_metadata=strip_metadata)
+    options = _options(device=device, precision=precision.value, tile=tile, overlap=overlap,
+                       tile_stats=tile_stats.value, wb=wb, exposure=exposure, colour_space=colour_space.value,
+                       highlights=highlights.value, demosaic=demosaic.value if demosaic else None, half=half)
+    load = batch.LoadSettings(max_pixels=max_pixels, raw_format=raw_format.value, cfa=cfa.value, black=black,
+                              white=white)
+    _convert("raw2rgb", inputs, options, load, _Asked(output, model, recursive, suffix, on_exist, fmt, bit_depth,
+                                                       quality, strip_metadata, as_json, quiet))
 
 
-def _inference(device: str, precision: Precision, tile: str, overlap: int | None) -> dict[str, Any]:
-    return {"device": device, "precision": precision.value, "tile": tile_value(tile), "overlap": overlap}
+def _options(**given: Any) -> InferenceOptions:
+    """The inference options as the command line gives them (--tile's text is read by InferenceOptions)."""
+    with library_errors():
+        return InferenceOptions(**given)
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """The options both commands share, as given: where outputs go and how the run is reported."""
+
+    output: str | None
+    model: str | None
+    recursive: bool
+    suffix: str | None
+    on_exist: OnExist
+    fmt: Format | None
+    bit_depth: int | None
+    quality: int | None
+    strip_metadata: bool
+    as_json: bool
+    quiet: bool
+    only_grey: bool = False
+
+    def plan(self) -> batch.OutputPlan:
+        return batch.OutputPlan(target=self.output, fmt=self.fmt.value if self.fmt else None,
+                                bit_depth=self.bit_depth, suffix=self.suffix, recursive=self.recursive,
+                                quality=self.quality)
 
 
 # ------------------------------------------------------------------------------------------ running
 
 
-class _Interrupted(KeyboardInterrupt):
-    """Ctrl-C, SIGTERM, or stdout closed by its reader: stop cleanly (temporary files are removed)."""
-
-    def __init__(self, code: int, why: str):
-        super().__init__(why)
-        self.code, self.why = code, why
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    def handler(signum: int, frame: Any) -> None:
-        raise _Interrupted(EXIT_TERMINATED, "terminated")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (e.g. a test runner)
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-class _Rate(ProgressColumn):
-    """Pictures per second over the whole run (a per-file rate jumps too much to read)."""
-
-    def render(self, task: Any) -> Text:
-        elapsed = task.elapsed or 0.0
-        if not task.completed or elapsed <= 0:
-            return Text("-- pic/s", style="progress.data.speed")
-        return Text(f"{task.completed / elapsed:.2f} pic/s", style="progress.data.speed")
-
-
-def _progress(enabled: bool) -> Progress | None:
-    """Files done / total, the current file and what is happening to it (loading the model,
-    decoding, tile k of n, encoding), pictures per second and the time left. The bar and the time
-    left move within a file as its tiles are done."""
-    if not enabled:
-        return None
-    return Progress(
-        TextColumn("{task.description}", table_column=Column(width=24, no_wrap=True)),
-        TextColumn("{task.fields[stage]}", style="progress.description",
-                   table_column=Column(width=13, no_wrap=True)),
-        BarColumn(bar_width=None),
-        MofNCompleteColumn(),
-        _Rate(),
-        TimeRemainingColumn(),
-        console=err_console,
-        redirect_stdout=False,  # stdout carries --json records / the picture, never the progress
-        redirect_stderr=False,
-        transient=True,
-    )
-
-
-def _warn(text: str, quiet: bool) -> None:
-    if not quiet:
-        err_console.print(f"rawcolour: warning: {text}", markup=False)
-
-
-def _summary_line(task: str, s: batch.Summary, total_seconds: float, kinds: list[str], only_grey: bool = False) -> str:
-    parts = [f"{s.ok} converted"]
-    passed_colour = s.in_colour if only_grey else 0  # --only-grey passes every picture in colour over
-    if s.skipped - passed_colour:
-        parts.append(f"{s.skipped - passed_colour} skipped (output exists, same model and settings; "
-                     "--on-exist overwrite to redo)")
-    if passed_colour:
-        parts.append(f"{passed_colour} skipped (already in colour)")
-    if s.failed:
-        other = (f": {s.mismatched} output{'s' if s.mismatched != 1 else ''} made by another model or with other "
-                 "settings (--on-exist overwrite, or another -o)") if s.mismatched else ""
-        parts.append(f"{s.failed} failed{other}")
-    if s.in_colour and not only_grey:
-        parts.append(f"{s.in_colour} input{'s were' if s.in_colour != 1 else ' was'} already in colour: "
-                     "colours replaced (--only-grey passes them over)")
-    if s.unsupported:
-        parts.append(f"{s.unsupported} file{'s' if s.unsupported != 1 else ''} not read by {task} passed over "
-                     f"({', '.join(kinds)})")
-    if s.ignored:
-        parts.append(f"{s.ignored} earlier rawcolour output{'s' if s.ignored != 1 else ''} ignored")
-    rate = f", {s.ok / total_seconds:.2f} pictures/s" if s.ok and total_seconds > 0 else ""
-    return f"rawcolour: {', '.join(parts)} in {total_seconds:.1f} s{rate}"
-
-
-def _convert(task: str, inputs: list[str], *, output: str | None, model: str | None, options: dict[str, Any],
-             load: batch.LoadSettings, recursive: bool, suffix: str | None, on_exist: str, fmt: str | None,
-             bit_depth: int | None, quality: int | None, as_json: bool, quiet: bool, strip_metadata: bool,
-             only_grey: bool = False) -> None:
+def _convert(task: str, inputs: list[str], options: InferenceOptions, load: batch.LoadSettings, asked: _Asked) -> None:
     """Run batch.run_batch, printing its records, progress, warnings and summary."""
     start = time.perf_counter()
     summary = batch.Summary()
-    emit_json = as_json
-    done = 0
-    progress: Progress | None = None
-    bar: Any = None
+    display = Display(task, as_json=asked.as_json, quiet=asked.quiet)
     try:
-        with library_errors(), _sigterm_as_interrupt(), contextlib.ExitStack() as shown, warnings.catch_warnings():
+        with library_errors(), sigterm_as_interrupt(), contextlib.ExitStack() as shown, warnings.catch_warnings():
             # Library warnings and log records never reach the terminal raw: while converting, each
             # file's become a note in its record (BatchRunner); anywhere else they are dropped.
             warnings.simplefilter("ignore")
-            _library_logs_off()
-            ranks = distributed.Ranks.from_env()
-            if as_json and output == "-":
-                raise UsageError("--json and -o - both want stdout", hint="write the picture to a file with -o FILE")
-            if output == "-" and sys.stdout.isatty() and ranks.world == 1:
-                raise UsageError("refusing to write a picture to the terminal",
-                                 hint="redirect stdout (> out.png) or pipe it to another program")
-            stdin_paths: list[str] = []
-            if "-" in inputs and ranks.world == 1:
-                stream = getattr(sys.stdin, "buffer", sys.stdin)
-                stdin_paths = batch.read_path_list(stream.read())
-
-            def on_collected(collection: batch.Collection) -> None:
-                for path in collection.unsupported_named:
-                    _warn(f"{display_path(path)}: not a file {task} reads ({batch.describe_inputs(task)}); passed over", quiet)
-
-            def on_planned(mine: Any) -> None:
-                nonlocal progress, bar
-                show = (not quiet and err_console.is_terminal and ranks.rank == 0
-                        and not (as_json and sys.stdout.isatty()))
-                progress = _progress(show)
-                if progress is not None:
-                    bar = progress.add_task("starting", total=len(mine), stage="")
-                    shown.enter_context(progress)
-
-            def on_start(job: batch.Job) -> None:
-                if progress is not None:
-                    progress.update(bar, description=escape(_short(job.input.name)), stage="")
-
-            def on_progress(stage: str, share: float) -> None:
-                if progress is not None:  # within a file: the bar and the time left move with its tiles
-                    progress.update(bar, completed=done + min(max(share, 0.0), 0.99), stage=escape(stage))
-                    if not stage.startswith("tile"):
-                        progress.refresh()  # a new step shows at once, however short (tiles: 10 times a second)
-
-            def on_record(record: batch.Record) -> None:
-                nonlocal done, emit_json
-                done += 1
-                if record.status == "failed":
-                    err_console.print(error_line(record.error), markup=False)
-                if progress is not None:
-                    progress.update(bar, completed=done, stage="")
-                if emit_json:
-                    try:
-                        print_json(record.to_json())
-                    except BrokenPipeError:
-                        emit_json = False
-                        silence_stdout()
-                        raise _Interrupted(EXIT_BROKEN_PIPE, "stdout was closed") from None
-
+            library_logs_off()
+            display.ranks, display.shown = distributed.Ranks.from_env(), shown
+            stdin_paths = _stdin_paths(inputs, asked, display.ranks)
             try:
-                batch.run_batch(
-                    task, inputs, output=output, model=model, options=options, load=load, recursive=recursive,
-                    suffix=suffix, on_exist=on_exist, fmt=fmt, bit_depth=bit_depth, quality=quality,
-                    strip_metadata=strip_metadata,
-                    stdin_paths=stdin_paths, stdout=sys.stdout.buffer if output == "-" else None, ranks=ranks,
-                    summary=summary, on_collected=on_collected, on_planned=on_planned, on_start=on_start,
-                    on_record=on_record, on_progress=on_progress, only_grey=only_grey)
+                batch.run_batch(task, inputs, options=options, plan=asked.plan(), model=asked.model, load=load,
+                                on_exist=asked.on_exist.value, strip_metadata=asked.strip_metadata,
+                                only_grey=asked.only_grey, stdin_paths=stdin_paths,
+                                stdout=sys.stdout.buffer if asked.output == "-" else None, ranks=display.ranks,
+                                summary=summary, events=display)
             except RawcolourError as err:
-                if emit_json:  # a pipeline always gets its summary record, here with the error
+                if display.emit_json:  # a pipeline always gets its summary record, here with the error
                     summary.seconds = time.perf_counter() - start
-                    _json_summary(summary, error=str(err))
+                    json_summary(summary, error=str(err))
                 raise
             shown.close()  # the progress bar goes before the summary is printed
             summary.seconds = time.perf_counter() - start
-            if ranks.rank == 0:
-                _print_summary(task, summary, emit_json, quiet, only_grey)
+            if display.ranks.rank == 0:
+                print_summary(task, summary, display.emit_json, asked.quiet, asked.only_grey)
     except KeyboardInterrupt as exc:
-        code = exc.code if isinstance(exc, _Interrupted) else EXIT_INTERRUPTED
-        why = exc.why if isinstance(exc, _Interrupted) else "interrupted"
-        if code != EXIT_BROKEN_PIPE:
-            err_console.print(f"rawcolour: {why} after {done} of {summary.planned} files; no partial file was left",
-                              markup=False)
-        if emit_json:  # this rank's counts so far
-            summary.interrupted, summary.seconds = True, time.perf_counter() - start
-            _json_summary(summary)
-        raise typer.Exit(code) from None
+        raise stopped(exc, summary, display, start) from None
     except BrokenPipeError:
         silence_stdout()
         raise typer.Exit(EXIT_BROKEN_PIPE) from None
     raise typer.Exit(EXIT_FAILED if summary.failed else EXIT_OK)
 
 
-def _print_summary(task: str, summary: batch.Summary, emit_json: bool, quiet: bool, only_grey: bool) -> None:
-    if emit_json:
-        record = summary.to_json()
-        record["total"] = summary.ok + summary.failed + summary.skipped
-        if summary.world > 1:
-            record["ranks"] = summary.world
-        print_json(record)
-    if not quiet:
-        err_console.print(_summary_line(task, summary, summary.seconds, summary.unsupported_kinds, only_grey),
-                          markup=False)
+def _stdin_paths(inputs: list[str], asked: _Asked, ranks: distributed.Ranks) -> list[str]:
+    """Refuse a picture on stdout that cannot go there; the paths piped in for ``-`` (when alone)."""
+    if asked.as_json and asked.output == "-":
+        raise UsageError("--json and -o - both want stdout", hint="write the picture to a file with -o FILE")
+    if asked.output == "-" and sys.stdout.isatty() and ranks.world == 1:
+        raise UsageError("refusing to write a picture to the terminal",
+                         hint="redirect stdout (> out.png) or pipe it to another program")
+    if "-" not in inputs or ranks.world != 1:
+        return []
+    stream = getattr(sys.stdin, "buffer", sys.stdin)
+    return batch.read_path_list(stream.read())
 
 
-def _json_summary(summary: batch.Summary, **extra: Any) -> None:
-    """The summary record after the batch stopped early: this rank's counts so far, and why."""
-    record = summary.to_json()
-    record["total"] = summary.ok + summary.failed + summary.skipped
-    record.update(extra)
-    with contextlib.suppress(BrokenPipeError, RawcolourError):
-        print_json(record)
-
-
-def _library_logs_off() -> None:
-    """Library log records (tifffile's on a broken tag, ...) never reach the terminal: without a
-    handler of their own, Python's last-resort handler would print them on stderr. While converting,
-    BatchRunner keeps each file's as a note of its record."""
-    root = logging.getLogger()
-    if not any(isinstance(h, logging.NullHandler) for h in root.handlers):
-        root.addHandler(logging.NullHandler())
-
-
-def _short(name: str, width: int = 24) -> str:
-    return name if len(name) <= width else name[: width - 1] + "…"

@@ -84,6 +84,19 @@ RunOpt = Annotated[Path | None, typer.Option(
 AllowRandomOpt = Annotated[bool, typer.Option(
     "--allow-random", help="Evaluate a freshly initialised (seeded) network for a model without weights "
                            "(smoke tests; its row says random-init).")]
+# raw2rgb's own options
+CamerasOpt = Annotated[bool, typer.Option(
+    "--cameras", help="--data holds photos: shoot each as DNG files through held-out real cameras "
+                      "(4 Bayer phases, 3 noise levels) and score at sensor size after a global tone fit.")]
+SyntheticRawOpt = Annotated[bool, typer.Option(
+    "--synthetic-raw", help="--data holds photos: unprocess each into a synthetic raw (fixed seed per "
+                            "picture) and score at packed resolution.")]
+LayoutOpt = Annotated[Layout, typer.Option(
+    "--layout", help="Paired folder layout: zurich (huawei_raw/ + canon/) or rawgan (*PhoneRaw/ + "
+                     "*CanonRGB/); auto: whichever is there.")]
+SeedOpt = Annotated[int, typer.Option("--seed", metavar="N", help="Base seed of the synthetic cameras.")]
+RawLimitOpt = Annotated[int | None, typer.Option(
+    "--limit", metavar="N", min=1, help="Evaluate only the first N photos or raw samples.")]
 
 
 def _progress(quiet: bool):
@@ -109,6 +122,14 @@ def _models(task: str, names: list[str] | None, baseline: bool, quiet: bool) -> 
         rows = f"{what} and the baselines ({', '.join(get_task(task).baselines)})" if baseline else what
         err_console.print(f"rawcolour: no --model: evaluating {rows}", markup=False, highlight=False)
     return shipped
+
+
+def _load_models(task: str, names: list[str] | None, no_baseline: bool, allow_random: bool, quiet: bool) -> Any:
+    """The table's rows: the task's baselines (unless --no-baseline), then each --model (or the shipped ones)."""
+    from rawcolour.eval.evaluation import load_models
+
+    return load_models(_models(task, names, not no_baseline, quiet), task, baseline=not no_baseline,
+                       allow_random=allow_random)
 
 
 def _inference_options(device: str, precision: Precision, **kw: Any) -> Any:
@@ -272,8 +293,7 @@ def colourise_command(
 
     with library_errors():
         _check_outputs(as_json, csv_to, report, run)
-        models = evaluation.load_models(_models("colourise", model, not no_baseline, quiet), "colourise",
-                                        baseline=not no_baseline, allow_random=allow_random)
+        models = _load_models("colourise", model, no_baseline, allow_random, quiet)
         options = _inference_options(device, precision, render_size=render_size)
         result = evaluation.evaluate_colourise(data, models, options=options, limit=limit,
                                                samples=samples if report else 0, vgg_weights=vgg_weights,
@@ -288,19 +308,11 @@ def raw2rgb_command(
         help="Paired RAW data (Zurich or RAW2RGB-GAN layout), or colour photos with --cameras or --synthetic-raw.")],
     model: ModelOpt = None,
     no_baseline: NoBaselineOpt = False,
-    cameras: Annotated[bool, typer.Option(
-        "--cameras", help="--data holds photos: shoot each as DNG files through held-out real cameras "
-                          "(4 Bayer phases, 3 noise levels) and score at sensor size after a global tone fit.")
-    ] = False,
-    synthetic_raw: Annotated[bool, typer.Option(
-        "--synthetic-raw", help="--data holds photos: unprocess each into a synthetic raw (fixed seed per "
-                                "picture) and score at packed resolution.")] = False,
-    layout: Annotated[Layout, typer.Option(
-        "--layout", help="Paired folder layout: zurich (huawei_raw/ + canon/) or rawgan (*PhoneRaw/ + "
-                         "*CanonRGB/); auto: whichever is there.")] = Layout.auto,
-    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Base seed of the synthetic cameras.")] = 0,
-    limit: Annotated[int | None, typer.Option(
-        "--limit", metavar="N", min=1, help="Evaluate only the first N photos or raw samples.")] = None,
+    cameras: CamerasOpt = False,
+    synthetic_raw: SyntheticRawOpt = False,
+    layout: LayoutOpt = Layout.auto,
+    seed: SeedOpt = 0,
+    limit: RawLimitOpt = None,
     as_json: JsonOpt = False,
     csv_to: CsvOpt = None,
     report: ReportOpt = None,
@@ -327,7 +339,8 @@ def raw2rgb_command(
     Paired folders and --synthetic-raw: PSNR (eq. 7) and SSIM at packed resolution; each synthetic photo's
     camera is drawn from --seed and its file name, so every model and run sees the same raw.
     """
-    from rawcolour.eval import evaluation
+    from rawcolour.eval.cameras import evaluate_raw2rgb_cameras
+    from rawcolour.eval.evaluation import evaluate_raw2rgb
 
     with library_errors():
         _check_outputs(as_json, csv_to, report, run)
@@ -336,17 +349,12 @@ def raw2rgb_command(
                              hint="pass one of them")
         if synthetic_raw and cameras:
             raise UsageError("--synthetic-raw and --cameras are two protocols", hint="pass one of them")
-        models = evaluation.load_models(_models("raw2rgb", model, not no_baseline, quiet), "raw2rgb",
-                                        baseline=not no_baseline, allow_random=allow_random)
-        options = _inference_options(device, precision, tile=tile_value(tile))
+        models = _load_models("raw2rgb", model, no_baseline, allow_random, quiet)
+        common = {"options": _inference_options(device, precision, tile=tile_value(tile)), "seed": seed,
+                  "limit": limit, "samples": samples if report else 0, "progress": _progress(quiet)}
         if cameras:
-            from rawcolour.eval.cameras import evaluate_raw2rgb_cameras
-
-            result = evaluate_raw2rgb_cameras(data, models, options=options, seed=seed, limit=limit,
-                                              samples=samples if report else 0, progress=_progress(quiet))
+            result = evaluate_raw2rgb_cameras(data, models, **common)
         else:
-            result = evaluation.evaluate_raw2rgb(data, models, options=options, synthetic=synthetic_raw,
-                                                 layout=layout.value, seed=seed, cfa=cfa.value, black=black,
-                                                 white=white, limit=limit, samples=samples if report else 0,
-                                                 progress=_progress(quiet))
+            result = evaluate_raw2rgb(data, models, synthetic=synthetic_raw, layout=layout.value, cfa=cfa.value,
+                                      black=black, white=white, **common)
         _finish(result, as_json=as_json, csv_to=csv_to, report=report, run=run, quiet=quiet)

@@ -12,6 +12,7 @@ from rich.table import Table
 from rawcolour import registry
 from rawcolour.cli.common import err_console, library_errors, print_json
 from rawcolour.cli.help import Command, Example, Group, with_examples
+from rawcolour.tasks import get_task
 
 app = typer.Typer(help="List and inspect models; import foreign checkpoints; export to ONNX.", no_args_is_help=True,
                   cls=with_examples(Group, [
@@ -44,7 +45,7 @@ def model_summary(name: str) -> dict:
 
 def _output_size(spec: registry.ModelSpec) -> str:
     """What size of picture a model writes: the input's, or for RAW the sensor's or half of it."""
-    if spec.task == "colourise":
+    if not get_task(spec.task).reads_raw:
         return "input"
     if not spec.learned or (spec.io is not None and spec.io.output_scale == 2):
         return "sensor"

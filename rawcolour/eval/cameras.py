@@ -32,7 +32,7 @@ import numpy as np
 
 from rawcolour.errors import InputError, RawcolourError
 from rawcolour.eval import metrics
-from rawcolour.eval.evaluation import EvalModel, EvalResult, Progress, Sample, _display_name, _note_run
+from rawcolour.eval.scoring import EvalModel, EvalResult, Progress, Sample, Scoreboard, checked_options, display_name
 
 if TYPE_CHECKING:
     from rawcolour.inference.pipelines import InferenceOptions
@@ -61,6 +61,52 @@ def _score(out8: np.ndarray, truth8: np.ndarray) -> dict[str, float]:
     }
 
 
+def _score_shot(board: Scoreboard, models: Sequence[EvalModel], dng: Path, truth8: np.ndarray, shot_name: str,
+                sample: Sample | None, opts: InferenceOptions, about: dict[str, Any], sizes: dict[str, str]) -> None:
+    """Develop one DNG file with every model and score each output against the photo it holds."""
+    from rawcolour.inference.pipelines import raw_to_rgb
+
+    for m in models:
+        start = time.perf_counter()
+        result = board.run(m.label, shot_name, lambda: raw_to_rgb(m.model, dng, opts))
+        if result is None:
+            continue
+        seconds = float(time.perf_counter() - start)
+        out8 = metrics.to_uint8(result.rgb)
+        target = truth8
+        if out8.shape[:2] != truth8.shape[:2]:
+            half = metrics.half_size(truth8)
+            if out8.shape[:2] != half.shape[:2]:
+                board.fail(shot_name, m.label, f"output is {out8.shape[1]}x{out8.shape[0]}, the photo "
+                                               f"{truth8.shape[1]}x{truth8.shape[0]}")
+                continue
+            target = half
+        sizes[m.label] = "sensor" if target is truth8 else "half sensor"
+        board.add(m.label, shot_name, {**_score(out8, target), "seconds": seconds}, **about,
+                  output=sizes[m.label])
+        if sample is not None:
+            sample.outputs[m.label] = out8 if target is truth8 else np.repeat(np.repeat(out8, 2, 0), 2, 1)
+
+
+def _settings(noise: Sequence[str], shots: int, seed: int, limit: int | None, opts: InferenceOptions) -> dict[str, Any]:
+    from rawcolour.cameras import EVAL_CAMERAS
+    from rawcolour.data.camera_sim import shot_for
+
+    return {
+        "images": shots,
+        "source": "DNG files shot through held-out real cameras (rawcolour.data.camera_sim)",
+        "cameras": [c.name for c in EVAL_CAMERAS],
+        "phases": list(PHASES),
+        "noise": {level: f"shot variance {shot_for(EVAL_CAMERAS[0], level).shot_noise:g}" for level in noise},
+        "illuminants_K": list(KELVINS),
+        "tone_fit": "psnr_gain: one linear-light gain; psnr, ssim, de2000: one curve shared by R, G, B",
+        "seed": seed,
+        "limit": limit,
+        "tile": getattr(opts, "tile", None),
+        "device": getattr(opts, "device", None),
+    }
+
+
 def evaluate_raw2rgb_cameras(data: str | Path, models: Sequence[EvalModel], *, options: InferenceOptions | None = None,
                              noise: Sequence[str] = ("low", "mid", "high"), seed: int = 0,
                              limit: int | None = None, samples: int = 0,
@@ -69,31 +115,22 @@ def evaluate_raw2rgb_cameras(data: str | Path, models: Sequence[EvalModel], *, o
     from rawcolour.cameras import EVAL_CAMERAS
     from rawcolour.data import samples as datasets
     from rawcolour.data.camera_sim import shot_for, write_shot_dng
-    from rawcolour.eval.evaluation import _options, _row
-    from rawcolour.inference.pipelines import raw_to_rgb
 
-    opts = _options(options)
+    opts = checked_options(options)
     photos = datasets.list_photos(data)[:limit] if limit else datasets.list_photos(data)
     if not photos:
         raise InputError("no photos in the data folder", path=data, hint="point --data at colour photos (e.g. Kodak24)")
-    keys = ("psnr_gain", "psnr", "ssim", "de2000", "seconds")
-    figures = {m.label: {k: [] for k in keys} for m in models}
-    counts = {m.label: 0 for m in models}
-    sizes: dict[str, str] = {}
-    per_image: list[dict[str, Any]] = []
-    failed: list[dict[str, str]] = []
-    kept: list[Sample] = []
-    runs: dict[str, str] = {}
-    notes: list[str] = []
+    board = Scoreboard(models, ("psnr_gain", "psnr", "ssim", "de2000", "seconds"), samples)
+    sizes: dict[str, str] = {}  # label -> "sensor" | "half sensor": what size it writes
     total = len(photos) * len(noise)
     done = 0
     with tempfile.TemporaryDirectory(prefix="rawcolour-eval-") as tmp:
         for index, path in enumerate(photos):
-            name = _display_name(path, data)
+            name = display_name(path, data)
             try:
                 photo = datasets.read_photo(path)
             except RawcolourError as err:
-                failed.append({"image": name, "model": "", "error": str(err)})
+                board.fail(name, "", str(err))
                 continue
             cam_index, phase, kelvin = camera_plan(index)
             camera = EVAL_CAMERAS[cam_index]
@@ -106,54 +143,9 @@ def evaluate_raw2rgb_cameras(data: str | Path, models: Sequence[EvalModel], *, o
                 dng, truth = write_shot_dng(Path(tmp) / f"{shot_name}.dng", metrics.to_uint8(photo),
                                             shot_for(camera, level, kelvin=kelvin), phase, rng)
                 truth8 = metrics.to_uint8(truth)
-                sample = Sample(shot_name, truth8, {}, truth8) if len(kept) < samples else None
-                for m in models:
-                    start = time.perf_counter()
-                    try:
-                        result = raw_to_rgb(m.model, dng, opts)
-                        seconds = float(time.perf_counter() - start)
-                    except RawcolourError as err:
-                        failed.append({"image": shot_name, "model": m.label, "error": str(err)})
-                        continue
-                    _note_run(runs, notes, m.label, result)
-                    out8 = metrics.to_uint8(result.rgb)
-                    target = truth8
-                    if out8.shape[:2] != truth8.shape[:2]:
-                        half = metrics.half_size(truth8)
-                        if out8.shape[:2] != half.shape[:2]:
-                            failed.append({"image": shot_name, "model": m.label,
-                                           "error": f"output is {out8.shape[1]}x{out8.shape[0]}, the photo "
-                                                    f"{truth8.shape[1]}x{truth8.shape[0]}"})
-                            continue
-                        target = half
-                    sizes[m.label] = "sensor" if target is truth8 else "half sensor"
-                    rec = {**_score(out8, target), "seconds": seconds}
-                    for k, v in rec.items():
-                        figures[m.label][k].append(v)
-                    counts[m.label] += 1
-                    per_image.append({"image": shot_name, "model": m.label, "camera": camera.name, "phase": phase,
-                                      "noise": level, "kelvin": kelvin, "output": sizes[m.label], **rec})
-                    if sample is not None:
-                        sample.outputs[m.label] = out8 if target is truth8 else np.repeat(np.repeat(out8, 2, 0), 2, 1)
-                if sample is not None:
-                    kept.append(sample)
-    rows = []
-    for m in models:
-        row = _row(m, figures[m.label], counts[m.label], runs)
-        row["output"] = sizes.get(m.label)
-        rows.append(row)
-    settings = {
-        "images": done,
-        "source": "DNG files shot through held-out real cameras (rawcolour.data.camera_sim)",
-        "cameras": [c.name for c in EVAL_CAMERAS],
-        "phases": list(PHASES),
-        "noise": {level: f"shot variance {shot_for(EVAL_CAMERAS[0], level).shot_noise:g}" for level in noise},
-        "illuminants_K": list(KELVINS),
-        "tone_fit": "psnr_gain: one linear-light gain; psnr, ssim, de2000: one curve shared by R, G, B",
-        "seed": seed,
-        "limit": limit,
-        "tile": getattr(opts, "tile", None),
-        "device": getattr(opts, "device", None),
-    }
-    return EvalResult(task="raw2rgb-cameras", data=str(data), rows=rows, reference={}, per_image=per_image,
-                      skipped=[], failed=failed, settings=settings, samples=kept, notes=notes)
+                sample = board.sample(shot_name, truth8, truth8)
+                about = {"camera": camera.name, "phase": phase, "noise": level, "kelvin": kelvin}
+                _score_shot(board, models, dng, truth8, shot_name, sample, opts, about, sizes)
+                board.keep(sample)
+    rows = [{**board.row(m), "output": sizes.get(m.label)} for m in models]
+    return board.result("raw2rgb-cameras", data, rows, _settings(noise, done, seed, limit, opts))

@@ -36,13 +36,13 @@ from typing import Any
 import numpy as np
 
 from rawcolour.eval import metrics
-from rawcolour.errors import InputError, OutputError
-from rawcolour.io.files import atomic_write_bytes, read_jsonl
+from rawcolour.errors import OutputError
+from rawcolour.io.files import atomic_write_bytes
 from rawcolour.io.images import write_image
+from rawcolour.train.run_folder import read_log
 
-__all__ = ["plot_ab_histograms", "plot_training_curves", "read_training_log", "write_report"]
+__all__ = ["plot_ab_histograms", "plot_training_curves", "write_report"]
 
-TRAINING_LOG = "log.jsonl"
 PREVIEW_MAX_SIDE = 1024  # long side of the sample pictures in the report (Kodak's 768 stays as is)
 CROP_SIDE = 160  # side of the 100% crops (smaller pictures get crops of half their short side)
 SAME_AS_INPUT = 1  # 8-bit levels: a column at most this far from the input everywhere shows nothing new
@@ -98,17 +98,6 @@ def plot_ab_histograms(histograms: dict[str, tuple[np.ndarray, np.ndarray]],
             ax.legend(fontsize=8)
     fig.tight_layout()
     return _figure_pixels(fig)
-
-
-def read_training_log(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The records of ``RUN/log.jsonl`` (one JSON object per line); unreadable lines are skipped."""
-    path = Path(run_dir)
-    if path.is_dir():
-        path = path / TRAINING_LOG
-    if not path.is_file():
-        raise InputError(f"no training log ({TRAINING_LOG})", path=path,
-                         hint="--run takes the folder `rawcolour train --out` wrote")
-    return read_jsonl(path)
 
 
 def _is_number(v: Any) -> bool:
@@ -333,9 +322,57 @@ def _crops_html(sample: Any, stem: str, columns: list[tuple[str, str]], out: Pat
     return "".join(rows)
 
 
+def _header_html(result: Any, title: str, command: str | None) -> str:
+    """Title, command, data, the metrics table, notes and settings."""
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    if command:
+        parts.append(f"<p class=note><code>{html.escape(command)}</code></p>")
+    parts.append(f"<p class=note>Data: {html.escape(result.data)}; {result.settings.get('images', 0)} pictures"
+                 + (f", {len(result.skipped)} skipped" if result.skipped else "")
+                 + (f", {len(result.failed)} failures" if result.failed else "") + ".</p>")
+    parts.append("<h2>Metrics</h2>" + _table_html(result))
+    if result.notes:
+        parts.append("<p class=note>Notes: " + html.escape("; ".join(result.notes)) + "</p>")
+    settings = "".join(f"<tr><th>{html.escape(str(k))}</th><td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+                       for k, v in result.settings.items() if v is not None)
+    parts.append(f"<details><summary>Settings</summary><table>{settings}</table></details>")
+    return "".join(parts)
+
+
+def _histograms_html(result: Any, out: Path) -> str:
+    rel = "plots/ab_histograms.png"
+    write_image(out / rel, plot_ab_histograms(result.histograms))
+    overlaps = ", ".join(
+        f"{r['model']}: a {_fmt(r.get('overlap_a'), '{:.3f}')}, b {_fmt(r.get('overlap_b'), '{:.3f}')}"
+        for r in result.rows)
+    return ("<h2>a and b histograms (real vs generated)</h2>"
+            f"<img class=plot src='{rel}' alt='a and b histograms'>"
+            f"<p class=note>Histogram overlap with the ground truth: {html.escape(overlaps)}.</p>")
+
+
+def _training_html(run_dir: str | Path, out: Path) -> str:
+    records = read_log(run_dir)
+    pixels = plot_training_curves(records)
+    text = f"<h2>Training curves</h2><p class=note>{html.escape(str(run_dir))}: {len(records)} records</p>"
+    if pixels is None:
+        return text + "<p class=note>The log has no numeric series.</p>"
+    rel = "plots/training_curves.png"
+    write_image(out / rel, pixels)
+    return text + f"<img class=plot src='{rel}' alt='training curves'>"
+
+
+def _problems_html(result: Any) -> str:
+    if not (result.skipped or result.failed):
+        return ""
+    lines = [f"<li>{html.escape(d['image'])}: skipped ({html.escape(d['reason'])})</li>" for d in result.skipped]
+    lines += [f"<li>{html.escape(d['image'])} {html.escape(d.get('model', ''))}: {html.escape(d['error'])}</li>"
+              for d in result.failed]
+    return "<details><summary>Skipped and failed</summary><ul>" + "".join(lines) + "</ul></details>"
+
+
 def write_report(result: Any, out_dir: str | Path, *, run_dir: str | Path | None = None,
                  command: str | None = None, max_side: int = PREVIEW_MAX_SIDE) -> Path:
-    """Write the report folder for an :class:`rawcolour.eval.evaluation.EvalResult`; returns index.html's path.
+    """Write the report folder for an :class:`rawcolour.eval.scoring.EvalResult`; returns index.html's path.
 
     Sample pictures larger than `max_side` on their long side are shown area-downscaled to it
     (metrics are always computed at full size).
@@ -346,54 +383,16 @@ def write_report(result: Any, out_dir: str | Path, *, run_dir: str | Path | None
             (out / folder).mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OutputError(f"cannot create the report folder ({err.strerror or err})", path=out) from err
-    parts: list[str] = []
     title = f"rawcolour eval {result.task}: {Path(result.data).name or result.data}"
-    parts.append(f"<h1>{html.escape(title)}</h1>")
-    if command:
-        parts.append(f"<p class=note><code>{html.escape(command)}</code></p>")
-    parts.append(f"<p class=note>Data: {html.escape(result.data)}; {result.settings.get('images', 0)} pictures"
-                 + (f", {len(result.skipped)} skipped" if result.skipped else "")
-                 + (f", {len(result.failed)} failures" if result.failed else "") + ".</p>")
-    parts.append("<h2>Metrics</h2>" + _table_html(result))
-    if result.notes:
-        parts.append("<p class=note>Notes: " + html.escape("; ".join(result.notes)) + "</p>")
-
-    settings = "".join(f"<tr><th>{html.escape(str(k))}</th><td style='text-align:left'>{html.escape(str(v))}</td></tr>"
-                       for k, v in result.settings.items() if v is not None)
-    parts.append(f"<details><summary>Settings</summary><table>{settings}</table></details>")
-
+    parts = [_header_html(result, title, command)]
     if result.samples:
         parts.append(_samples_html(result, out, max_side))
-
     if result.histograms:
-        rel = "plots/ab_histograms.png"
-        write_image(out / rel, plot_ab_histograms(result.histograms))
-        overlaps = ", ".join(
-            f"{r['model']}: a {_fmt(r.get('overlap_a'), '{:.3f}')}, b {_fmt(r.get('overlap_b'), '{:.3f}')}"
-            for r in result.rows)
-        parts.append("<h2>a and b histograms (real vs generated)</h2>"
-                     f"<img class=plot src='{rel}' alt='a and b histograms'>"
-                     f"<p class=note>Histogram overlap with the ground truth: {html.escape(overlaps)}.</p>")
-
+        parts.append(_histograms_html(result, out))
     if run_dir is not None:
-        records = read_training_log(run_dir)
-        pixels = plot_training_curves(records)
-        parts.append(f"<h2>Training curves</h2><p class=note>{html.escape(str(run_dir))}: {len(records)} records</p>")
-        if pixels is not None:
-            rel = "plots/training_curves.png"
-            write_image(out / rel, pixels)
-            parts.append(f"<img class=plot src='{rel}' alt='training curves'>")
-        else:
-            parts.append("<p class=note>The log has no numeric series.</p>")
-
+        parts.append(_training_html(run_dir, out))
     parts.append(_per_picture_html(result))
-
-    if result.skipped or result.failed:
-        lines = [f"<li>{html.escape(d['image'])}: skipped ({html.escape(d['reason'])})</li>" for d in result.skipped]
-        lines += [f"<li>{html.escape(d['image'])} {html.escape(d.get('model', ''))}: {html.escape(d['error'])}</li>"
-                  for d in result.failed]
-        parts.append("<details><summary>Skipped and failed</summary><ul>" + "".join(lines) + "</ul></details>")
-
+    parts.append(_problems_html(result))
     _write_text(out / "results.json", json.dumps(result.to_dict(), indent=1, default=str))
     page = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>\n")

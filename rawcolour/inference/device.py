@@ -26,17 +26,14 @@ import torch
 import torch.nn as nn
 
 from rawcolour.errors import DeviceError, UsageError
+from rawcolour.inference.oom import is_oom  # noqa: F401 (part of this module's API)
+from rawcolour.inference.options import precision_key
 from rawcolour.nets.fold import fold_for_inference
 from rawcolour.nets.inference_graph import inference_copy, rewrite_for_speed
 from rawcolour.nets.norms import keeps_sample_statistics
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 PRECISIONS: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-_PRECISION_ALIASES = {
-    "float32": "fp32", "float": "fp32", "fp32": "fp32", "32": "fp32",
-    "float16": "fp16", "half": "fp16", "fp16": "fp16", "16": "fp16",
-    "bfloat16": "bf16", "bf16": "bf16",
-}
 
 # channels_last per device type: on CUDA tensor cores prefer NHWC. On CPUs it depends on the net
 # (benchmarks/results/throughput.json, "network"): oneDNN's NHWC convolutions are faster, but a norm
@@ -109,9 +106,7 @@ def resolve_precision(precision: str | torch.dtype, device: torch.device) -> tup
             raise UsageError(f"unsupported precision {precision}", hint="use fp32, fp16 or bf16")
         key = inverse[precision]
     else:
-        key = _PRECISION_ALIASES.get(str(precision).strip().lower(), "")
-        if not key:
-            raise UsageError(f"unknown precision {precision!r}", hint="use fp32, fp16 or bf16")
+        key = precision_key(precision)
     dtype = PRECISIONS[key]
     notes: list[str] = []
     if dtype is torch.float32:
@@ -167,16 +162,6 @@ def cpu_available_memory() -> int:
 def memory_budget(device: torch.device) -> int:
     """Bytes of activations one device call may use: a device-type share of the free memory."""
     return int(free_memory(device) * MEMORY_FRACTION.get(device.type, 0.5))
-
-
-def is_oom(err: BaseException) -> bool:
-    """True for out-of-memory from any backend (CUDA OutOfMemoryError, CPU allocator, MPS, MemoryError)."""
-    if isinstance(err, (MemoryError, torch.OutOfMemoryError)):
-        return True
-    if isinstance(err, RuntimeError):
-        text = str(err).lower()
-        return "out of memory" in text or "can't allocate memory" in text or "failed to allocate" in text
-    return False
 
 
 def release_memory(device: torch.device) -> None:

@@ -19,14 +19,14 @@ orientation handling.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from rawcolour.camera_colour import auto_brightness, balance_packed, picture_colour, srgb_decode
+from rawcolour.camera_colour import CameraColour, auto_brightness, balance_packed, picture_colour, srgb_decode
 from rawcolour.checkpoint import LoadedModel
 from rawcolour.colour_spaces import encode_linear_srgb
 from rawcolour.colour import l_to_model, lab_to_rgb, model_to_ab, rgb_to_grey_l
@@ -41,29 +41,17 @@ from rawcolour.inference.device import (
 )
 from rawcolour.inference.inputs import RAW_FORMATS, load_input  # noqa: F401 (part of this module's API)
 from rawcolour.inference.options import InferenceOptions
+from rawcolour.inference.result import Result
 from rawcolour.io.images import Picture
-from rawcolour.io.pixels import to_float
 from rawcolour.io.mosaic import flip_image, halve_mosaic, rggb_flips, to_rggb
+from rawcolour.io.pixels import to_float
 from rawcolour.io.raw import RawPicture, apply_orientation
 from rawcolour.registry import get_spec
-from rawcolour.inference.tiling import STATS_MODES, NonFiniteOutput, TiledResult, padded_size, run_tiled
+from rawcolour.inference.tile_geometry import padded_size
+from rawcolour.inference.tiling import NonFiniteOutput, TiledResult, run_tiled
 
 # Rows per strip when merging L and ab: bounds the float temporaries of the Lab -> RGB step.
 _MERGE_PIXELS = 1 << 20
-
-
-@dataclass
-class Result:
-    """One converted picture."""
-
-    rgb: np.ndarray  # (H, W, 3) float32 in [0,1], upright (orientation applied)
-    tile: int | None  # tile size actually used (None = whole picture at once)
-    seconds: float
-    notes: list[str] = field(default_factory=list)  # e.g. "fp16 gave non-finite values; reran in fp32"
-    device: str = ""  # where the network ran ("" for baselines without one)
-    precision: str = ""  # fp32 | fp16 | bf16 actually used for the output
-    white_balance: str = ""  # raw2rgb: camera | auto | daylight | custom, or "model" (guessed by the network)
-    colour_space: str = "srgb"  # the primaries and curve of ``rgb`` (rawcolour.colour_spaces)
 
 
 __all__ = [
@@ -88,22 +76,6 @@ def _check_task(model: LoadedModel, task: str) -> None:
                          hint=f"pick a {task} model (`rawcolour models list`)")
 
 
-def _tile_option(tile: int | str | None) -> int | str | None:
-    """'auto' | N | 0 | None, also from strings such as '512'."""
-    if tile is None:
-        return None
-    if isinstance(tile, str):
-        text = tile.strip().lower()
-        if text == "auto":
-            return "auto"
-        if text.isdigit():
-            return int(text)
-        raise UsageError(f"tile must be 'auto', 0 or a number of pixels, got {tile!r}")
-    if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < 0:
-        raise UsageError(f"tile must be 'auto', 0 or a number of pixels, got {tile!r}")
-    return int(tile)
-
-
 @dataclass
 class _Run:
     device: torch.device
@@ -117,9 +89,6 @@ def _run_with_fp32_retry(model: LoadedModel, options: InferenceOptions,
     """Run fn on the inference copy of the net in the requested precision; redo in fp32 on NaN/inf."""
     device = resolve_device(options.device)
     dtype, notes = resolve_precision(options.precision, device)
-    if options.tile_stats not in STATS_MODES:
-        raise UsageError(f"unknown tile statistics source {options.tile_stats!r}",
-                         hint=f"use one of {', '.join(STATS_MODES)}")
     if dtype is not torch.float32 and not model.policy.supports_half:
         notes.append(f"{model.name} does not support {precision_name(dtype)}; ran in fp32")
         dtype = torch.float32
@@ -186,36 +155,20 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
     options = options or InferenceOptions()
     _check_task(model, "raw2rgb")
     check_development(model, options)
-    space = options.colour_space
     if model.net is None:
         if not isinstance(raw, RawPicture) and not renders_camera_file(raw):
             raw = load_input("raw2rgb", Path(raw))
         classic = develop_classic(raw, options, bit_depth=None)
-        return _finish(classic.pixels, None, start, classic.notes, None, classic.white_balance, space)
+        return _finish(classic.pixels, None, start, classic.notes, None, classic.white_balance, options.colour_space)
     if isinstance(raw, (str, Path)):
         raw = load_input("raw2rgb", Path(raw))
     if not isinstance(raw, RawPicture):
         raise UsageError(f"raw_to_rgb needs a RawPicture or a file path, got {type(raw).__name__}")
 
-    packed = np.asarray(raw.packed)
-    if packed.ndim != 3 or packed.shape[0] != 4:
-        raise InputError(f"packed RAW must have shape (4, h, w), got {packed.shape}", path=raw.path)
-    io = model.io
-    balanced = io is not None and io.input_space == "raw-balanced-srgb"
-    if not balanced and options.wb != "camera":
-        raise UsageError(f"{model.name} judges colour from the picture itself and cannot use --wb",
-                         hint="use the default developer (its colour comes from the file) or --model classic")
-    colour = picture_colour(raw, options.wb) if balanced else None
-    if colour is not None:
-        packed = balance_packed(to_rggb(packed, raw.cfa), colour)
-        if options.half:
-            packed = halve_mosaic(packed)
-    x = torch.from_numpy(np.ascontiguousarray(packed, dtype=np.float32))  # (4, h, w), no copy when float32
-    policy = model.policy
-    overlap = policy.default_overlap if options.overlap is None else int(options.overlap)
-    tile = _tile_option(options.tile)
-    if policy.tiling == "none" and tile not in (None, 0):
-        tile = None
+    x, colour = _network_input(model, raw, options)
+    policy, io = model.policy, model.io
+    overlap = options.tile_overlap(policy.default_overlap)
+    tile = None if policy.tiling == "none" else options.tile
 
     def fn(net: torch.nn.Module, run: _Run, check: bool) -> TiledResult:
         return run_tiled(net, x, out_channels=3, tile=tile or None, overlap=overlap,
@@ -228,17 +181,42 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
     notes = run.notes + res.notes
     if res.stats is not None and res.tile is not None:
         notes.append(f"tiles {res.tile}, norm statistics: {res.stats}")
-    if colour is not None:
-        linear = flip_image(res.output, rggb_flips(raw.cfa))
-        rgb = encode_linear_srgb(linear * np.float32(auto_brightness(linear) * 2.0 ** options.exposure), space)
-        notes += list(colour.notes)
-    else:
-        rgb = res.output
-        np.clip(rgb, 0.0, 1.0, out=rgb)
-        if options.exposure or space != "srgb":
-            rgb = encode_linear_srgb(srgb_decode(rgb) * np.float32(2.0 ** options.exposure), space)
+    rgb = _encoded(res.output, raw, colour, options)
+    notes += list(colour.notes) if colour is not None else []
     return _finish(apply_orientation(rgb, raw.flip), res.tile, start, notes, run,
-                   colour.wb if colour is not None else "model", space)
+                   colour.wb if colour is not None else "model", options.colour_space)
+
+
+def _network_input(model: LoadedModel, raw: RawPicture, options: InferenceOptions) -> tuple[torch.Tensor, CameraColour | None]:
+    """The (4, h, w) float32 planes the developer takes, and the picture's colour (None for models
+    that judge colour from the picture): white-balanced RGGB (half-size for ``options.half``) for
+    ``raw-balanced-srgb`` input, the packed planes as they are for ``raw-packed``."""
+    packed = np.asarray(raw.packed)
+    if packed.ndim != 3 or packed.shape[0] != 4:
+        raise InputError(f"packed RAW must have shape (4, h, w), got {packed.shape}", path=raw.path)
+    balanced = model.io is not None and model.io.input_space == "raw-balanced-srgb"
+    if not balanced and options.wb != "camera":
+        raise UsageError(f"{model.name} judges colour from the picture itself and cannot use --wb",
+                         hint="use the default developer (its colour comes from the file) or --model classic")
+    colour = picture_colour(raw, options.wb) if balanced else None
+    if colour is not None:
+        packed = balance_packed(to_rggb(packed, raw.cfa), colour)
+        if options.half:
+            packed = halve_mosaic(packed)
+    return torch.from_numpy(np.ascontiguousarray(packed, dtype=np.float32)), colour  # no copy when float32
+
+
+def _encoded(output: np.ndarray, raw: RawPicture, colour: CameraColour | None, options: InferenceOptions) -> np.ndarray:
+    """The network's output in ``options.colour_space``: for a balanced developer (``colour``) its
+    linear light mirrored back from RGGB, brightened; for the paper's models their sRGB, clipped."""
+    space = options.colour_space
+    if colour is not None:
+        linear = flip_image(output, rggb_flips(raw.cfa))
+        return encode_linear_srgb(linear * np.float32(auto_brightness(linear) * 2.0 ** options.exposure), space)
+    np.clip(output, 0.0, 1.0, out=output)
+    if options.exposure or space != "srgb":
+        return encode_linear_srgb(srgb_decode(output) * np.float32(2.0 ** options.exposure), space)
+    return output
 
 
 def _raw_in(packed: torch.Tensor) -> torch.Tensor:
@@ -296,13 +274,13 @@ def colourise_image(model: LoadedModel, picture: Picture | np.ndarray,
     pixels = _as_pixels(picture)
     height, width = pixels.shape[:2]
     policy = model.policy
-    tile = _tile_option(options.tile)
+    tile = options.tile
     if model.net is None:  # a constant-chroma baseline: `grey` (the luminance alone) or `sepia`
         a, b = get_spec(model.name).constant_ab or (0.0, 0.0)
         ab = torch.tensor([a, b], dtype=torch.float32).view(2, 1, 1) if (a, b) != (0.0, 0.0) else None
         return _finish(_merge(pixels, ab, None), None, start, [], None)
 
-    if tile in (None, 0, "auto"):
+    if tile in (0, "auto"):
         render = options.render_size or policy.render_size or 256
         hr, wr = render_shape(height, width, int(render), policy.size_multiple, policy.min_size)
         small = pixels if (hr, wr) == (height, width) else _area_resize(pixels, hr, wr)
@@ -322,7 +300,7 @@ def colourise_image(model: LoadedModel, picture: Picture | np.ndarray,
     l_model = torch.empty((1, height, width), dtype=torch.float32)
     for r0, r1 in _strips(height, width):
         l_model[0, r0:r1] = l_to_model(_lightness(pixels[r0:r1]))[0, 0]
-    overlap = policy.default_overlap if options.overlap is None else int(options.overlap)
+    overlap = options.tile_overlap(policy.default_overlap)
     notes: list[str] = []
     if policy.tiling != "supported":
         notes.append("native-resolution tiles see only local context: colours can differ from tile to tile "

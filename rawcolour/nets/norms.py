@@ -1,8 +1,9 @@
 """Normalisation layers and the small building blocks every net here shares.
 
 Per-sample-statistics norms (instance, the IN half of IBN, and the ColorGAN code's "layer" norm)
-can record the statistics of one picture and reuse them on its tiles (``set_norm_stats_mode``):
-a tile normalised with its own statistics changes colour from tile to tile.
+can record the statistics of one picture and reuse them on its tiles (``set_norm_stats_mode``, or
+``freeze`` statistics pooled elsewhere, and ``reset_norm_stats``): a tile normalised with its own
+statistics changes colour from tile to tile.
 """
 
 from __future__ import annotations
@@ -28,6 +29,16 @@ class _SampleStatsNorm(nn.Module):
         # Non-persistent buffers: they follow .to(device) but never enter a checkpoint.
         self.register_buffer("frozen_mean", None, persistent=False)
         self.register_buffer("frozen_var", None, persistent=False)
+
+    def freeze(self, mean: torch.Tensor, var: torch.Tensor) -> None:
+        """Normalise with these statistics (shaped as ``reduce_dims`` keeps them) until ``reset``."""
+        self.frozen_mean, self.frozen_var = mean, var
+        self.stats_mode = "frozen"
+
+    def reset(self) -> None:
+        """Back to the sample's own statistics, recorded or frozen ones dropped."""
+        self.stats_mode = "live"
+        self.frozen_mean = self.frozen_var = None
 
     def _stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and biased variance of x over reduce_dims, in float32 (or float64) for accuracy."""
@@ -147,6 +158,18 @@ def set_norm_stats_mode(model: nn.Module, mode: str) -> None:
             m.stats_mode = mode
             if mode == "record":
                 m.frozen_mean = m.frozen_var = None
+
+
+def sample_stats_norms(model: nn.Module) -> list[nn.Module]:
+    """The norms of ``model`` that take statistics from the sample, in module order; each has
+    ``reduce_dims``, ``freeze(mean, var)`` and ``reset()``."""
+    return [m for m in model.modules() if isinstance(m, _SampleStatsNorm)]
+
+
+def reset_norm_stats(model: nn.Module) -> None:
+    """Every per-sample-statistics norm of ``model`` back to live statistics, recorded ones dropped."""
+    for m in sample_stats_norms(model):
+        m.reset()
 
 
 def has_sample_statistics(model: nn.Module) -> bool:

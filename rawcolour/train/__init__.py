@@ -17,7 +17,7 @@ _API = {
     "TrainConfig": "rawcolour.train.config",
     "resolve": "rawcolour.train.config",
     "Trainer": "rawcolour.train.loop",
-    "read_log": "rawcolour.train.loop",
+    "read_log": "rawcolour.train.run_folder",
     "train": "rawcolour.train.loop",
 }
 

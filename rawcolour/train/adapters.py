@@ -13,6 +13,7 @@ how to show a batch as pictures, and what validation measures. Everything else i
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -26,11 +27,19 @@ __all__ = ["ColouriseAdapter", "DeveloperAdapter", "PackedRawAdapter", "TaskAdap
 Batch = dict[str, torch.Tensor]
 
 
-def packed_preview(raw01: torch.Tensor) -> torch.Tensor:
-    """(B, 4, h, w) packed R,Gr,B,Gb in [0, 1] -> (B, 3, h, w) viewable RGB (per-image gain, gamma 1/2.2)."""
+def packed_preview(raw01: torch.Tensor | np.ndarray, *, auto_gain: bool = True) -> torch.Tensor | np.ndarray:
+    """Packed R,Gr,B,Gb in [0, 1], (..., 4, h, w) -> viewable RGB (..., 3, h, w): R, mean G, B with a
+    1/2.2 gamma, no white balance; the one way rawcolour shows a packed raw as a picture.
+
+    ``auto_gain`` (a (B, 4, h, w) tensor: training's sample grids): each picture scaled so that its
+    99th percentile is white. Off (a tensor or a numpy array: eval's report), the levels as they are.
+    """
     rgb = packed_rgb(raw01)
-    top = torch.quantile(rgb.flatten(1), 0.99, dim=1).clamp_min(1e-6).view(-1, 1, 1, 1)
-    return (rgb / top).clamp(0, 1) ** (1 / 2.2)
+    if auto_gain:
+        top = torch.quantile(rgb.flatten(1), 0.99, dim=1).clamp_min(1e-6).view(-1, 1, 1, 1)
+        rgb = rgb / top
+    clip = np.clip if isinstance(rgb, np.ndarray) else torch.clamp
+    return clip(rgb, 0, 1) ** (1 / 2.2)
 
 
 def srgb_encode_t(linear: torch.Tensor) -> torch.Tensor:

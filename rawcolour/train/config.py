@@ -34,6 +34,8 @@ SYNTHETIC_GAINS = ("brooks", "wide")  # the keys of rawcolour.data.unprocess.WB_
 # not what it computes).
 RESUME_MUTABLE = ("max_steps", "max_minutes", "save_every", "device", "num_workers", "resume", "val_every",
                   "sample_every", "log_every")
+# Fields that name the run itself: a --resume must give the same ones (data and out: the same folder).
+RUN_IDENTITY = ("task", "model", "data", "out")
 
 # Help panels of `rawcolour train --help` (None: the plain "Options" panel).
 DATA = "Data"
@@ -180,6 +182,28 @@ class TrainConfig:
         return cls(**d)
 
 
+def merge_resume_config(given: TrainConfig, saved: TrainConfig) -> TrainConfig:
+    """The saved options of a run, plus the run-length ones from the command line (RESUME_MUTABLE);
+    an option given on the command line that differs from the saved one raises."""
+    defaults = TrainConfig(task=given.task, model=given.model, data=given.data)
+    merged = dataclasses.replace(saved)
+    for f in dataclasses.fields(TrainConfig):
+        new, old = getattr(given, f.name), getattr(saved, f.name)
+        if f.name in RESUME_MUTABLE:  # about this invocation: always the command line's
+            setattr(merged, f.name, new)
+            continue
+        if f.name in RUN_IDENTITY:
+            folder = f.name in ("data", "out")
+            same = str(Path(new)) == str(Path(old)) if folder else new == old
+            if not same and not (folder and Path(new).resolve() == Path(old).resolve()):
+                raise UsageError(f"--resume: the run was trained with {f.name} {old!r}, not {new!r}")
+            continue
+        if new is not None and new != getattr(defaults, f.name) and new != old:
+            raise UsageError(f"--resume continues with the run's own options: {f.name.replace('_', '-')} "
+                             f"was {old!r}, not {new!r}", hint="start a new run (another --out) to change it")
+    return merged
+
+
 def config_fields() -> tuple[Field, ...]:
     """TrainConfig's fields, each with its :func:`option` metadata."""
     return dataclasses.fields(TrainConfig)
@@ -242,6 +266,10 @@ class RunPlan:
     def uses_perceptual(self) -> bool:
         return any(s.lambda_perc > 0 for s in self.stages)
 
+    @property
+    def needs_saliency(self) -> bool:
+        return any(s.needs_saliency for s in self.stages)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.spec.name,
@@ -277,17 +305,17 @@ def _check_options(cfg: TrainConfig, spec: ModelSpec) -> None:
     """Contradictory or unknown options raise UsageError before anything is built."""
     from rawcolour.data.unprocess import WB_GAIN_RANGES
 
-    get_task(cfg.task)
+    task = get_task(cfg.task)
     if spec.task != cfg.task:
         raise UsageError(f"model {spec.name!r} is a {spec.task} model, not {cfg.task}",
                          hint=f"use `rawcolour train {spec.task}` or pick a {cfg.task} model")
     if not spec.learned or spec.recipe is None:
         raise UsageError(f"model {spec.name!r} is a baseline without a network: there is nothing to train")
-    if cfg.synthetic_raw and cfg.task != "raw2rgb":
+    if cfg.synthetic_raw and not task.reads_raw:
         raise UsageError("--synthetic-raw is for raw2rgb training")
     if cfg.synthetic_gains not in WB_GAIN_RANGES:
         raise UsageError(f"unknown --synthetic-gains {cfg.synthetic_gains!r}", hint=f"use {' or '.join(WB_GAIN_RANGES)}")
-    if cfg.saliency and cfg.task != "raw2rgb":
+    if cfg.saliency and not task.attention_loss:
         raise UsageError("--saliency is for raw2rgb training (the attention loss)")
     if cfg.gan_loss is not None and cfg.gan_loss not in GAN_LOSSES:
         raise UsageError(f"unknown --gan-loss {cfg.gan_loss!r}", hint=f"use one of {', '.join(GAN_LOSSES)}")
@@ -349,7 +377,7 @@ def _check_plan(cfg: TrainConfig, plan: RunPlan) -> None:
             f"--crop-size {plan.crop_size} does not suit {spec.name}",
             hint=f"use a multiple of {pol.size_multiple} of at least {max(pol.min_size, pol.size_multiple)}",
         )
-    if cfg.task == "colourise" and any(s.needs_saliency for s in plan.stages):
+    if plan.needs_saliency and not get_task(cfg.task).attention_loss:
         raise UsageError("the attention / saliency losses are raw2rgb losses", hint="set --lambda-attention 0")
     if plan.uses_perceptual and not cfg.vgg_weights:
         stage = next(s for s in plan.stages if s.lambda_perc > 0)
@@ -369,5 +397,5 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, text.encode(), what="JSON file")
 
 
-__all__ = ["AUGMENTS", "GAN_LOSSES", "RunPlan", "StagePlan", "TrainConfig", "resolve", "write_json_atomic",
-           "RESUME_MUTABLE"]
+__all__ = ["AUGMENTS", "GAN_LOSSES", "RESUME_MUTABLE", "RUN_IDENTITY", "RunPlan", "StagePlan", "TrainConfig",
+           "merge_resume_config", "resolve", "write_json_atomic"]

@@ -20,6 +20,7 @@ are skipped and counted (as are unreadable files) when the photo list is scanned
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,14 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from rawcolour.data import samples as data
 from rawcolour.data import unprocess
 from rawcolour.errors import InputError, RawcolourError, UsageError
 from rawcolour.data.saliency import SaliencyCache, load_saliency_map
+from rawcolour.distributed import Ranks
+from rawcolour.tasks import get_task
 
 _VAL_KEY = 0x7A1  # epoch key of validation samples
 _CACHE_BUDGET = 1 << 30  # bytes of decoded photos kept in memory
@@ -332,6 +335,41 @@ def dataset_name(folder: str | Path) -> str:
     return Path(folder).resolve().name or str(folder)
 
 
+class ResumableSampler(DistributedSampler):
+    """torch's DistributedSampler (order from seed + epoch, one shard per rank) that can start mid-epoch.
+
+    Yields ``(epoch, index)`` pairs: the datasets seed each sample from them (see the module docstring).
+    """
+
+    def __init__(self, dataset: Any, info: Ranks, seed: int, shuffle: bool = True):
+        super().__init__(dataset, num_replicas=info.world, rank=info.rank, shuffle=shuffle, seed=seed, drop_last=True)
+        self.start = 0
+
+    def set_start(self, n: int) -> None:
+        self.start = int(n)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
+        return iter([(self.epoch, i) for i in list(super().__iter__())[self.start:]])
+
+    def __len__(self) -> int:
+        return max(0, super().__len__() - self.start)
+
+
+def train_loader(dataset: Dataset, sampler: ResumableSampler, batch_size: int, num_workers: int | None,
+                 device: torch.device) -> DataLoader:
+    """The run's DataLoader: ``num_workers`` None means 0 on a CPU, 4 on CUDA; workers are spawned
+    (rawpy/LibRaw's OpenMP may deadlock in forked ones) and persist across epochs."""
+    workers = num_workers
+    if workers is None:
+        workers = 4 if device.type == "cuda" else 0
+    kw: dict[str, Any] = {}
+    if workers > 0:
+        # rawpy/LibRaw (OpenMP) may deadlock in forked workers: spawn them instead
+        kw = {"multiprocessing_context": "spawn", "persistent_workers": True}
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True, num_workers=workers,
+                      pin_memory=device.type == "cuda", **kw)
+
+
 @dataclass
 class DataBundle:
     train: Dataset
@@ -350,47 +388,57 @@ def build_datasets(cfg: Any, crop: int, augment: tuple[str, ...], *, need_salien
     if developer and not cfg.synthetic_raw:
         raise UsageError(f"{cfg.model} learns from photos shot through simulated cameras, not from paired RAW data",
                          hint="pass --synthetic-raw with a folder of colour photos")
-    if cfg.task == "colourise" or cfg.synthetic_raw:
-        all_paths = data.list_photos(cfg.data)
-        if not all_paths:
-            raise InputError("no photos found", path=cfg.data,
-                             hint=f"--data needs image files ({', '.join(sorted(data.IMAGE_EXTENSIONS))})")
-        if cfg.val:
-            train_paths, val_paths = all_paths, data.list_photos(cfg.val)[: cfg.val_max]
-            val_source = "folder"
-        else:
-            train_paths, val_paths = split_items(all_paths, cfg.val_split, cfg.val_max, cfg.seed)
-            val_source = "held-out split"
-        train_ix = scan_photos(train_paths, limit=cfg.max_samples, cache=cfg.cache_photos)
-        val_ix = scan_photos(val_paths, cache=cfg.cache_photos)
-        if not train_ix.paths:
-            raise InputError("no colour photos to train on", path=cfg.data,
-                             hint=f"{len(train_ix.grey_skipped)} greyscale and {len(train_ix.unreadable)} "
-                                  "unreadable files were skipped")
-        summary = {"kind": "photos" if cfg.task == "colourise" else "synthetic-raw", "data": dataset_name(cfg.data),
-                   "val": dataset_name(cfg.val) if cfg.val else None, "val_source": val_source,
-                   "train": train_ix.summary(), "val_set": val_ix.summary()}
-        if cfg.task == "colourise":
-            train = ColouriseDataset(train_ix, crop, augment, cfg.seed, True)
-            val = ColouriseDataset(val_ix, crop, (), cfg.seed, False)
-        elif developer:
-            summary["kind"] = "camera-shots"
-            sal = SaliencySource(cfg.saliency, saliency_cache) if need_saliency else None
-            train = DeveloperDataset(train_ix, crop, augment, cfg.seed, True, sal)
-            val = DeveloperDataset(val_ix, crop, (), cfg.seed, False, None)
-        else:
-            sal = SaliencySource(cfg.saliency, saliency_cache) if need_saliency else None
-            train = SyntheticRawDataset(train_ix, crop, augment, cfg.seed, True, sal, gains=cfg.synthetic_gains)
-            val = SyntheticRawDataset(val_ix, crop, (), cfg.seed, False, None)  # the paper's cameras, comparable across runs
-        return DataBundle(train, val, summary)
+    if cfg.synthetic_raw or not get_task(cfg.task).reads_raw:
+        return _photo_datasets(cfg, crop, augment, need_saliency, saliency_cache, developer)
+    return _paired_datasets(cfg, crop, augment, need_saliency, saliency_cache)
 
-    pairs = data.list_raw_pairs(cfg.data, cfg.layout)
+
+def _train_val(items: list, cfg: Any, list_val: Any) -> tuple[list, list, str]:
+    """(training items, validation items, where the latter came from): --val's, else a held-out split."""
     if cfg.val:
-        train_pairs, val_pairs = pairs, data.list_raw_pairs(cfg.val, cfg.layout)[: cfg.val_max]
-        val_source = "folder"
-    else:
-        train_pairs, val_pairs = split_items(pairs, cfg.val_split, cfg.val_max, cfg.seed)
-        val_source = "held-out split"
+        return items, list_val(cfg.val)[: cfg.val_max], "folder"
+    train, val = split_items(items, cfg.val_split, cfg.val_max, cfg.seed)
+    return train, val, "held-out split"
+
+
+def _sources(cfg: Any, val_source: str) -> dict[str, Any]:
+    return {"data": dataset_name(cfg.data), "val": dataset_name(cfg.val) if cfg.val else None, "val_source": val_source}
+
+
+def _photo_datasets(cfg: Any, crop: int, augment: tuple[str, ...], need_saliency: bool, saliency_cache: Path | None,
+                    developer: bool) -> DataBundle:
+    """Colourise, synthetic raw or the learned developer's camera shots: all from colour photos."""
+    all_paths = data.list_photos(cfg.data)
+    if not all_paths:
+        raise InputError("no photos found", path=cfg.data,
+                         hint=f"--data needs image files ({', '.join(sorted(data.IMAGE_EXTENSIONS))})")
+    train_paths, val_paths, val_source = _train_val(all_paths, cfg, data.list_photos)
+    train_ix = scan_photos(train_paths, limit=cfg.max_samples, cache=cfg.cache_photos)
+    val_ix = scan_photos(val_paths, cache=cfg.cache_photos)
+    if not train_ix.paths:
+        raise InputError("no colour photos to train on", path=cfg.data,
+                         hint=f"{len(train_ix.grey_skipped)} greyscale and {len(train_ix.unreadable)} "
+                              "unreadable files were skipped")
+    colourise = not get_task(cfg.task).reads_raw
+    kind = "photos" if colourise else "camera-shots" if developer else "synthetic-raw"
+    summary = {"kind": kind, **_sources(cfg, val_source), "train": train_ix.summary(), "val_set": val_ix.summary()}
+    if colourise:
+        return DataBundle(ColouriseDataset(train_ix, crop, augment, cfg.seed, True),
+                          ColouriseDataset(val_ix, crop, (), cfg.seed, False), summary)
+    sal = SaliencySource(cfg.saliency, saliency_cache) if need_saliency else None
+    if developer:
+        return DataBundle(DeveloperDataset(train_ix, crop, augment, cfg.seed, True, sal),
+                          DeveloperDataset(val_ix, crop, (), cfg.seed, False, None), summary)
+    train = SyntheticRawDataset(train_ix, crop, augment, cfg.seed, True, sal, gains=cfg.synthetic_gains)
+    val = SyntheticRawDataset(val_ix, crop, (), cfg.seed, False, None)  # the paper's cameras, comparable across runs
+    return DataBundle(train, val, summary)
+
+
+def _paired_datasets(cfg: Any, crop: int, augment: tuple[str, ...], need_saliency: bool,
+                     saliency_cache: Path | None) -> DataBundle:
+    """Zurich / RAW2RGB-GAN pairs of a raw and its target picture."""
+    pairs = data.list_raw_pairs(cfg.data, cfg.layout)
+    train_pairs, val_pairs, val_source = _train_val(pairs, cfg, lambda folder: data.list_raw_pairs(folder, cfg.layout))
     if cfg.max_samples:
         train_pairs = train_pairs[: cfg.max_samples]
     sal = None
@@ -400,9 +448,8 @@ def build_datasets(cfg: Any, crop: int, augment: tuple[str, ...], *, need_salien
     lv = {"cfa": cfg.cfa, "black": cfg.black, "white": cfg.white}
     train = PairedRawDataset(train_pairs, crop, augment, cfg.seed, True, sal, **lv)
     val = PairedRawDataset(val_pairs, crop, (), cfg.seed, False, None, **lv)
-    summary = {"kind": f"paired-{pairs[0].layout}", "data": dataset_name(cfg.data),
-               "val": dataset_name(cfg.val) if cfg.val else None,
-               "val_source": val_source, "train": {"pairs": len(train_pairs)}, "val_set": {"pairs": len(val_pairs)}}
+    summary = {"kind": f"paired-{pairs[0].layout}", **_sources(cfg, val_source),
+               "train": {"pairs": len(train_pairs)}, "val_set": {"pairs": len(val_pairs)}}
     return DataBundle(train, val, summary)
 
 
@@ -412,10 +459,12 @@ __all__ = [
     "DeveloperDataset",
     "PairedRawDataset",
     "PhotoIndex",
+    "ResumableSampler",
     "SaliencySource",
     "SyntheticRawDataset",
     "build_datasets",
     "dataset_name",
     "scan_photos",
     "split_items",
+    "train_loader",
 ]

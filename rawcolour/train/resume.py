@@ -1,8 +1,9 @@
 """What ``--resume`` restores: one dataclass, saved beside the weights as ``last.resume.pt``.
 
-The file is a ``torch.save`` dict read back with ``weights_only=True``. Its keys are this
-dataclass's field names plus ``format``, and the run's config is stored as JSON text, so resume
-files written before this module existed load unchanged.
+The file is a ``torch.save`` dict read back with ``weights_only=True``. Its keys are the field
+names of :class:`ResumeState` (with those of its :class:`RunPosition` at the top level) plus
+``format``, and the run's config is stored as JSON text, so resume files written before this
+module existed load unchanged.
 """
 
 from __future__ import annotations
@@ -26,19 +27,40 @@ RESUME_FORMAT = "rawcolour.resume/1"
 
 
 @dataclass
+class RunPosition:
+    """Where a run stands: the trainer's own state that a resume continues from."""
+
+    step: int = 0  # optimiser steps so far, over all stages and invocations
+    stage_index: int = 0
+    epoch: int = 0  # within the stage
+    batch_in_epoch: int = 0
+    wall_seconds: float = 0.0  # wall time of all invocations so far (the trainer: of the earlier ones)
+    last_val: dict[str, float] = field(default_factory=dict)  # the latest validation figures
+
+    def advance(self, batches_per_epoch: int, epochs_in_stage: int) -> tuple[bool, bool]:
+        """Move past one batch (``step`` is counted by the caller); returns (epoch ended, stage ended)."""
+        self.batch_in_epoch += 1
+        if self.batch_in_epoch < batches_per_epoch:
+            return False, False
+        self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+        if self.epoch < epochs_in_stage:
+            return True, False
+        self.stage_index, self.epoch = self.stage_index + 1, 0
+        return True, True
+
+
+_POSITION = tuple(f.name for f in fields(RunPosition))
+
+
+@dataclass
 class ResumeState:
-    """A run's position, optimisers, scalers and RNG states: everything the weights file lacks."""
+    """A run's position, networks, optimisers, scalers and RNG states: everything --resume needs."""
 
     config: dict[str, Any]  # TrainConfig.to_dict() of the run
-    step: int  # optimiser steps so far, over all stages and invocations
-    stage_index: int
-    epoch: int  # within the stage
-    batch_in_epoch: int
-    wall_seconds: float  # wall time of all invocations so far
+    position: RunPosition
     world_size: int
     generator: dict[str, torch.Tensor]
     discriminator: dict[str, torch.Tensor] | None = None
-    last_val: dict[str, float] = field(default_factory=dict)
     opt_stage_index: int = -1  # the stage the optimiser and scaler states below belong to
     opt_g: dict[str, Any] | None = None
     opt_d: dict[str, Any] | None = None
@@ -48,7 +70,8 @@ class ResumeState:
 
     def save(self, path: Path) -> None:
         """Write the file atomically (a crash never leaves half a resume state)."""
-        state: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        state: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "position"}
+        state.update({name: getattr(self.position, name) for name in _POSITION})
         state["format"] = RESUME_FORMAT
         state["config"] = json.dumps(self.config)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,7 +99,7 @@ class ResumeState:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in state.items() if k in known and v is not None}
         values["config"] = json.loads(state["config"])
-        values["last_val"] = state.get("last_val") or {}
+        values["position"] = RunPosition(**{k: state[k] for k in _POSITION if state.get(k) is not None})
         return cls(**values)
 
     def restore_rng(self, rank: int) -> None:
@@ -108,7 +131,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((py[0], tuple(py[1]), py[2]))
 
 
-__all__ = ["RESUME_FORMAT", "ResumeState", "rng_state", "set_rng_state"]
+__all__ = ["RESUME_FORMAT", "ResumeState", "RunPosition", "rng_state", "set_rng_state"]
 
 
 def _refusal(err: BaseException, path: Path) -> CheckpointError:
