@@ -381,7 +381,8 @@ def process(packed: np.ndarray, params: UnprocessParams) -> np.ndarray:
 
 
 def area_half(rgb01: np.ndarray) -> np.ndarray:
-    """(H, W, 3) -> (H//2, W//2, 3): the mean of each 2x2 block (area resampling at x2; odd edges dropped)."""
+    """(H, W[, C]) float -> (H//2, W//2[, C]): the mean of each 2x2 block (area resampling at x2; odd
+    edges dropped)."""
     h, w = rgb01.shape[0] // 2 * 2, rgb01.shape[1] // 2 * 2
     rgb01 = rgb01[:h, :w]
     small = (rgb01[0::2, 0::2] + rgb01[0::2, 1::2]) + (rgb01[1::2, 0::2] + rgb01[1::2, 1::2])

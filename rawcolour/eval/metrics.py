@@ -55,6 +55,7 @@ import torch.nn.functional as F
 
 from rawcolour.camera_colour import srgb_decode, srgb_encode
 from rawcolour.colour import lab_to_rgb, rgb_to_lab
+from rawcolour.data.unprocess import area_half
 
 __all__ = [
     "AB_BIN_EDGES",
@@ -134,9 +135,7 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
 def half_size(img8: np.ndarray) -> np.ndarray:
     """An 8-bit (H, W, 3) picture area-downscaled by 2 (odd last row/column dropped), as 8 bits: how a
     picture at the sensor's size is compared with one at half of it (packed RAW resolution)."""
-    h, w = img8.shape[0] // 2 * 2, img8.shape[1] // 2 * 2
-    x = img8[:h, :w].astype(np.float64)
-    return to_uint8((x[0::2, 0::2] + x[0::2, 1::2] + x[1::2, 0::2] + x[1::2, 1::2]) / (4 * 255.0))
+    return to_uint8(area_half(img8.astype(np.float64)) / 255.0)
 
 
 def _hwc_to_tensor(img: np.ndarray) -> torch.Tensor:

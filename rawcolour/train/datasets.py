@@ -130,11 +130,6 @@ def _resize_short(img: np.ndarray, short: int) -> np.ndarray:
     return out if out.ndim == img.ndim else out.reshape(size[1], size[0], *img.shape[2:])
 
 
-def _area_half(img: np.ndarray) -> np.ndarray:
-    """(H, W[, C]) even -> (H/2, W/2[, C]) block means."""
-    return 0.25 * (img[0::2, 0::2] + img[0::2, 1::2] + img[1::2, 0::2] + img[1::2, 1::2])
-
-
 def _chw(a: np.ndarray) -> torch.Tensor:
     a = a[..., None] if a.ndim == 2 else a
     return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1), dtype=np.float32))
@@ -267,7 +262,7 @@ class SyntheticRawDataset(_RawFromPhotoDataset):
         packed, target, _ = data.synthetic_raw_sample(photo, rng, params=camera)
         out = {"raw": torch.from_numpy(packed), "rgb": torch.from_numpy(target)}
         if sal is not None:
-            out["saliency"] = _chw(_area_half(sal))
+            out["saliency"] = _chw(unprocess.area_half(sal))
         return out
 
 
