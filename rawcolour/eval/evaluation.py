@@ -293,7 +293,7 @@ def synthetic_seed(seed: int, name: str) -> list[int]:
 
 def _packed_view(packed: np.ndarray) -> np.ndarray:
     """Packed (4, h, w) in [0, 1] -> 8-bit (h, w, 3): R, mean G, B with a 1/2.2 gamma, no white balance."""
-    from rawcolour.train.adapters import packed_preview
+    from rawcolour.io.mosaic import packed_preview
 
     return metrics.to_uint8(packed_preview(packed, auto_gain=False).transpose(1, 2, 0))
 

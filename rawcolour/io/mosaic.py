@@ -60,6 +60,24 @@ def packed_rgb(packed):
     return torch.stack(parts, dim=-3)
 
 
+
+def packed_preview(raw01, *, auto_gain: bool = True):
+    """Packed R,Gr,B,Gb in [0, 1], (..., 4, h, w) -> viewable RGB (..., 3, h, w): R, mean G, B with a
+    1/2.2 gamma, no white balance; the one way rawcolour shows a packed raw as a picture.
+
+    ``auto_gain`` (a (B, 4, h, w) tensor: training's sample grids): each picture scaled so that its
+    99th percentile is white. Off (a tensor or a numpy array: eval's report), the levels as they are.
+    """
+    rgb = packed_rgb(raw01)
+    if auto_gain:
+        import torch
+
+        top = torch.quantile(rgb.flatten(1), 0.99, dim=1).clamp_min(1e-6).view(-1, 1, 1, 1)
+        rgb = rgb / top
+    clip = np.clip if isinstance(rgb, np.ndarray) else torch.clamp
+    return clip(rgb, 0, 1) ** (1 / 2.2)
+
+
 def rggb_flips(cfa: str) -> tuple[bool, bool]:
     """(flip rows, flip columns) that turn an even-sided mosaic of layout ``cfa`` into RGGB (and back)."""
     row, col = cfa_offsets(cfa)[0]  # where red sits in the 2x2 cell

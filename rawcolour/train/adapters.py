@@ -19,27 +19,12 @@ import torch.nn.functional as F
 
 from rawcolour.colour import AB_SCALE, model_lab_to_rgb, model_to_rgb, rgb_to_model_lab
 from rawcolour.errors import UsageError
-from rawcolour.io.mosaic import packed_rgb
+from rawcolour.io.mosaic import packed_preview, packed_rgb
 from rawcolour.registry import ModelSpec
 
-__all__ = ["ColouriseAdapter", "DeveloperAdapter", "PackedRawAdapter", "TaskAdapter", "adapter_for", "packed_preview"]
+__all__ = ["ColouriseAdapter", "DeveloperAdapter", "PackedRawAdapter", "TaskAdapter", "adapter_for"]
 
 Batch = dict[str, torch.Tensor]
-
-
-def packed_preview(raw01: torch.Tensor | np.ndarray, *, auto_gain: bool = True) -> torch.Tensor | np.ndarray:
-    """Packed R,Gr,B,Gb in [0, 1], (..., 4, h, w) -> viewable RGB (..., 3, h, w): R, mean G, B with a
-    1/2.2 gamma, no white balance; the one way rawcolour shows a packed raw as a picture.
-
-    ``auto_gain`` (a (B, 4, h, w) tensor: training's sample grids): each picture scaled so that its
-    99th percentile is white. Off (a tensor or a numpy array: eval's report), the levels as they are.
-    """
-    rgb = packed_rgb(raw01)
-    if auto_gain:
-        top = torch.quantile(rgb.flatten(1), 0.99, dim=1).clamp_min(1e-6).view(-1, 1, 1, 1)
-        rgb = rgb / top
-    clip = np.clip if isinstance(rgb, np.ndarray) else torch.clamp
-    return clip(rgb, 0, 1) ** (1 / 2.2)
 
 
 def srgb_encode_t(linear: torch.Tensor) -> torch.Tensor:
