@@ -73,6 +73,7 @@ class ModelConverter:
                  load: LoadSettings | None = None, *, bit_depth: int | None = None, quality: int | None = None,
                  output_depth: int | None = None, only_grey: bool = False, progress: Progress | None = None):
         self.task = get_task(task).name
+        self.reads_raw = get_task(task).reads_raw  # camera RAW / packed RAW in, else ordinary pictures
         self.model_ref = model
         self.options = copy.copy(options) if options is not None else InferenceOptions()
         self.load_settings = load or LoadSettings()
@@ -84,7 +85,7 @@ class ModelConverter:
         self.model: Any = None
         self._identity: tuple[str | None, str | None] | None = None
         spec = get_spec(model) if is_model(model) else None
-        self.classic = spec is not None and spec.task == "raw2rgb" == self.task and not spec.learned
+        self.classic = spec is not None and spec.task == self.task and self.reads_raw and not spec.learned
 
     def prepare(self) -> None:
         if self.classic:
@@ -102,7 +103,7 @@ class ModelConverter:
                 f"model {model.name!r} is a {model.task} model, not a {self.task} one",
                 hint=f"use `rawcolour {model.task}`, or pick one from `rawcolour models list --task {self.task}`",
             )
-        if self.task == "raw2rgb":
+        if self.reads_raw:
             from rawcolour.inference import pipelines
 
             pipelines.check_development(model, self.options)  # e.g. --demosaic for a learned model
@@ -131,7 +132,7 @@ class ModelConverter:
         """A worker thread: the decoded file (for ``classic``, LibRaw's development of it) and, for
         raw2rgb, the camera's EXIF."""
         s = self.load_settings
-        if self.task == "colourise":
+        if not self.reads_raw:
             return load_input(self.task, path, max_pixels=s.max_pixels)
         camera_file = s.raw_format == "camera" or (s.raw_format == "auto" and is_raw_path(path))
         if self.classic and camera_file and renders_camera_file(path):
@@ -148,7 +149,7 @@ class ModelConverter:
     def develop(self, loaded: Any) -> Result:
         self.options.progress = lambda done, total: self.progress(
             f"tile {done}/{total}" if total > 1 else "running", 0.1 + 0.8 * done / max(1, total))
-        converted = self._colourise(loaded) if self.task == "colourise" else self._develop(loaded)
+        converted = self._develop(loaded) if self.reads_raw else self._colourise(loaded)
         self.progress("encoding", 0.9)
         return converted
 

@@ -16,6 +16,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from rawcolour.tasks import get_task
+
 # Options that decide how a picture is computed, not what it shows: an output made with other values
 # of them is the same result. For RAW developers the tiling too (tiles are seam-free, within 40 dB
 # of the whole picture, exact for sgan-isp-tiny); a colouriser's tiles change its method
@@ -33,9 +35,10 @@ def pixel_settings(task: str, options: Mapping[str, Any], load: Mapping[str, Any
     (None: the default).
     Every option not known to leave the pixels alone counts, so a new option is safe by default.
     """
-    dropped = NOT_PIXELS | (NOT_PIXELS_RAW if task == "raw2rgb" else frozenset())
+    reads_raw = get_task(task).reads_raw
+    dropped = NOT_PIXELS | (NOT_PIXELS_RAW if reads_raw else frozenset())
     settings = {k: _plain(v) for k, v in options.items() if k not in dropped}
-    if task == "raw2rgb":
+    if reads_raw:
         settings.update({k: _plain(v) for k, v in (load or {}).items() if k not in dropped})
     else:
         if settings.get("tile") in ("auto", None):

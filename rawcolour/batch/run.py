@@ -424,7 +424,7 @@ def run_batch(
     if ranks.world > 1 and (plan.target == "-" or "-" in inputs):
         raise UsageError("under torchrun, stdin and stdout cannot be shared by the ranks",
                          hint="pass folders or files, and -o a folder")
-    if task == "raw2rgb":
+    if get_task(task).reads_raw:
         plan = replace(plan, min_bits=get_colour_space(options.colour_space).min_bits)
     jobs = _plan_batch(task, inputs, plan, stdin_paths, summary, events)
     options = options.on_device(rank_device(options.device, ranks))
@@ -446,7 +446,7 @@ def run_batch(
 
 def _output_depth(task: str, jobs: Sequence[Job]) -> int | None:
     """The depth every raw2rgb output is written at (``classic`` hands over codes of it); None when it varies."""
-    depths = {job.bit_depth or default_bit_depth(task, job.fmt, None) for job in jobs} if task == "raw2rgb" else set()
+    depths = {job.bit_depth or default_bit_depth(task, job.fmt, None) for job in jobs} if get_task(task).reads_raw else set()
     return depths.pop() if len(depths) == 1 else None
 
 
