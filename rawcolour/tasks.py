@@ -51,4 +51,12 @@ def get_task(task: str | TaskSpec) -> TaskSpec:
     return spec
 
 
-__all__ = ["COLOURISE", "RAW2RGB", "TASKS", "TASK_SPECS", "TaskSpec", "get_task"]
+def check_model_task(name: str, model_task: str | None, task: str | TaskSpec, *, hint: str) -> None:
+    """UsageError unless the model ``name`` (whose file or entry says ``model_task``; None: it does not
+    say) can do ``task``; ``hint`` says what to do instead, in the words of the command at hand."""
+    want = get_task(task).name
+    if model_task is not None and model_task != want:
+        raise UsageError(f"model {name!r} is a {model_task} model, not a {want} one", hint=hint)
+
+
+__all__ = ["COLOURISE", "RAW2RGB", "TASKS", "TASK_SPECS", "TaskSpec", "check_model_task", "get_task"]

@@ -15,9 +15,6 @@ from typing import Any
 
 from rawcolour.batch.provenance import pixel_settings, settings_text
 from rawcolour.colour_spaces import get_colour_space, icc_profile
-from rawcolour.errors import (
-    UsageError,
-)
 from rawcolour.inference.classic import ClassicPicture, develop_classic, renders_camera_file
 from rawcolour.inference.inputs import load_input
 from rawcolour.inference.options import InferenceOptions
@@ -27,7 +24,7 @@ from rawcolour.io import images
 from rawcolour.io.metadata import camera_exif
 from rawcolour.io.raw import is_raw_path
 from rawcolour.registry import get_spec, is_model
-from rawcolour.tasks import get_task
+from rawcolour.tasks import check_model_task, get_task
 
 
 
@@ -98,11 +95,8 @@ class ModelConverter:
         device = resolve_device(self.options.device)
         resolve_precision(self.options.precision, device)
         model = load_model(self.model_ref, device=device)
-        if model.task and model.task != self.task:
-            raise UsageError(
-                f"model {model.name!r} is a {model.task} model, not a {self.task} one",
-                hint=f"use `rawcolour {model.task}`, or pick one from `rawcolour models list --task {self.task}`",
-            )
+        check_model_task(model.name, model.task or None, self.task,
+                         hint=f"use `rawcolour {model.task}`, or pick one from `rawcolour models list --task {self.task}`")
         if self.reads_raw:
             from rawcolour.inference import pipelines
 

@@ -48,7 +48,7 @@ from rawcolour.eval.scoring import (
 )
 from rawcolour.io.raw import RawPicture
 from rawcolour.registry import is_model
-from rawcolour.tasks import get_task
+from rawcolour.tasks import check_model_task, get_task
 
 if TYPE_CHECKING:
     from rawcolour.inference.pipelines import InferenceOptions, Result
@@ -82,9 +82,8 @@ def load_models(names: Sequence[str], task: str, *, baseline: bool = True,
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(RANDOM_INIT_SEED)  # a random-init row is the same network in every run
             loaded = load_model(name, device="cpu", allow_random=allow_random)
-        if loaded.task != task:
-            raise UsageError(f"model {name!r} is a {loaded.task or 'unknown-task'} model, not {task}",
-                             hint=f"list {task} models with `rawcolour models list --task {task}`")
+        check_model_task(name, loaded.task or "unknown-task", task,
+                         hint=f"list {task} models with `rawcolour models list --task {task}`")
         if loaded.net is None:
             weights = "baseline"
         elif loaded.source is None:

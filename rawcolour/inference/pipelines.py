@@ -47,6 +47,7 @@ from rawcolour.io.mosaic import flip_image, halve_mosaic, rggb_flips, to_rggb
 from rawcolour.io.pixels import to_float
 from rawcolour.io.raw import RawPicture, apply_orientation
 from rawcolour.registry import get_spec
+from rawcolour.tasks import check_model_task
 from rawcolour.inference.tile_geometry import padded_size
 from rawcolour.inference.tiling import NonFiniteOutput, TiledResult, run_tiled
 
@@ -71,9 +72,7 @@ __all__ = [
 
 
 def _check_task(model: LoadedModel, task: str) -> None:
-    if model.task and model.task != task:
-        raise UsageError(f"model {model.name!r} is a {model.task} model, not a {task} one",
-                         hint=f"pick a {task} model (`rawcolour models list`)")
+    check_model_task(model.name, model.task or None, task, hint=f"pick a {task} model (`rawcolour models list`)")
 
 
 @dataclass

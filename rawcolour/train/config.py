@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from rawcolour.errors import UsageError
 from rawcolour.io.files import atomic_write_bytes
-from rawcolour.tasks import TASKS, get_task
+from rawcolour.tasks import TASKS, check_model_task, get_task
 
 if TYPE_CHECKING:
     from rawcolour.registry import ModelSpec, Recipe, Stage
@@ -306,9 +306,8 @@ def _check_options(cfg: TrainConfig, spec: ModelSpec) -> None:
     from rawcolour.data.unprocess import WB_GAIN_RANGES
 
     task = get_task(cfg.task)
-    if spec.task != cfg.task:
-        raise UsageError(f"model {spec.name!r} is a {spec.task} model, not {cfg.task}",
-                         hint=f"use `rawcolour train {spec.task}` or pick a {cfg.task} model")
+    check_model_task(spec.name, spec.task, cfg.task,
+                     hint=f"use `rawcolour train {spec.task}` or pick a {cfg.task} model")
     if not spec.learned or spec.recipe is None:
         raise UsageError(f"model {spec.name!r} is a baseline without a network: there is nothing to train")
     if cfg.synthetic_raw and not task.reads_raw:
