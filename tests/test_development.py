@@ -9,6 +9,7 @@ CIEDE2000. EXIF is written by Pillow and read back with exifread (PNG, JPEG) and
 from __future__ import annotations
 
 import io
+import os
 import json
 from fractions import Fraction
 from pathlib import Path
@@ -386,3 +387,32 @@ def test_the_papers_model_honours_colour_space_and_half(tmp_path, shot, models):
     assert full.shape == half.shape == (W // 2, H // 2, 3)
     np.testing.assert_array_equal(full, half)
     np.testing.assert_allclose(native_white_xy(embedded_profile(tmp_path / "p0.tif")), D50, atol=0.002)
+
+
+def test_an_overlapped_batch_decodes_on_one_thread_with_the_same_result(shot, monkeypatch):
+    # In a batch of several files the decode overlaps other files' stages, so LibRaw's OpenMP and
+    # numpy's BLAS keep to one thread there (they only fought the encoder for the two cores); the
+    # picture must not change, and a single file keeps every thread.
+    import rawpy
+    from threadpoolctl import threadpool_info
+
+    from rawcolour.batch import model_step
+
+    if not rawpy.flags or not rawpy.flags.get("OPENMP"):
+        pytest.skip("this LibRaw has no OpenMP threads to limit")
+    from rawcolour.batch.model_step import ModelConverter
+
+    seen: list[set[int]] = []
+    develop = model_step.develop_classic
+
+    def watched(*args, **kwargs):
+        seen.append({pool["num_threads"] for pool in threadpool_info()
+                     if pool["user_api"] == "openmp" and "rawpy" in pool["filepath"]})
+        return develop(*args, **kwargs)
+
+    monkeypatch.setattr(model_step, "develop_classic", watched)
+    alone = ModelConverter("raw2rgb", "classic", output_depth=16).load(shot)
+    overlapped = ModelConverter("raw2rgb", "classic", output_depth=16, overlapped=True).load(shot)
+    np.testing.assert_array_equal(alone.source.pixels, overlapped.source.pixels)
+    assert seen[1] == {1}
+    assert seen[0] != {1} or os.cpu_count() == 1 or os.environ.get("OMP_NUM_THREADS") == "1"

@@ -434,7 +434,7 @@ def run_batch(
         converter = ModelConverter(task, model or get_task(task).default_model, options, load,
                                    bit_depth=plan.bit_depth, quality=plan.quality,
                                    output_depth=_output_depth(task, mine), only_grey=only_grey,
-                                   progress=events.progress)
+                                   progress=events.progress, overlapped=len(mine) > 1)
         events.planned(mine)
         runner = BatchRunner(converter, task=task, on_exist=on_exist, strip_metadata=strip_metadata, stdout=stdout,
                              on_start=events.started, on_record=events.recorded, summary=summary)
