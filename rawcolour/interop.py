@@ -32,10 +32,11 @@ import torch
 from torch import nn
 
 from rawcolour.checkpoint import strip_wrappers
-from rawcolour.errors import CheckpointError, OutputError, UsageError
+from rawcolour.errors import CheckpointError, OutputError
 from rawcolour.interop_files import read_foreign_checkpoint
 from rawcolour.interop_layouts import (
     FOREIGN_ARCHS,
+    check_foreign_arch,
     SN_ORIGINAL,
     SN_U,
     SN_V,
@@ -55,8 +56,7 @@ def convert_state(arch: str, foreign: dict[str, torch.Tensor], path: Path | None
     """Build our generator for a foreign state dict and load it: (net spec, net, notes)."""
     path = path or Path("<state dict>")
     state = {strip_wrappers(k): v for k, v in foreign.items()}
-    if arch not in FOREIGN_ARCHS:
-        raise UsageError(f"unknown foreign architecture {arch!r}", hint=f"choose one of {', '.join(FOREIGN_ARCHS)}")
+    check_foreign_arch(arch)
     netspec, meta_net, notes = _buildable_netspec(arch, state, path)
     own = meta_net.state_dict()
     new = _our_tensors(arch, state, reference_key_map(meta_net, arch), own, path)
@@ -209,8 +209,7 @@ def import_checkpoint(path: str | Path, arch: str, output: str | Path | None = N
     """
     from rawcolour.checkpoint import checkpoint_metadata, save_checkpoint
 
-    if arch not in FOREIGN_ARCHS:
-        raise UsageError(f"unknown --arch {arch!r}", hint=f"choose one of {', '.join(FOREIGN_ARCHS)}")
+    check_foreign_arch(arch, "--arch")
     path = Path(path)
     out = Path(output) if output is not None else default_output(path)
     if path.exists() and out.exists() and out.resolve() == path.resolve():

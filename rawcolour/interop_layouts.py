@@ -25,6 +25,14 @@ FOREIGN_ARCHS: dict[str, str] = {
     "sgan": "zhaoyuzhi/RAW2RGB-GAN network.Generator (state dict or pickled module)",
 }
 
+
+def check_foreign_arch(arch: str, label: str = "foreign architecture") -> str:
+    """``arch`` if it is one of FOREIGN_ARCHS, else a UsageError naming it as ``label``."""
+    if arch not in FOREIGN_ARCHS:
+        raise UsageError(f"unknown {label} {arch!r}", hint=f"choose one of {', '.join(FOREIGN_ARCHS)}")
+    return arch
+
+
 # ----------------------------------------------------------------------------- key mapping: pix2pix
 
 
@@ -175,12 +183,11 @@ def reference_key_map(net: nn.Module, arch: str) -> dict[str, str]:
     For spectral-normalised convs our ``original`` / ``_u`` / ``_v`` map to the reference's
     ``weight_bar`` / ``weight_u`` / ``weight_v`` (see the module docstring for how u and v differ).
     """
+    check_foreign_arch(arch)
     keys = list(net.state_dict())
     if arch == "pix2pix":
         n = net.config.num_downs
         return {k: _pix2pix_ref_key(k, n) for k in keys}
-    if arch != "sgan":
-        raise UsageError(f"unknown foreign architecture {arch!r}", hint=f"choose one of {', '.join(FOREIGN_ARCHS)}")
     out = {}
     for path, m in net.named_modules():
         if not isinstance(m, nn.Conv2d):
@@ -211,5 +218,5 @@ def reference_sn_vectors(weight_bar: torch.Tensor, weight_u: torch.Tensor) -> tu
     return u, v
 
 
-__all__ = ["FOREIGN_ARCHS", "SN_ORIGINAL", "SN_U", "SN_V", "foreign_config", "reference_key_map",
+__all__ = ["FOREIGN_ARCHS", "SN_ORIGINAL", "check_foreign_arch", "SN_U", "SN_V", "foreign_config", "reference_key_map",
            "reference_sn_vectors"]

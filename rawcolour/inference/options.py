@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 
 from rawcolour.camera_colour import parse_wb
-from rawcolour.colour_spaces import COLOUR_SPACES
+from rawcolour.colour_spaces import get_colour_space
 from rawcolour.errors import UsageError
-from rawcolour.io.classic import DEMOSAIC_ALGORITHMS, EXPOSURE_RANGE, HIGHLIGHT_MODES
+from rawcolour.io.classic import EXPOSURE_RANGE, check_highlights, demosaic_algorithm
+from rawcolour.tasks import TASKS
 
 # Where frozen instance-norm statistics come from when a picture is tiled (rawcolour.inference.norm_stats):
 # "auto", a reduced whole-picture pass; "exact", pooled over all tiles layer by layer.
@@ -29,7 +30,6 @@ PRECISION_NAMES = {
     "float16": "fp16", "half": "fp16", "fp16": "fp16", "16": "fp16",
     "bfloat16": "bf16", "bf16": "bf16",
 }
-BOTH = ("colourise", "raw2rgb")
 
 
 def tile_option(tile: int | str | None) -> int | str:
@@ -71,12 +71,12 @@ def _option(default: Any, tasks: tuple[str, ...] = (), **kw: Any) -> Any:
 class InferenceOptions:
     """How a picture goes through a model (the CLI's --device, --precision, --tile, ...)."""
 
-    device: str = _option("auto", BOTH)  # auto|cpu|cuda|cuda:N|mps
-    precision: str = _option("fp32", BOTH)  # fp32|fp16|bf16 (automatic fp32 retry on non-finite output)
+    device: str = _option("auto", TASKS)  # auto|cpu|cuda|cuda:N|mps
+    precision: str = _option("fp32", TASKS)  # fp32|fp16|bf16 (automatic fp32 retry on non-finite output)
     # raw2rgb: "auto" | N network-input (packed) pixels | 0 untiled;
     # colourise: 0 = render-size mode (default), N = native-resolution tiles
-    tile: int | str = _option("auto", BOTH)
-    overlap: int | None = _option(None, BOTH)  # None: model policy default
+    tile: int | str = _option("auto", TASKS)
+    overlap: int | None = _option(None, TASKS)  # None: model policy default
     # colourise: short side the chroma is predicted at (None: policy render_size)
     render_size: int | None = _option(None, ("colourise",))
     tile_batch: int = 4  # tiles per device call (at most; "auto" may use fewer)
@@ -127,16 +127,10 @@ class InferenceOptions:
             self.precision = precision_key(self.precision)
 
     def _check_development(self) -> None:
-        self.colour_space = str(self.colour_space).strip().lower()
-        if self.colour_space not in COLOUR_SPACES:
-            raise UsageError(f"unknown colour space {self.colour_space!r}", hint=f"use one of {', '.join(COLOUR_SPACES)}")
-        if self.highlights not in HIGHLIGHT_MODES:
-            raise UsageError(f"unknown highlight mode {self.highlights!r}", hint=f"use one of {', '.join(HIGHLIGHT_MODES)}")
+        self.colour_space = get_colour_space(str(self.colour_space).strip().lower()).name
+        check_highlights(self.highlights)
         if self.demosaic is not None:
-            self.demosaic = str(self.demosaic).lower()
-            if self.demosaic not in DEMOSAIC_ALGORITHMS:
-                raise UsageError(f"unknown demosaic algorithm {self.demosaic!r}",
-                                 hint=f"use one of {', '.join(DEMOSAIC_ALGORITHMS)}")
+            self.demosaic = demosaic_algorithm(str(self.demosaic).lower())
         self.half = bool(self.half)
 
     def tile_overlap(self, default: int) -> int:

@@ -35,6 +35,21 @@ DEMOSAIC_ALGORITHMS = ("ahd", "dcb", "dht", "aahd", "vng", "ppg", "linear")
 DEFAULT_DEMOSAIC = "ahd"
 
 
+def check_highlights(mode: str) -> str:
+    """``mode`` if it is one of HIGHLIGHT_MODES, else a UsageError."""
+    if mode not in HIGHLIGHT_MODES:
+        raise UsageError(f"unknown highlight mode {mode!r}", hint=f"use one of {', '.join(HIGHLIGHT_MODES)}")
+    return mode
+
+
+def demosaic_algorithm(name: str | None) -> str:
+    """The DEMOSAIC_ALGORITHMS entry ``name`` spells (any case; None: DEFAULT_DEMOSAIC), else a UsageError."""
+    algorithm = DEFAULT_DEMOSAIC if name is None else str(name).lower()
+    if algorithm not in DEMOSAIC_ALGORITHMS:
+        raise UsageError(f"unknown demosaic algorithm {name!r}", hint=f"use one of {', '.join(DEMOSAIC_ALGORITHMS)}")
+    return algorithm
+
+
 @dataclass
 class ClassicDevelopment:
     """What ``classic_develop`` made: LibRaw's linear ProPhoto pixels, upright, and the matrix that
@@ -78,11 +93,8 @@ def classic_develop(path: str | Path, *, wb: str | tuple[float, float, float] = 
     """
     import rawpy
 
-    if highlights not in HIGHLIGHT_MODES:
-        raise UsageError(f"unknown highlight mode {highlights!r}", hint=f"use one of {', '.join(HIGHLIGHT_MODES)}")
-    algorithm = DEFAULT_DEMOSAIC if demosaic is None else str(demosaic).lower()
-    if algorithm not in DEMOSAIC_ALGORITHMS:
-        raise UsageError(f"unknown demosaic algorithm {demosaic!r}", hint=f"use one of {', '.join(DEMOSAIC_ALGORITHMS)}")
+    check_highlights(highlights)
+    algorithm = demosaic_algorithm(demosaic)
     notes: list[str] = []
     with open_raw(path) as (raw, p):
         demosaiced = is_demosaiced(raw)
