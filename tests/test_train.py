@@ -128,6 +128,8 @@ class TestRecipe:
         (dict(lr_g=-1.0), "lr-g"),
         (dict(augment=("jitter",)), "augmentation"),
         (dict(synthetic_gains="narrow"), "synthetic-gains"),
+        (dict(ab_rebalance=0.5, synthetic_raw=True), "colourise training"),
+        (dict(task="colourise", model="colorgan-tiny", ab_rebalance=1.0), "ab-rebalance"),
     ])
     def test_bad_options(self, tmp_path: Path, kw: dict, match: str) -> None:
         base = dict(task="raw2rgb", model="sgan-tiny", data=str(tmp_path), lambda_perc=0.0)
@@ -237,6 +239,30 @@ def test_colourise_short_run(photos: Path, tmp_path: Path) -> None:
     steps = _steps(out)
     assert all(k in steps[0] for k in ("d", "g_gan", "l1"))
     assert load_checkpoint(out / LAST).task == "colourise"
+
+
+def test_ab_rebalance_weighs_rare_colours_more(photos: Path, tmp_path: Path) -> None:
+    """The rebalanced run's first L1 is the plain one reweighted by the training photos' a/b rarity."""
+    from rawcolour.colour import rgb_to_model_lab
+    from rawcolour.train.losses import l1, weighted_l1
+
+    base = dict(task="colourise", model="colorgan-tiny", data=str(photos), batch_size=2, val_split=0.2, val_max=1,
+                max_steps=1)
+    t = Trainer(TrainConfig(**base, out=str(tmp_path / "r"), ab_rebalance=0.5))
+    assert t.rebalance is not None
+    rgb = torch.stack(list(t.data.train.small_photos(32)))
+    _, ab = rgb_to_model_lab(rgb)
+    w = t.rebalance(ab)
+    assert w.shape == (ab.shape[0], 1, *ab.shape[2:])
+    assert abs(float(w.mean()) - 1) < 0.35  # the training photos' own pixels average about 1
+    chroma = ab.norm(dim=1, keepdim=True)
+    assert float(w[chroma > chroma.quantile(0.95)].mean()) > 1.5 * float(w[chroma < chroma.quantile(0.2)].mean())
+    zero = torch.zeros_like(ab)
+    assert float(weighted_l1(zero, ab, w)) != pytest.approx(float(l1(zero, ab)), rel=0.05)
+    assert Trainer(TrainConfig(**base, out=str(tmp_path / "p"))).rebalance is None
+    end = t.run()
+    start = next(r for r in read_log(tmp_path / "r" / "log.jsonl") if r["kind"] == "start")
+    assert start["ab_rebalance"]["strength"] == 0.5 and end["step"] > 0
 
 
 # ------------------------------------------------------------------------------------ CLI

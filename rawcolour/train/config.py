@@ -134,6 +134,10 @@ class TrainConfig:
     lambda_saliency: float = option(0.0, panel=RECIPE, limit=NON_NEGATIVE, override=True,
                                     help="Direct L1 of the saliency decoder to its target (0: as the reference "
                                          "code).")
+    # Zhang et al.'s class rebalancing of the colour L1 (rawcolour.train.rebalance); no recipe has it
+    ab_rebalance: float = option(0.0, panel=RECIPE, limit=UNIT, override=True,
+                                 help="Weigh each pixel's colour L1 by the rarity of its true a/b in the training "
+                                      "photos (colourise): 0 off, 0.5 as Zhang et al., towards 1 inverse frequency.")
     lr_halve_every: int | None = option(None, panel=RECIPE, limit=NON_NEGATIVE, override=True,
                                         help="Epochs; 0 = constant.")
     lr_decay_epochs: int | None = option(None, panel=RECIPE, limit=NON_NEGATIVE, override=True,  # pix2pix
@@ -314,6 +318,8 @@ def _check_options(cfg: TrainConfig, spec: ModelSpec) -> None:
         raise UsageError("--synthetic-raw is for raw2rgb training")
     if cfg.synthetic_gains not in WB_GAIN_RANGES:
         raise UsageError(f"unknown --synthetic-gains {cfg.synthetic_gains!r}", hint=f"use {' or '.join(WB_GAIN_RANGES)}")
+    if cfg.ab_rebalance and task.reads_raw:
+        raise UsageError("--ab-rebalance is for colourise training (it weighs the a/b loss)")
     if cfg.saliency and not task.attention_loss:
         raise UsageError("--saliency is for raw2rgb training (the attention loss)")
     if cfg.gan_loss is not None and cfg.gan_loss not in GAN_LOSSES:

@@ -221,6 +221,11 @@ class ColouriseDataset(_PhotoDataset):
             (img,) = _augment_hwc([img], self.augment, rng)
         return {"rgb": _chw(img)}
 
+    def small_photos(self, short: int) -> Iterator[torch.Tensor]:
+        """Every photo whole, resized to ``short`` pixels on its short side: (3, h, w) in [0, 1]."""
+        for index in range(len(self)):
+            yield _chw(data.to_float(_resize_short(self.photo(index)[1], short)))
+
 
 class _RawFromPhotoDataset(_PhotoDataset):
     """Photos cut into sensor-size crops (twice the packed crop) with their saliency maps, for raw2rgb."""

@@ -39,8 +39,9 @@ from rawcolour.errors import OutputError, UsageError
 from rawcolour.train.adapters import TaskAdapter, adapter_for
 from rawcolour.train.config import RunPlan, StagePlan, TrainConfig, merge_resume_config, resolve, write_json_atomic
 from rawcolour.train.datasets import DataBundle, ResumableSampler, build_datasets, train_loader
-from rawcolour.train.losses import GANLoss, attention_loss, l1
+from rawcolour.train.losses import GANLoss, attention_loss, l1, weighted_l1
 from rawcolour.train.networks import build_networks, has_saliency_decoder
+from rawcolour.train.rebalance import PRIOR_SHORT_SIDE, ABRebalance, ab_prior
 from rawcolour.train.resume import ResumeState, RunPosition, rng_state
 from rawcolour.train.run_folder import (CONFIG_NAME, LAST, LOG_NAME, SIDECAR, append_record, read_log, rewrite_log,
                                         write_checkpoints, write_samples)
@@ -113,6 +114,7 @@ class Trainer:
             raise UsageError(
                 f"{len(self.data.train)} training samples ({len(self.sampler)} per process) are fewer than "
                 f"--batch-size {self.plan.batch_size}", hint="lower --batch-size or add data")
+        self.rebalance: ABRebalance | None = self._build_rebalance()
         self.G, self.D, self.perceptual = build_networks(self.plan, self.device, vgg_weights=cfg.vgg_weights,
                                                          init=cfg.init, resume=self.resume_state)
         self.gan = GANLoss(self.plan.gan_loss)
@@ -153,6 +155,13 @@ class Trainer:
         cache_dir = Path(cfg.saliency_cache) if cfg.saliency_cache else self.out / "saliency_cache"
         return build_datasets(cfg, self.plan.crop_size, self.plan.augment, need_saliency=self.plan.needs_saliency,
                               saliency_cache=cache_dir, input_space=self.spec.io.input_space if self.spec.io else "")
+
+    def _build_rebalance(self) -> ABRebalance | None:
+        """The colour L1's per-pixel weights from the training photos' a/b prior (--ab-rebalance)."""
+        if not self.cfg.ab_rebalance:
+            return None
+        prior = ab_prior(self.data.train.small_photos(PRIOR_SHORT_SIDE))
+        return ABRebalance(prior, self.cfg.ab_rebalance)
 
     # ------------------------------------------------------------------ stage set-up
 
@@ -256,7 +265,10 @@ class Trainer:
                         sal: torch.Tensor | None, sal_pred: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, float]]:
         """G's weighted loss of the stage (under autocast) and each term's value."""
         fake_seen, y_seen = self.adapter.loss_view(fake), self.adapter.loss_view(y)
-        loss_l1 = l1(fake_seen, y_seen)
+        if self.rebalance is not None:  # colourise: y is the true model-range a/b
+            loss_l1 = weighted_l1(fake_seen, y_seen, self.rebalance(y))
+        else:
+            loss_l1 = l1(fake_seen, y_seen)
         total = st.lambda_l1 * loss_l1
         logs = {"l1": _f(loss_l1)}
         if st.lambda_attention > 0:
@@ -394,7 +406,8 @@ class Trainer:
             rewrite_log(self.out, [r for r in records if r.get("step", 0) <= self.pos.step])
         self.log({"kind": "start", "step": self.pos.step, "resumed": self.resume_state is not None,
                   "world_size": self.dist.world, "device": str(self.device), "data": self.data.summary,
-                  "batches_per_epoch": self.batches_per_epoch})
+                  "batches_per_epoch": self.batches_per_epoch,
+                  "ab_rebalance": self.rebalance.summary() if self.rebalance is not None else None})
 
     def run(self) -> dict[str, Any]:
         """Train until the schedule ends or a limit is reached; returns the end record."""

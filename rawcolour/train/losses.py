@@ -73,6 +73,11 @@ def l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(pred.float(), target.float())
 
 
+def weighted_l1(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Mean of ``weights * |pred - target|`` (weights broadcast over channels; mean 1 keeps L1's scale)."""
+    return ((pred.float() - target.float()).abs() * weights).mean()
+
+
 def attention_loss(rgb_pred: torch.Tensor, sal_pred: torch.Tensor, rgb_gt: torch.Tensor,
                    sal_gt: torch.Tensor) -> torch.Tensor:
     """L1(rgb_pred * sal_pred, rgb_gt * sal_gt): the saliency GAN's attention loss (model-range RGB).
@@ -100,4 +105,4 @@ class PerceptualLoss(nn.Module):
         return sum(F.l1_loss(a.float(), b.float()) for a, b in zip(out, ref))  # type: ignore[return-value]
 
 
-__all__ = ["GANLoss", "PerceptualLoss", "attention_loss", "l1"]
+__all__ = ["GANLoss", "PerceptualLoss", "attention_loss", "l1", "weighted_l1"]
