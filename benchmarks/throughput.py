@@ -4,7 +4,8 @@
     one Python process (``rawpy.imread(f).postprocess(output_bps=16, use_camera_wb=True)`` then
     ``cv2.imwrite``), 16-bit PNG and 16-bit TIFF;
 (b) the default learned model over the folder: wall time per file against its network time alone
-    (the forward pass on the same packed pictures, measured in another process);
+    (the forward pass on the same packed pictures through the default backend, measured in another
+    process);
 (c) start-up: ``rawcolour --version``, ``rawcolour models list``, ``raw2rgb --model classic`` on a
     small file;
 (d) peak memory (the child's ru_maxrss from wait4) of a folder run against a one-file run, for
@@ -12,9 +13,11 @@
 (e) encoder settings on a 12 MP picture (PNG zlib levels and strategies, TIFF deflate / zstd tiles):
     seconds and size, so the defaults in rawcolour.io.images can be checked;
 (f) the default model at full resolution: achieved GFLOP/s against a measured fp32 GEMM peak, for
-    the eager network (the default) and the exact alternatives (channels_last, TorchScript freeze +
-    oneDNN fusion, torch.compile, onnxruntime), each with its largest difference from eager, and
-    which one wins beyond the noise ("recommended": its slowest run faster than eager's fastest).
+    the eager network and the exact alternatives (channels_last, TorchScript freeze + oneDNN fusion,
+    torch.compile, onnxruntime: the session ``--backend onnxruntime`` runs), each with its largest
+    difference from eager, which one a CPU run takes by default ("default": --backend auto's
+    choice, rawcolour.inference.onnx_backend), and which one wins beyond the noise ("recommended":
+    its slowest run faster than eager's fastest).
     GFLOP/s counts the FLOPs of the eager inference graph (the work the default does).
 
 Every comparison runs both sides as children of this process, interleaved, ``--repeat`` times;
@@ -121,13 +124,11 @@ def network_child(folder: str, model_name: str, repeat: int) -> None:
 
     from rawcolour.camera_colour import balance_packed, picture_colour
     from rawcolour.checkpoint import load_model
-    from rawcolour.inference.device import default_channels_last, prepare_net
     from rawcolour.io.mosaic import to_rggb
     from rawcolour.io.raw import read_raw
 
     model = load_model(model_name)
-    net = prepare_net(model.net, torch.device("cpu"))
-    layout = torch.channels_last if default_channels_last(torch.device("cpu"), model.net) else torch.contiguous_format
+    backend, net, layout = default_network(model)
     times = []
     for f in sorted(Path(folder).glob("*.dng")):
         raw = read_raw(f)
@@ -141,7 +142,22 @@ def network_child(folder: str, model_name: str, repeat: int) -> None:
                 net(x)
                 best = min(best, time.perf_counter() - t)
         times.append(best)
-    print(json.dumps({"seconds_per_file": times}))
+    print(json.dumps({"seconds_per_file": times, "backend": backend}))
+
+
+def default_network(model) -> tuple:
+    """(backend, callable, memory format): the network as a CPU run takes it by default (fp32)."""
+    import torch
+
+    from rawcolour.inference.device import default_channels_last, prepare_net
+    from rawcolour.inference.onnx_backend import choose_backend, onnx_net
+
+    cpu = torch.device("cpu")
+    backend = choose_backend("auto", model, cpu, torch.float32)
+    if backend == "onnxruntime":
+        return backend, onnx_net(model), torch.contiguous_format
+    nhwc = default_channels_last(cpu, model.net)
+    return backend, prepare_net(model.net, cpu), torch.channels_last if nhwc else torch.contiguous_format
 
 
 def variants_child(model_name: str, side: tuple[int, int], repeat: int, compile_too: bool) -> None:
@@ -150,7 +166,7 @@ def variants_child(model_name: str, side: tuple[int, int], repeat: int, compile_
     from torch.utils.flop_counter import FlopCounterMode
 
     from rawcolour.checkpoint import load_model
-    from rawcolour.inference.device import default_channels_last, prepare_net
+    from rawcolour.inference.device import prepare_net
 
     torch.manual_seed(0)
     model = load_model(model_name)
@@ -199,20 +215,13 @@ def variants_child(model_name: str, side: tuple[int, int], repeat: int, compile_
         attempt("torch.compile (inductor)", lambda: (torch.compile(eager, dynamic=False), x))
 
     def onnx_runtime():
-        import onnxruntime as ort
+        from rawcolour.inference.onnx_backend import onnx_net
 
-        from rawcolour.export import export_onnx
-
-        path = Path(tempfile.mkdtemp()) / "net.onnx"
-        export_onnx(model, path, check=False)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
-        return (lambda inp: session.run(None, {name: inp})[0]), x.numpy()
+        return onnx_net(model), x  # the session --backend onnxruntime runs
 
     attempt("onnxruntime", onnx_runtime)
-    default = "channels_last" if default_channels_last(torch.device("cpu"), model.net) else "eager"
+    backend, _net, layout = default_network(model)
+    default = "onnxruntime" if backend == "onnxruntime" else "channels_last" if layout == torch.channels_last else "eager"
     print(json.dumps({"input": [1, 4, *side], "gflop": round(flops / 1e9, 1), "variants": variants,
                       "default": default, "recommended": recommended(variants)}))
 
@@ -263,16 +272,21 @@ def classic_vs_naive(folder: Path, work: Path, n: int, repeat: int) -> dict:
 def learned_folder(folder: Path, work: Path, n: int, repeat: int, model: str) -> dict:
     """(b): the default model over the folder against its network time alone."""
     walls, inside, network = [], [], []
+    # One file first, so the timed runs find the exported onnxruntime graph cached as any run after
+    # the first does (rawcolour.inference.onnx_backend).
+    checked(run_child(rawcolour_cmd("raw2rgb", str(next(folder.glob("*.dng"))), "-o", str(work / "learned-warm"),
+                                    "--quiet")), "default model warm-up")
     for r in range(repeat):
         run = checked(run_child(rawcolour_cmd("raw2rgb", str(folder), "-o", str(work / f"learned-{r}"), "--json",
                                               "--quiet")), "default model folder")
         walls.append(run["wall"] / n)
         inside.append(json_summary(run["stdout"])["seconds"] / n)
         net = checked(run_child([sys.executable, str(HERE), "--network", str(folder), model, "1"]), "network alone")
-        network.append(statistics.mean(json.loads(net["stdout"].splitlines()[-1])["seconds_per_file"]))
+        alone = json.loads(net["stdout"].splitlines()[-1])
+        network.append(statistics.mean(alone["seconds_per_file"]))
         print(f"  (b) round {r + 1}: folder {walls[-1]:.2f} s/file wall ({inside[-1]:.2f} in the batch), network "
               f"alone {network[-1]:.2f} s/file", file=sys.stderr, flush=True)
-    return {"model": model, "wall_seconds_per_file": spread(walls), "batch_seconds_per_file": spread(inside),
+    return {"model": model, "network_backend": alone["backend"], "wall_seconds_per_file": spread(walls), "batch_seconds_per_file": spread(inside),
             "network_seconds_per_file": spread(network),
             "batch_over_network_median": round(statistics.median(inside) / statistics.median(network), 3)}
 
@@ -392,6 +406,7 @@ def main() -> None:
                     "machine": info, "default_model": model}
     with tempfile.TemporaryDirectory(prefix="rawcolour-throughput-") as tmp:
         work = Path(tmp)
+        os.environ["RAWCOLOUR_CACHE"] = str(work / "cache")  # the children's exported graphs, not the user's
         folder = work / "card"
         files = make_folder(folder, args.files, size)
         small = make_folder(work / "small", 1, SIZES["quick"])[0]

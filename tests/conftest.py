@@ -20,3 +20,13 @@ def models(tmp_path_factory) -> dict[str, Path]:
     return {name: save_checkpoint(d / f"{name}.safetensors", registry.create_model(name),
                                   checkpoint_metadata(registry.get_spec(name)))
             for name in ("sgan-tiny", "colorgan-tiny")}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache(tmp_path_factory) -> Path:
+    """One cache of exported graphs for the whole run (rawcolour.inference.onnx_backend), so the
+    tests never write the user's ~/.cache and each checkpoint is exported once."""
+    folder = tmp_path_factory.mktemp("onnx-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAWCOLOUR_CACHE", str(folder))
+        yield folder

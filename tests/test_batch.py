@@ -261,7 +261,7 @@ def test_a_record_without_a_device_says_null_and_keeps_the_json_keys():
     assert written.rgb is None and written.exif is None  # the pixels are let go once written
     rec = written.to_json()
     assert list(rec) == ["input", "output", "status", "error", "model", "model_sha256", "tile", "seconds", "notes",
-                         "device", "precision", "white_balance", "in_colour"]
+                         "device", "precision", "backend", "white_balance", "in_colour"]
     assert rec["device"] is None and rec["white_balance"] is None and rec["precision"] == "fp32"
     assert Result(input="b.png", output=None, status="failed", error="b.png: broken").to_json()["tile"] is None
 

@@ -94,14 +94,17 @@ class ModelConverter:
             return  # no network, no device: nothing to load
         from rawcolour.checkpoint import load_model
         from rawcolour.inference.device import resolve_device, resolve_precision
+        from rawcolour.inference.onnx_backend import choose_backend
 
         self.progress("loading model", 0.0)
-        # Device and precision problems would fail every file: find them before the first one.
+        # Device, precision and backend problems would fail every file: find them before the first one.
         device = resolve_device(self.options.device)
-        resolve_precision(self.options.precision, device)
+        dtype, _notes = resolve_precision(self.options.precision, device)
         model = load_model(self.model_ref, device=device)
         check_model_task(model.name, model.task or None, self.task,
                          hint=f"use `rawcolour {model.task}`, or pick one from `rawcolour models list --task {self.task}`")
+        if model.net is not None:  # --backend onnxruntime where it cannot run
+            choose_backend(self.options.backend, model, device, dtype)
         if self.reads_raw:
             from rawcolour.inference import pipelines
 

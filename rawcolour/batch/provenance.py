@@ -22,7 +22,7 @@ from rawcolour.tasks import get_task
 # of them is the same result. For RAW developers the tiling too (tiles are seam-free, within 40 dB
 # of the whole picture, exact for sgan-isp-tiny); a colouriser's tiles change its method
 # (native-resolution tiles instead of the whole picture at --render-size), so they count there.
-NOT_PIXELS = frozenset({"device", "precision", "tile_batch", "channels_last", "progress", "max_pixels"})
+NOT_PIXELS = frozenset({"device", "precision", "backend", "tile_batch", "channels_last", "progress", "max_pixels"})
 NOT_PIXELS_RAW = frozenset({"tile", "overlap", "tile_stats"})
 
 

@@ -95,6 +95,14 @@ class Precision(str, Enum):
     bf16 = "bf16"
 
 
+class Backend(str, Enum):
+    """What runs the network (rawcolour.inference.onnx_backend)."""
+
+    auto = "auto"  # onnxruntime for fp32 on a CPU where the model allows it, else torch
+    torch = "torch"
+    onnxruntime = "onnxruntime"
+
+
 class CFA(str, Enum):
     """Bayer patterns of 1-channel mosaic PNGs (camera files state their own)."""
 
@@ -138,6 +146,10 @@ DeviceOpt = Annotated[str, typer.Option(
 PrecisionOpt = Annotated[Precision, typer.Option(
     "--precision", rich_help_panel=TILES,
     help="Arithmetic on the device; fp16/bf16 fall back to fp32 when they give non-finite values.")]
+BackendOpt = Annotated[Backend, typer.Option(
+    "--backend", rich_help_panel=TILES,
+    help="What runs the network: auto (onnxruntime for fp32 on a CPU when the model has no per-picture norm "
+         "statistics and onnxruntime is installed: the same output, faster; else torch), torch or onnxruntime.")]
 TileOpt = Annotated[str, typer.Option(
     "--tile", metavar="auto|N|0", callback=_tile, rich_help_panel=TILES,
     help="auto: the whole picture if it fits memory, else the largest tiles that do; 0: the whole picture; "

@@ -26,6 +26,8 @@ from rawcolour.cli.common import (
     EXIT_OK,
     PACKED_PNGS,
     TILES,
+    Backend,
+    BackendOpt,
     BlackOpt,
     CfaOpt,
     DeviceOpt,
@@ -244,9 +246,11 @@ def colourise(
     overlap: OverlapOpt = None,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = Precision.fp32,
+    backend: BackendOpt = Backend.auto,
     max_pixels: MaxPixelsOpt = images.DEFAULT_MAX_PIXELS,
 ) -> None:
-    options = _options(device=device, precision=precision.value, tile=tile, overlap=overlap, render_size=render_size)
+    options = _options(device=device, precision=precision.value, backend=backend.value, tile=tile, overlap=overlap,
+                       render_size=render_size)
     _convert("colourise", inputs, options, batch.LoadSettings(max_pixels=max_pixels),
              _Asked(output, model, recursive, suffix, on_exist, fmt, bit_depth, quality, strip_metadata, as_json,
                     quiet, only_grey))
@@ -279,6 +283,7 @@ def raw2rgb(
     tile_stats: TileStatsOpt = TileStats.auto,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = Precision.fp32,
+    backend: BackendOpt = Backend.auto,
     max_pixels: MaxPixelsOpt = images.DEFAULT_MAX_PIXELS,
     raw_format: RawFormatOpt = RawFormat.auto,
     cfa: CfaOpt = CFA.RGGB,
@@ -287,7 +292,7 @@ def raw2rgb(
 ) -> None:
     if white <= black:
         raise typer.BadParameter(f"--white {white:g} must be above --black {black:g}")
-    options = _options(device=device, precision=precision.value, tile=tile, overlap=overlap,
+    options = _options(device=device, precision=precision.value, backend=backend.value, tile=tile, overlap=overlap,
                        tile_stats=tile_stats.value, wb=wb, exposure=exposure, colour_space=colour_space.value,
                        highlights=highlights.value, demosaic=demosaic.value if demosaic else None, half=half)
     load = batch.LoadSettings(max_pixels=max_pixels, raw_format=raw_format.value, cfa=cfa.value, black=black,

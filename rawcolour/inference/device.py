@@ -210,7 +210,7 @@ def prepare_net(net: nn.Module, device: torch.device, dtype: torch.dtype = torch
         channels_last = default_channels_last(device, net)
     key = (str(device), dtype, bool(channels_last), bool(rewrite))
     cache = _PREPARED.setdefault(net, {})
-    stamp = _fingerprint(net)
+    stamp = net_fingerprint(net)
     if key in cache and cache[key][0] == stamp:
         return cache[key][1]
     fast = inference_copy(net)
@@ -228,7 +228,7 @@ def prepare_net(net: nn.Module, device: torch.device, dtype: torch.dtype = torch
     return fast
 
 
-def _fingerprint(net: nn.Module) -> tuple:
+def net_fingerprint(net: nn.Module) -> tuple:
     """Identity and in-place version of every tensor: a net trained further gets a fresh copy."""
     return tuple((id(t), t._version) for t in (*net.parameters(), *net.buffers()))
 
@@ -252,6 +252,7 @@ __all__ = [
     "free_memory",
     "is_oom",
     "memory_budget",
+    "net_fingerprint",
     "precision_name",
     "prepare_net",
     "release_memory",

@@ -24,6 +24,9 @@ from rawcolour.tasks import TASKS
 # Where frozen instance-norm statistics come from when a picture is tiled (rawcolour.inference.norm_stats):
 # "auto", a reduced whole-picture pass; "exact", pooled over all tiles layer by layer.
 TILE_STATS = ("auto", "exact")
+# What runs the network (rawcolour.inference.onnx_backend): "auto" takes onnxruntime where it is exact
+# and faster (fp32 on a CPU, a net without per-picture norm statistics), else torch.
+BACKENDS = ("auto", "torch", "onnxruntime")
 # --precision's names, and the spellings taken for them
 PRECISION_NAMES = {
     "float32": "fp32", "float": "fp32", "fp32": "fp32", "32": "fp32",
@@ -54,6 +57,13 @@ def check_tile_stats(name: str) -> str:
     return name
 
 
+def check_backend(name: str) -> str:
+    """``name`` if it is a backend (BACKENDS), else a UsageError."""
+    if name not in BACKENDS:
+        raise UsageError(f"unknown backend {name!r}", hint=f"use one of {', '.join(BACKENDS)}")
+    return name
+
+
 def precision_key(precision: str) -> str:
     """A precision's spelling -> 'fp32' | 'fp16' | 'bf16', else a UsageError."""
     key = PRECISION_NAMES.get(str(precision).strip().lower(), "")
@@ -73,6 +83,7 @@ class InferenceOptions:
 
     device: str = _option("auto", TASKS)  # auto|cpu|cuda|cuda:N|mps
     precision: str = _option("fp32", TASKS)  # fp32|fp16|bf16 (automatic fp32 retry on non-finite output)
+    backend: str = _option("auto", TASKS)  # auto|torch|onnxruntime (BACKENDS)
     # raw2rgb: "auto" | N network-input (packed) pixels | 0 untiled;
     # colourise: 0 = render-size mode (default), N = native-resolution tiles
     tile: int | str = _option("auto", TASKS)
@@ -123,6 +134,7 @@ class InferenceOptions:
                 raise UsageError(f"overlap must be a number of pixels (0 or more), got {self.overlap!r}")
             self.overlap = int(self.overlap)
         check_tile_stats(self.tile_stats)
+        check_backend(self.backend)
         if isinstance(self.precision, str):  # (a torch dtype is taken as it is by device.resolve_precision)
             self.precision = precision_key(self.precision)
 
@@ -152,4 +164,4 @@ class InferenceOptions:
         return values
 
 
-__all__ = ["PRECISION_NAMES", "TILE_STATS", "InferenceOptions", "check_tile_stats", "precision_key", "tile_option"]
+__all__ = ["BACKENDS", "PRECISION_NAMES", "TILE_STATS", "InferenceOptions", "check_backend", "check_tile_stats", "precision_key", "tile_option"]

@@ -13,7 +13,9 @@ orientation handling.
   resolution with LibRaw.
 - Precision: fp16/bf16 outputs are checked for NaN/inf and the picture is redone in fp32 when
   any appear (``Result.notes`` says so). Everything runs under ``torch.inference_mode`` on an
-  inference copy of the net (``rawcolour.inference.device.prepare_net``).
+  inference copy of the net (``rawcolour.inference.device.prepare_net``), or, where
+  ``options.backend`` takes it, through an onnxruntime session of the same net
+  (``rawcolour.inference.onnx_backend``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from rawcolour.camera_colour import CameraColour, auto_brightness, balance_packe
 from rawcolour.checkpoint import LoadedModel
 from rawcolour.colour_spaces import encode_linear_srgb
 from rawcolour.colour import l_to_model, lab_to_rgb, model_to_ab, rgb_to_grey_l
-from rawcolour.errors import InputError, UsageError
+from rawcolour.errors import InputError, RawcolourError, UsageError
 from rawcolour.inference.classic import develop_classic, renders_camera_file
 from rawcolour.inference.device import (
     default_channels_last,
@@ -81,6 +83,27 @@ class _Run:
     dtype: torch.dtype
     channels_last: bool
     notes: list[str]
+    backend: str = "torch"
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None  # the onnxruntime session; None: the net
+
+
+def _backend(model: LoadedModel, options: InferenceOptions, run: _Run) -> None:
+    """Set ``run``'s backend (options.backend; onnx_backend.choose_backend): onnxruntime's session,
+    or torch with a note when the session cannot be made and onnxruntime was not asked for by name."""
+    from rawcolour.inference import onnx_backend
+
+    run.backend = onnx_backend.choose_backend(options.backend, model, run.device, run.dtype)
+    if run.backend != "onnxruntime":
+        return
+    try:
+        run.forward = onnx_backend.onnx_net(model)
+    except RawcolourError as err:
+        if options.backend == "onnxruntime":
+            raise
+        run.notes.append(f"onnxruntime could not run {model.name} ({err}); ran in torch")
+        run.backend = "torch"
+        return
+    run.channels_last = False  # the session takes NCHW arrays
 
 
 def _run_with_fp32_retry(model: LoadedModel, options: InferenceOptions,
@@ -93,7 +116,8 @@ def _run_with_fp32_retry(model: LoadedModel, options: InferenceOptions,
         dtype = torch.float32
     cl = default_channels_last(device, model.net) if options.channels_last is None else bool(options.channels_last)
     run = _Run(device, dtype, cl, notes)
-    net = prepare_net(model.net, device, dtype, channels_last=cl)
+    _backend(model, options, run)
+    net = prepare_net(model.net, device, dtype, channels_last=run.channels_last)
     if dtype is torch.float32:
         return fn(net, run, False), run
     try:
@@ -101,13 +125,14 @@ def _run_with_fp32_retry(model: LoadedModel, options: InferenceOptions,
     except NonFiniteOutput:
         notes.append(f"{precision_name(dtype)} gave non-finite values; reran in fp32")
         run.dtype = torch.float32
-        return fn(prepare_net(model.net, device, torch.float32, channels_last=cl), run, False), run
+        return fn(prepare_net(model.net, device, torch.float32, channels_last=run.channels_last), run, False), run
 
 
 def _finish(rgb: np.ndarray, tile: int | None, start: float, notes: list[str], run: _Run | None,
             white_balance: str = "", colour_space: str = "srgb") -> Result:
     return Result(rgb=rgb, tile=tile, seconds=time.perf_counter() - start, notes=notes,
                   device=str(run.device) if run else "", precision=precision_name(run.dtype) if run else "",
+                  backend=run.backend if run else "",
                   white_balance=white_balance, colour_space=colour_space)
 
 
@@ -174,7 +199,8 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
                          size_multiple=policy.size_multiple, min_size=policy.min_size, batch=options.tile_batch,
                          device=run.device, dtype=run.dtype, channels_last=run.channels_last,
                          preprocess=_raw_in, postprocess=_rgb_out, stats=options.tile_stats, check_finite=check,
-                         scale=io.output_scale if io is not None else 1, progress=options.progress)
+                         scale=io.output_scale if io is not None else 1, progress=options.progress,
+                         forward=run.forward)
 
     res, run = _run_with_fp32_retry(model, options, fn)
     notes = run.notes + res.notes
@@ -288,7 +314,8 @@ def colourise_image(model: LoadedModel, picture: Picture | np.ndarray,
         def fn(net: torch.nn.Module, run: _Run, check: bool) -> TiledResult:
             return run_tiled(net, l_small, out_channels=2, tile=None, size_multiple=policy.size_multiple,
                              min_size=policy.min_size, device=run.device, dtype=run.dtype,
-                             channels_last=run.channels_last, check_finite=check, progress=options.progress)
+                             channels_last=run.channels_last, check_finite=check, progress=options.progress,
+                             forward=run.forward)
 
         res, run = _run_with_fp32_retry(model, options, fn)
         ab_small = model_to_ab(torch.from_numpy(res.output))  # (hr, wr, 2)
@@ -309,7 +336,7 @@ def colourise_image(model: LoadedModel, picture: Picture | np.ndarray,
         return run_tiled(net, l_model, out_channels=2, tile=tile, overlap=overlap, size_multiple=policy.size_multiple,
                          min_size=policy.min_size, batch=options.tile_batch, device=run.device, dtype=run.dtype,
                          channels_last=run.channels_last, stats=options.tile_stats, check_finite=check,
-                         progress=options.progress)
+                         progress=options.progress, forward=run.forward)
 
     res, run = _run_with_fp32_retry(model, options, fn_tiled)
     del l_model

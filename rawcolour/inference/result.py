@@ -22,6 +22,7 @@ class Result:
     notes: list[str] = field(default_factory=list)  # e.g. "fp16 gave non-finite values; reran in fp32"
     device: str = ""  # where the network ran ("" for baselines without one)
     precision: str = ""  # fp32 | fp16 | bf16 actually used for the output
+    backend: str = ""  # torch | onnxruntime: what ran the network ("" for baselines without one)
     white_balance: str = ""  # raw2rgb: camera | auto | daylight | custom, or "model" (guessed by the network)
     colour_space: str = "srgb"  # the primaries and curve of ``rgb`` (rawcolour.colour_spaces)
     in_colour: bool | None = None  # colourise: the input already had colour (None: not looked at)
@@ -58,6 +59,7 @@ class Result:
             "notes": list(self.notes),
             "device": self.device or None,
             "precision": self.precision or None,
+            "backend": self.backend or None,
             "white_balance": self.white_balance or None,
             "in_colour": self.in_colour,
         }

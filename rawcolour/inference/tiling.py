@@ -68,6 +68,9 @@ class NetCall:
     preprocess: Preprocess | None = None  # on the device, per batch (network value scaling)
     postprocess: Preprocess | None = None  # affine per pixel: blending happens after it
     check_finite: bool = False  # NonFiniteOutput as soon as a batch has NaN/inf
+    # What computes ``net``'s function, when not ``net`` itself: an onnxruntime session
+    # (rawcolour.inference.onnx_backend). ``net`` stays what the memory probe measures.
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         """(B, C, h, w) host tiles -> (B, out, s*h, s*w) float32 on the device."""
@@ -76,7 +79,7 @@ class NetCall:
             batch = self.preprocess(batch)
         if self.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
-        y = self.net(batch)
+        y = (self.forward or self.net)(batch)
         if self.check_finite and not bool(torch.isfinite(y).all()):
             raise NonFiniteOutput(f"the network produced non-finite values in {str(self.dtype).replace('torch.', '')}")
         y = y.float()
@@ -135,6 +138,7 @@ def run_tiled(
     whole_if_fits: bool = True,
     scale: int = 1,
     progress: Progress | None = None,
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> TiledResult:
     """Run ``net`` over a (C, H, W) host picture; returns the (s*H, s*W, out_channels) float32 output.
 
@@ -153,12 +157,14 @@ def run_tiled(
     ``progress(done, total)``: called after each device call of the output pass with the tiles
     done so far (1 of 1 for a whole-picture pass), so a caller can show progress within a picture.
     ``stats="exact"``'s statistics passes come before it and are not counted.
+    ``forward``: what computes ``net``'s function on a batch instead of ``net`` (an onnxruntime
+    session); ``net`` is still what tile="auto" measures and what norm statistics are kept in.
     """
     if x.dim() != 3:
         raise ValueError(f"run_tiled wants a (C, H, W) picture, got shape {tuple(x.shape)}")
     source, tile = stats_source(stats), tile_option(tile)
     device = torch.device(device)
-    call = NetCall(net, device, dtype, channels_last, preprocess, postprocess, check_finite)
+    call = NetCall(net, device, dtype, channels_last, preprocess, postprocess, check_finite, forward)
     x = x.float() if x.dtype != torch.float32 else x
     if device.type == "cpu":
         batch = min(int(batch), CPU_TILE_BATCH)
