@@ -329,8 +329,8 @@ def encoder_settings(first: Path, repeat: int) -> dict:
     import cv2
     import tifffile
 
-    from rawcolour.io import images
     from rawcolour.io.classic import classic_render
+    from rawcolour.io.png import png_stream
     from rawcolour.io.pixels import to_depth
 
     px16, _ = classic_render(first)
@@ -339,7 +339,9 @@ def encoder_settings(first: Path, repeat: int) -> dict:
         "level 1 (default strategy)": [cv2.IMWRITE_PNG_COMPRESSION, 1],
         "level 3 (default strategy; rawcolour before)": [cv2.IMWRITE_PNG_COMPRESSION, 3],
         "level 6 (default strategy)": [cv2.IMWRITE_PNG_COMPRESSION, 6],
-        "run-length, Sub filter (rawcolour now)": images._PNG_PARAMS,
+        "run-length, Sub filter (OpenCV's default; rawcolour before)": [
+            cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE,
+            cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB],
         "run-length, Paeth filter": [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY,
                                      cv2.IMWRITE_PNG_STRATEGY_RLE, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_PAETH],
     }
@@ -363,6 +365,9 @@ def encoder_settings(first: Path, repeat: int) -> dict:
     for bits, px in ((16, px16), (8, px8)):
         bgr = np.ascontiguousarray(px[..., ::-1])
         fns = {name: (lambda p=params: cv2.imencode(".png", bgr, p)[1]) for name, params in png_settings.items()}
+        for n in sorted({1, workers}):
+            fns[f"run-length, Sub filter, strips on {n} thread{'s' if n > 1 else ''} (rawcolour now)"] = (
+                lambda n=n: b"".join(png_stream(px, workers=n)))
         times = _bench.best_times(fns, repeat=repeat, warmup=0)
         out["png_settings"][f"{bits}-bit"] = {name: {"seconds": round(times[name], 3),
                                                      "mb": round(len(fns[name]()) / 1e6, 2)} for name in fns}

@@ -237,7 +237,8 @@ def _encoded(output: np.ndarray, raw: RawPicture, colour: CameraColour | None, o
     space = options.colour_space
     if colour is not None:
         linear = flip_image(output, rggb_flips(raw.cfa))
-        return encode_linear_srgb(linear * np.float32(auto_brightness(linear) * 2.0 ** options.exposure), space)
+        gain = auto_brightness(linear) * 2.0 ** options.exposure  # folded into the conversion: no full-size copy
+        return encode_linear_srgb(linear, space, to_srgb=gain * np.eye(3))
     np.clip(output, 0.0, 1.0, out=output)
     if options.exposure or space != "srgb":
         return encode_linear_srgb(srgb_decode(output) * np.float32(2.0 ** options.exposure), space)

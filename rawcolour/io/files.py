@@ -24,6 +24,7 @@ import secrets
 import stat
 import threading
 import weakref
+from collections.abc import Iterable
 from pathlib import Path
 
 from rawcolour.errors import InputError, OutputError
@@ -171,8 +172,9 @@ def read_jsonl(path: str | Path) -> list[dict]:
     return records
 
 
-def atomic_write_bytes(path: str | Path, data: bytes, what: str = "file") -> Path:
-    """Write ``data`` to ``path`` all or nothing: a temporary file in the same folder, fsync, rename.
+def atomic_write_bytes(path: str | Path, data: bytes | Iterable[bytes], what: str = "file") -> Path:
+    """Write ``data`` (bytes, or an iterable of pieces made as they are written) to ``path`` all or
+    nothing: a temporary file in the same folder, fsync, rename.
 
     Any OSError becomes an OutputError naming the path (`what` says what was being written); on any
     failure, Ctrl-C included, the temporary file is removed and an existing target is untouched.
@@ -191,7 +193,8 @@ def atomic_write_bytes(path: str | Path, data: bytes, what: str = "file") -> Pat
     try:
         with os.fdopen(fd, "wb") as f:
             _start_write(tmp, me)
-            f.write(data)
+            for piece in (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data:
+                f.write(piece)
             f.flush()
             os.fsync(f.fileno())
             with _WRITES_LOCK:

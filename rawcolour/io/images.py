@@ -35,7 +35,7 @@ import re
 import struct
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +50,7 @@ from rawcolour.errors import InputError, OutputError, UsageError
 from rawcolour.io import metadata
 from rawcolour.io.files import atomic_write_bytes, open_regular
 from rawcolour.io.pixels import to_depth
+from rawcolour.io.png import png_stream
 from rawcolour.io.metadata import read_metadata_provenance
 
 __all__ = [
@@ -74,13 +75,7 @@ DEFAULT_MAX_PIXELS = 250_000_000
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
 
 _FORMATS = {"png": "png", "tif": "tiff", "tiff": "tiff", "jpg": "jpg", "jpeg": "jpg"}
-# PNG: zlib's run-length strategy after the Sub filter (OpenCV's own default), chosen by
-# measurement (benchmarks/throughput.py, "png_settings"). On a 12 MP photo, 2 cores: 16-bit in
-# 0.8 s against 1.8-2.6 s for levels 1-6 of the default strategy, and the files are no larger
-# (63.4 MB against 64.1 MB at level 1, 63.5 at 6); 8-bit in 0.4 s (21.0 MB) against 0.9-1.5 s
-# (22.7-23.2 MB). Paeth or adaptive filters save 2-8 % of the size for 40-70 % more time.
-_PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE,
-               cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB]
+# PNG: rawcolour.io.png (the Sub filter, zlib's run-length strategy; strips compressed on every core).
 # TIFF: deflate (tag 8, which every TIFF reader knows, unlike zstd: OpenCV's and Photoshop's
 # libtiff cannot read it) with the horizontal predictor, in 256 x 256 tiles compressed on every
 # core (tifffile + imagecodecs' libdeflate). Level 1: as small as level 6 on 16-bit photos
@@ -406,6 +401,22 @@ def encode_image(
     written with Orientation 1 (pixels are upright); an ICC profile whose colour space does not
     match the pixels is left out. Provenance is recorded as described in the module docstring.
     """
+    return b"".join(encoded_parts(pixels, fmt, bit_depth=bit_depth, exif=exif, icc_profile=icc_profile,
+                                  provenance=provenance, quality=quality))
+
+
+def encoded_parts(
+    pixels: np.ndarray,
+    fmt: str,
+    *,
+    bit_depth: int | None = None,
+    exif: bytes | None = None,
+    icc_profile: bytes | None = None,
+    provenance: dict[str, str] | None = None,
+    quality: int = 95,
+) -> Iterable[bytes]:
+    """:func:`encode_image`'s bytes in pieces, made as they are consumed (a PNG is never whole in
+    memory); bad arguments raise before the first piece."""
     fmt = normalise_format(fmt)
     if not isinstance(pixels, np.ndarray):
         raise TypeError(f"pixels must be a numpy array. Got {type(pixels)}")
@@ -423,21 +434,10 @@ def encode_image(
     meta = metadata.OutputMetadata.build(channels=1 if arr.ndim == 2 else 3, exif=exif, icc_profile=icc_profile,
                                          provenance=provenance)
     if fmt == "png":
-        return _encode_png(arr, meta)
+        return png_stream(arr, metadata.png_metadata_chunks(meta))
     if fmt == "tiff":
-        return _encode_tiff(arr, meta)
-    return _encode_jpeg(arr, meta, quality)
-
-
-def _encode_png(arr: np.ndarray, meta: metadata.OutputMetadata) -> bytes:
-    bgr = arr if arr.ndim == 2 else np.ascontiguousarray(arr[..., ::-1])
-    ok, buf = cv2.imencode(".png", bgr, _PNG_PARAMS)
-    if not ok:
-        raise OutputError("OpenCV could not encode the PNG", hint="report this as a bug")
-    try:
-        return metadata.png_with_metadata(buf.tobytes(), meta)
-    except ValueError:
-        raise OutputError("OpenCV wrote an unexpected PNG layout", hint="report this as a bug") from None
+        return (_encode_tiff(arr, meta),)
+    return (_encode_jpeg(arr, meta, quality),)
 
 
 def _encode_tiff(arr: np.ndarray, meta: metadata.OutputMetadata) -> bytes:
@@ -485,8 +485,8 @@ def write_image(
     """Encode and write atomically (never a partial file); ``fmt`` defaults to the suffix's. Returns the path."""
     path = Path(path)
     fmt = normalise_format(fmt) if fmt else format_for_path(path)
-    data = encode_image(
+    parts = encoded_parts(
         pixels, fmt, bit_depth=bit_depth, exif=exif, icc_profile=icc_profile, provenance=provenance, quality=quality
     )
-    atomic_write_bytes(path, data, what="image")
+    atomic_write_bytes(path, parts, what="image")
     return path

@@ -14,9 +14,9 @@ Writing (:class:`OutputMetadata`, one per encoded picture): the output is uprigh
 Orientation is 1; the ICC profile goes where each format keeps it; the provenance is one JSON
 object ``{"rawcolour": version, ...}``:
 
-- PNG: OpenCV encodes the pixels (Pillow cannot write 48-bit PNG; OpenCV writes no metadata), and
-  :func:`png_with_metadata` inserts ``iCCP``, ``eXIf`` and ``tEXt`` (``Software``, ``rawcolour``)
-  chunks after ``IHDR``, where readers look for them before the pixels.
+- PNG: rawcolour.io.png encodes the pixels (Pillow cannot write 48-bit PNG), with the ``iCCP``,
+  ``eXIf`` and ``tEXt`` (``Software``, ``rawcolour``) chunks :func:`png_metadata_chunks` makes
+  right after ``IHDR``, where readers look for them before the pixels.
 - TIFF: tifffile writes ``Software``, ``ImageDescription`` (the JSON), the ICC profile (tag
   34675) and EXIF's camera tags in IFD0. The EXIF and GPS sub-IFDs are laid out by Pillow's IFD
   writer and appended; tifffile will not write the pointer tags to them, so placeholders are
@@ -54,7 +54,7 @@ __all__ = [
     "jpeg_metadata_options",
     "link_tiff_sub_ifds",
     "pillow_orientation",
-    "png_with_metadata",
+    "png_metadata_chunks",
     "read_metadata_provenance",
     "tiff_metadata_tags",
     "upright_exif",
@@ -350,23 +350,18 @@ class OutputMetadata:
         return cls(upright_exif(exif), _icc_fits(icc_profile, channels), _provenance_json(provenance))
 
 
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+def png_metadata_chunks(meta: OutputMetadata) -> bytes:
+    """The ``iCCP``, ``eXIf`` and ``tEXt`` chunks of a PNG (they go right after ``IHDR``)."""
+    from rawcolour.io.png import chunk
 
-
-def png_with_metadata(png: bytes, meta: OutputMetadata) -> bytes:
-    """A PNG datastream with ``iCCP``, ``eXIf`` and ``tEXt`` chunks inserted right after ``IHDR``."""
-    if png[12:16] != b"IHDR":
-        raise ValueError("not a PNG whose first chunk is IHDR")
     chunks = []
     if meta.icc:
-        chunks.append(_png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(meta.icc)))
+        chunks.append(chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(meta.icc)))
     if meta.exif:
-        chunks.append(_png_chunk(b"eXIf", meta.exif[len(EXIF_HEADER) :]))
-    chunks.append(_png_chunk(b"tEXt", b"Software\x00" + f"rawcolour {__version__}".encode("latin-1")))
-    chunks.append(_png_chunk(b"tEXt", b"rawcolour\x00" + meta.text.encode("latin-1")))
-    end_of_ihdr = 8 + 12 + 13  # signature, IHDR length/type/CRC, IHDR data
-    return png[:end_of_ihdr] + b"".join(chunks) + png[end_of_ihdr:]
+        chunks.append(chunk(b"eXIf", meta.exif[len(EXIF_HEADER) :]))
+    chunks.append(chunk(b"tEXt", b"Software\x00" + f"rawcolour {__version__}".encode("latin-1")))
+    chunks.append(chunk(b"tEXt", b"rawcolour\x00" + meta.text.encode("latin-1")))
+    return b"".join(chunks)
 
 
 SubIfds = dict[int, tuple[int, Any]]  # placeholder tag -> (real pointer tag, Pillow IFD)
