@@ -41,6 +41,7 @@ from typing import Any
 from PIL import ExifTags, Image
 
 from rawcolour import __version__
+from rawcolour.io.png import chunk
 
 __all__ = [
     "CAMERA_TAGS",
@@ -352,8 +353,6 @@ class OutputMetadata:
 
 def png_metadata_chunks(meta: OutputMetadata) -> bytes:
     """The ``iCCP``, ``eXIf`` and ``tEXt`` chunks of a PNG (they go right after ``IHDR``)."""
-    from rawcolour.io.png import chunk
-
     chunks = []
     if meta.icc:
         chunks.append(chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(meta.icc)))

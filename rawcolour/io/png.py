@@ -83,14 +83,10 @@ def _deflated(pixels: np.ndarray, strips: list[tuple[int, int]], workers: int) -
         window: deque = deque()
         for index, (top, bottom) in enumerate(strips):
             window.append(pool.submit(_compress_strip, pixels[top:bottom], index == last))
-            if len(window) >= 2 * workers:
+            while window and (len(window) >= 2 * workers or index == last):  # full, or draining after the last
                 data, strip_adler, length = window.popleft().result()
                 adler = adler32_combine(adler, strip_adler, length)
                 yield data
-        while window:
-            data, strip_adler, length = window.popleft().result()
-            adler = adler32_combine(adler, strip_adler, length)
-            yield data
     yield struct.pack(">I", adler)
 
 

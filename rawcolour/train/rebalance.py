@@ -34,16 +34,18 @@ PRIOR_SHORT_SIDE = 64  # photos are measured at this short side (the prior is a 
 def ab_histogram(ab: torch.Tensor) -> np.ndarray:
     """Pixel counts (BINS, BINS) of model-range a/b (``ab / 110``, any leading shape, channel first
     of the last three dims: (..., 2, H, W)); a/b outside -110..110 fall into the edge bins."""
-    a = ab[..., 0, :, :].reshape(-1).float()
-    b = ab[..., 1, :, :].reshape(-1).float()
-    ia, ib = _bin_index(a), _bin_index(b)
-    counts = torch.bincount(ia * BINS + ib, minlength=BINS * BINS)
+    counts = torch.bincount(_flat_bin(ab).reshape(-1), minlength=BINS * BINS)
     return counts.reshape(BINS, BINS).cpu().numpy().astype(np.float64)
+
+
+def _flat_bin(ab: torch.Tensor) -> torch.Tensor:
+    """Each pixel's bin of model-range a/b (..., 2, H, W), as one index a_bin * BINS + b_bin: (..., H, W)."""
+    return _bin_index(ab[..., 0, :, :]) * BINS + _bin_index(ab[..., 1, :, :])
 
 
 def _bin_index(v: torch.Tensor) -> torch.Tensor:
     """Bin of model-range values v (ab / 110)."""
-    return ((v * AB_SCALE + AB_SCALE) / BIN).floor().clamp(0, BINS - 1).long()
+    return ((v.float() * AB_SCALE + AB_SCALE) / BIN).floor().clamp(0, BINS - 1).long()
 
 
 def ab_prior(rgb_photos: Iterable[torch.Tensor]) -> np.ndarray:
@@ -81,9 +83,7 @@ class ABRebalance:
 
     def __call__(self, ab_true: torch.Tensor) -> torch.Tensor:
         """Weights (B, 1, H, W) for model-range a/b targets (B, 2, H, W)."""
-        table = self.table.to(ab_true.device)
-        index = _bin_index(ab_true[:, 0]) * BINS + _bin_index(ab_true[:, 1])
-        return table[index].unsqueeze(1)
+        return self.table.to(ab_true.device)[_flat_bin(ab_true)].unsqueeze(1)
 
     def summary(self) -> dict[str, float]:
         """The spread of the weights (for the run's log)."""
