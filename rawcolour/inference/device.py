@@ -30,7 +30,7 @@ from rawcolour.inference.oom import is_oom  # noqa: F401 (part of this module's 
 from rawcolour.inference.options import precision_key
 from rawcolour.nets.fold import fold_for_inference
 from rawcolour.nets.inference_graph import inference_copy, rewrite_for_speed
-from rawcolour.nets.norms import keeps_sample_statistics
+from rawcolour.nets.norms import has_sample_statistics
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 PRECISIONS: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -190,7 +190,7 @@ def default_channels_last(device: torch.device, net: nn.Module | None = None) ->
         return env == "1"
     choice = CHANNELS_LAST_DEFAULT.get(device.type, False)
     if choice is None:
-        return net is not None and not keeps_sample_statistics(net)
+        return net is not None and not has_sample_statistics(net)
     return choice
 
 

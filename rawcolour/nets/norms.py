@@ -173,7 +173,8 @@ def reset_norm_stats(model: nn.Module) -> None:
 
 
 def has_sample_statistics(model: nn.Module) -> bool:
-    """True if any norm in model computes statistics from the sample (instance, IBN's IN half, layer)."""
+    """True when some norm of ``model`` normalises with statistics of the picture itself (instance,
+    IBN's instance half, scalar layer norm), as opposed to none or batch norms (fixed statistics)."""
     return any(isinstance(m, _SampleStatsNorm) for m in model.modules())
 
 
@@ -195,8 +196,3 @@ def tf_same_pad_4x4() -> nn.ZeroPad2d:
     """
     return nn.ZeroPad2d((1, 2, 1, 2))
 
-
-def keeps_sample_statistics(net: nn.Module) -> bool:
-    """True when some norm of ``net`` normalises with statistics of the picture itself (instance,
-    scalar-layer or IBN norms), as opposed to none or batch norms folded into the convolutions."""
-    return any(isinstance(m, _SampleStatsNorm) for m in net.modules())
