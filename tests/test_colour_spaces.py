@@ -12,7 +12,7 @@ import io
 import numpy as np
 import pytest
 
-from rawcolour.colour_spaces import COLOUR_SPACES, encode_linear_srgb, get_colour_space, icc_profile, \
+from rawcolour.colour_spaces import COLOUR_SPACES, apply_matrix, encode_linear_srgb, get_colour_space, icc_profile, \
     matrix_from_linear_srgb
 from rawcolour.errors import UsageError
 
@@ -54,6 +54,30 @@ def test_curves_follow_the_specifications():
         np.testing.assert_allclose(encode_linear_srgb(grey, name), value, atol=3e-5)  # profile colorants: 1e-5
         np.testing.assert_allclose(encode_linear_srgb(np.ones((1, 1, 3)), name), 1.0, atol=3e-5)
         np.testing.assert_array_equal(encode_linear_srgb(np.zeros((1, 1, 3)), name), 0.0)
+
+
+def test_apply_matrix_multiplies_each_pixel_as_a_column_vector():
+    rng = np.random.default_rng(3)
+    matrix = rng.normal(size=(3, 3))  # not symmetric: a transposed product would differ
+    pixels = rng.random((5, 7, 3)).astype(np.float32)
+    expected = np.einsum("ij,hwj->hwi", matrix, pixels.astype(np.float64))
+    for given in (pixels, pixels[::2, 1::3], pixels.astype(np.uint16)):  # views and integer codes too
+        want = expected[::2, 1::3] if given.shape != pixels.shape else np.einsum(
+            "ij,hwj->hwi", matrix, given.astype(np.float64))
+        got = apply_matrix(given, matrix)
+        assert got.dtype == np.float32 and got.shape == given.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_encoding_with_a_matrix_matches_the_matrix_then_the_curve():
+    rng = np.random.default_rng(4)
+    linear = rng.random((33, 40, 3)).astype(np.float32) * 1.2 - 0.1
+    to_srgb = np.array([[1.2, -0.1, 0.0], [0.05, 0.9, 0.1], [0.0, -0.2, 1.3]])
+    # Adobe RGB's curve is a pure power, steepest at black, where the curve's table is a little coarser.
+    for space, atol in (("srgb", 2e-5), ("adobe-rgb", 1e-4)):
+        through = np.einsum("ij,hwj->hwi", matrix_from_linear_srgb(space) @ to_srgb, linear.astype(np.float64))
+        np.testing.assert_allclose(encode_linear_srgb(linear, space, to_srgb=to_srgb),
+                                   get_colour_space(space).encode(np.clip(through, 0, 1)), atol=atol)
 
 
 def test_colours_outside_srgb_survive_in_prophoto():

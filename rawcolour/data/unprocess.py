@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from rawcolour.camera_colour import SRGB_TO_XYZ
+from rawcolour.colour_spaces import apply_matrix
 from rawcolour.cameras import TRAIN_CAMERAS
 from rawcolour.errors import InputError, UsageError
 from rawcolour.io.pixels import to_float
@@ -374,7 +375,7 @@ def process(packed: np.ndarray, params: UnprocessParams) -> np.ndarray:
     cam = np.ascontiguousarray(np.moveaxis(packed_rgb(p), 0, -1))  # (h, w, 3): R, mean green, B
     cam = cam * (1.0 / params.inverse_gains).astype(np.float32)
     np.clip(cam, 0.0, 1.0, out=cam)
-    lin = cam @ np.linalg.inv(params.rgb_to_cam).T.astype(np.float32)
+    lin = apply_matrix(cam, np.linalg.inv(params.rgb_to_cam))
     np.clip(lin, 0.0, 1.0, out=lin)
     out = smoothstep(gamma_compress(lin))
     return np.ascontiguousarray(out.transpose(2, 0, 1))

@@ -72,8 +72,9 @@ class ClassicDevelopment:
     @property
     def linear(self) -> np.ndarray:
         """(H, W, 3) float32 linear light in sRGB primaries, not clipped (a full-size copy)."""
-        m = self.to_srgb.T.astype(np.float32)
-        return (self.wide.reshape(-1, 3).astype(np.float32) @ m).reshape(self.wide.shape)
+        from rawcolour.colour_spaces import apply_matrix
+
+        return apply_matrix(self.wide, self.to_srgb)
 
 
 def classic_develop(path: str | Path, *, wb: str | tuple[float, float, float] = "camera", exposure: float = 0.0,
@@ -160,15 +161,14 @@ def _prophoto_to_srgb(wide: np.ndarray, auto_bright: bool) -> np.ndarray:
     """The 3x3 matrix from LibRaw's 16-bit ProPhoto codes to linear sRGB, with the automatic
     brightness folded in when ``auto_bright``."""
     from rawcolour.camera_colour import AUTO_BRIGHT_STRIDE, auto_brightness
-    from rawcolour.colour_spaces import matrix_from_linear_srgb
+    from rawcolour.colour_spaces import apply_matrix, matrix_from_linear_srgb
 
     # LibRaw's sRGB -> ProPhoto matrix is the Bradford-adapted one colour_spaces reads from the
     # LittleCMS profiles (they agree to 1e-4).
     to_srgb = np.linalg.inv(matrix_from_linear_srgb("prophoto")) / 65535.0
     if auto_bright:
         sample = wide[::AUTO_BRIGHT_STRIDE, ::AUTO_BRIGHT_STRIDE].astype(np.float32)
-        sample = sample.reshape(-1, 3) @ to_srgb.T.astype(np.float32)
-        to_srgb = to_srgb * auto_brightness(sample[:, None, :], stride=1)
+        to_srgb = to_srgb * auto_brightness(apply_matrix(sample, to_srgb), stride=1)
     return to_srgb
 
 
