@@ -15,9 +15,11 @@ file that does not load is made again, and a cache that cannot be written only c
 next time.
 
 Memory: the tiler sizes ``tile="auto"`` from the torch net's activations (rawcolour.inference
-.tile_memory), which holds for the session too: one 12 MP development peaked at 3.71 GB RSS through
-onnxruntime against 3.65 GB through torch (whole picture both). Without onnxruntime's memory arena
-it peaked at 2.61 GB but the network ran about twice as slow, so the arena stays on.
+.tile_memory), which holds for the session too. onnxruntime keeps what a run allocated in its arena
+for the next picture (the first picture pays for fresh memory, the others do not); its memory
+pattern is off, because with it the second run of a shape allocated the whole plan again beside the
+arena (12 MP: 5.2 GB held instead of 3.0 GB). Without the arena the network ran about twice as
+slow.
 """
 
 from __future__ import annotations
@@ -168,9 +170,7 @@ def _session(graph: bytes, threads: int):
     # Threads sleep between operators instead of spinning: a batch encodes and decodes other files
     # beside the network, and spinning only takes their cores (no slower alone: 5.3 s against 5.7 s).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    # No memory pattern: with it, the second run of a shape allocates the whole plan as one block
-    # beside the arena's, and a 12 MP development's memory went from 2.8 GB to 5.2 GB and stayed
-    # there; without it, 3.0 GB and the same speed from the second picture on (3.0 s).
+    # No memory pattern: a batch's memory would double from its second picture (module docstring).
     options.enable_mem_pattern = False
     try:
         return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
