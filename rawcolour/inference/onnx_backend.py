@@ -1,9 +1,9 @@
 """The network through onnxruntime on a CPU: which backend a run uses, the exported graph cached on
 disk, and a session the tiler calls in place of the torch net.
 
-On this project's 2-core CPU the default developer (sgan-isp-tiny) at 12 MP took 2.89 s through
-onnxruntime against 4.89 s for torch's fastest layout, with the same output up to float rounding
-(benchmarks/throughput.py, "network"). ``--backend auto`` takes onnxruntime where that holds: fp32
+On this project's 2-core CPU the default developer (sgan-isp-tiny) at 12 MP took 2.93 s through
+onnxruntime against 4.49 s for torch's fastest layout, with the same output up to float rounding
+(benchmarks/throughput.py, "network"; a folder of four 12 MP DNGs 5.4 s a file against 6.5-7.0). ``--backend auto`` takes onnxruntime where that holds: fp32
 on a CPU, onnxruntime installed, and a net without norms that take statistics of the picture itself
 (the tiler freezes those in the torch modules, rawcolour.inference.norm_stats, which a graph cannot
 do). Anything else runs in torch.
