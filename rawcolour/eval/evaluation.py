@@ -201,7 +201,7 @@ def _colourise_settings(opts: InferenceOptions, used: int, limit: int | None,
         "hue_accuracy": f"true C*ab > {metrics.HUE_TRUE_CHROMA:g}, {metrics.HUE_SECTORS} hue sectors, hit = "
                         f"predicted C*ab > {metrics.HUE_PRED_CHROMA:g} and hue within "
                         f"{metrics.HUE_TOLERANCE:g} degrees, mean over sectors with >= "
-                        f"{metrics.HUE_MIN_FRACTION:.0%} of the colourful pixels; pooled over the dataset",
+                        f"{metrics.HUE_MIN_FRACTION * 100:g}% of the colourful pixels; pooled over the dataset",
         "ssim": SSIM_SETTING,
         "vgg_weights": str(vgg_weights) if vgg_weights else None,
     }
