@@ -270,8 +270,9 @@ def classic_vs_naive(folder: Path, work: Path, n: int, repeat: int) -> dict:
 
 
 def learned_folder(folder: Path, work: Path, n: int, repeat: int, model: str) -> dict:
-    """(b): the default model over the folder against its network time alone."""
-    walls, inside, network = [], [], []
+    """(b): the default model over the folder against its network time alone, and the same folder
+    through torch (``--backend torch``) in the same rounds, interleaved."""
+    walls, inside, network, torch_walls, torch_inside = [], [], [], [], []
     # One file first, so the timed runs find the exported onnxruntime graph cached as any run after
     # the first does (rawcolour.inference.onnx_backend).
     checked(run_child(rawcolour_cmd("raw2rgb", str(next(folder.glob("*.dng"))), "-o", str(work / "learned-warm"),
@@ -281,14 +282,21 @@ def learned_folder(folder: Path, work: Path, n: int, repeat: int, model: str) ->
                                               "--quiet")), "default model folder")
         walls.append(run["wall"] / n)
         inside.append(json_summary(run["stdout"])["seconds"] / n)
+        run = checked(run_child(rawcolour_cmd("raw2rgb", str(folder), "-o", str(work / f"learned-torch-{r}"),
+                                              "--json", "--quiet", "--backend", "torch")), "torch folder")
+        torch_walls.append(run["wall"] / n)
+        torch_inside.append(json_summary(run["stdout"])["seconds"] / n)
         net = checked(run_child([sys.executable, str(HERE), "--network", str(folder), model, "1"]), "network alone")
         alone = json.loads(net["stdout"].splitlines()[-1])
         network.append(statistics.mean(alone["seconds_per_file"]))
-        print(f"  (b) round {r + 1}: folder {walls[-1]:.2f} s/file wall ({inside[-1]:.2f} in the batch), network "
-              f"alone {network[-1]:.2f} s/file", file=sys.stderr, flush=True)
-    return {"model": model, "network_backend": alone["backend"], "wall_seconds_per_file": spread(walls), "batch_seconds_per_file": spread(inside),
-            "network_seconds_per_file": spread(network),
-            "batch_over_network_median": round(statistics.median(inside) / statistics.median(network), 3)}
+        print(f"  (b) round {r + 1}: folder {walls[-1]:.2f} s/file wall ({inside[-1]:.2f} in the batch), through "
+              f"torch {torch_walls[-1]:.2f} ({torch_inside[-1]:.2f}), network alone {network[-1]:.2f} s/file",
+              file=sys.stderr, flush=True)
+    return {"model": model, "network_backend": alone["backend"], "wall_seconds_per_file": spread(walls),
+            "batch_seconds_per_file": spread(inside), "network_seconds_per_file": spread(network),
+            "batch_over_network_median": round(statistics.median(inside) / statistics.median(network), 3),
+            "torch_backend": {"wall_seconds_per_file": spread(torch_walls),
+                              "batch_seconds_per_file": spread(torch_inside)}}
 
 
 def startup(small: Path, work: Path, repeat: int) -> dict:
