@@ -151,8 +151,8 @@ def matrix_from_linear_srgb(name: str) -> np.ndarray:
 
 
 def apply_matrix(pixels: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """(..., 3) pixels -> float32 (..., 3) with each pixel multiplied by the 3x3 ``matrix`` (the
-    column-vector convention: ``matrix @ rgb``). The pixels' last axis must be contiguous.
+    """(..., 3) pixels of any numeric type -> float32 (..., 3) with each pixel multiplied by the
+    3x3 ``matrix`` (the column-vector convention: ``matrix @ rgb``).
 
     Multiplies by the transpose in C order: numpy's ``pixels @ matrix.T`` with a transposed
     (Fortran-order) float32 matrix takes a slow path, about 100x slower on 12 MP.
@@ -194,6 +194,7 @@ def encode_linear_srgb(linear: np.ndarray, space: str | ColourSpace, *, to_srgb:
     ProPhoto pixels, with their scale and brightness), folded into the conversion; the input may
     then be of any numeric type. ``bit_depth`` 8 or 16: uint8 / uint16 codes instead, exactly
     those io.pixels.from_float makes of the float result, without a full-size float picture.
+    NaN values come out as 0 (black).
     """
     space = get_colour_space(space)
     x = np.asarray(linear)
@@ -214,7 +215,7 @@ def encode_linear_srgb(linear: np.ndarray, space: str | ColourSpace, *, to_srgb:
             strip = apply_matrix(strip, matrix)
         np.clip(strip, 0.0, 1.0, out=strip)
         strip *= np.float32(_CURVE_STEPS)
-        # mode="clip" changes nothing (the indices are in range) but spares numpy's buffered copy
-        # of ``out`` that the default mode makes (several times slower).
+        # mode="clip" spares numpy's buffered copy of ``out`` that the default mode makes (several
+        # times slower); the indices are in range, except NaN's, which it takes to code 0.
         np.take(table, np.rint(strip).astype(np.int32), out=out[r0 : r0 + rows], mode="clip")
     return out

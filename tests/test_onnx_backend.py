@@ -75,9 +75,16 @@ def test_matches_torch(developer, tile):
     assert np.abs(by_session.output - by_torch).max() < 1e-4
 
 
-def test_pipeline_records_the_backend(developer):
+def test_pipeline_records_the_backend(developer, monkeypatch):
     raw = _packed()
-    ran = {b: raw_to_rgb(developer, raw, InferenceOptions(backend=b, tile=0)) for b in ("torch", "auto")}
+    calls = []
+    session_call = onnx_backend.OnnxNet.__call__
+    monkeypatch.setattr(onnx_backend.OnnxNet, "__call__",
+                        lambda self, x: calls.append(x.shape) or session_call(self, x))
+    ran = {"torch": raw_to_rgb(developer, raw, InferenceOptions(backend="torch", tile=0))}
+    assert calls == []
+    ran["auto"] = raw_to_rgb(developer, raw, InferenceOptions(backend="auto", tile=0))
+    assert len(calls) == 1  # the picture went through the session, not the torch net
     assert ran["torch"].backend == "torch" and ran["auto"].backend == "onnxruntime"
     assert ran["auto"].to_json()["backend"] == "onnxruntime"
     assert np.abs(ran["auto"].rgb - ran["torch"].rgb).max() < 1e-4
@@ -174,6 +181,32 @@ def test_a_net_changed_in_place_is_exported_again(monkeypatch, tmp_path, counted
     assert counted_export == ["sgan-isp-tiny", "sgan-isp-tiny"]
 
 
+def test_a_net_changed_before_its_first_session_does_not_get_the_files_graph(monkeypatch, tmp_path, counted_export):
+    monkeypatch.setenv("RAWCOLOUR_CACHE", str(tmp_path))
+    onnx_net(load_model("sgan-isp-tiny"))
+    edited = load_model("sgan-isp-tiny")
+    with torch.no_grad():
+        next(edited.net.parameters()).mul_(0.5)  # e.g. other weights loaded into it after load_model
+    assert cache_path(edited) != cache_path(load_model("sgan-isp-tiny"))
+    onnx_net(edited)
+    assert counted_export == ["sgan-isp-tiny", "sgan-isp-tiny"]
+
+
+def test_a_failing_run_is_one_line():
+    class Broken:
+        def get_inputs(self):
+            return [type("Arg", (), {"name": "input"})()]
+
+        get_outputs = get_inputs
+
+        def run(self, names, feed):
+            raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code\nmore detail")
+
+    with pytest.raises(RawcolourError) as caught:
+        onnx_backend.OnnxNet(Broken())(torch.zeros(1, 4, 8, 8))
+    assert "\n" not in str(caught.value) and "RUNTIME_EXCEPTION" in str(caught.value)
+
+
 def test_a_corrupt_cache_file_is_replaced(monkeypatch, tmp_path, counted_export, graph):
     monkeypatch.setenv("RAWCOLOUR_CACHE", str(tmp_path))
     model = load_model("sgan-isp-tiny")
@@ -202,3 +235,6 @@ def test_cache_folder_follows_the_environment(monkeypatch, tmp_path):
     assert onnx_backend.cache_folder() == tmp_path / "rawcolour"
     monkeypatch.setenv("RAWCOLOUR_CACHE", str(tmp_path / "mine"))
     assert onnx_backend.cache_folder() == tmp_path / "mine"
+    monkeypatch.delenv("RAWCOLOUR_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # as a missing $HOME would give: no cache in the cwd
+    assert onnx_backend.cache_folder() is None

@@ -3,16 +3,17 @@ disk, and a session the tiler calls in place of the torch net.
 
 On this project's 2-core CPU the default developer (sgan-isp-tiny) at 12 MP took 2.93 s through
 onnxruntime against 4.49 s for torch's fastest layout, with the same output up to float rounding
-(benchmarks/throughput.py, "network"; a folder of four 12 MP DNGs 5.4 s a file against 6.5-7.0). ``--backend auto`` takes onnxruntime where that holds: fp32
-on a CPU, onnxruntime installed, and a net without norms that take statistics of the picture itself
-(the tiler freezes those in the torch modules, rawcolour.inference.norm_stats, which a graph cannot
-do). Anything else runs in torch.
+(benchmarks/throughput.py, "network"; a folder of four 12 MP DNGs 6.8 s a file against 9.1).
+``--backend auto`` takes onnxruntime where that holds: fp32 on a CPU, onnxruntime installed, and
+a net without norms that take statistics of the picture itself (the tiler freezes those in the
+torch modules, rawcolour.inference.norm_stats, which a graph cannot do). Anything else runs in
+torch.
 
 The graph is rawcolour.export's (dynamic batch and size, checked against torch when made), cached
-in :func:`cache_folder` under a name keyed by the checkpoint's SHA-256, rawcolour's, onnxruntime's
-and torch's versions; a net without a checkpoint file is exported afresh in each process. A cache
-file that does not load is made again, and a cache that cannot be written only costs the export
-next time.
+in :func:`cache_folder` under a name keyed by :func:`graph_key`: the net's tensors and modules, the
+code that builds and exports it, and the versions involved, so a graph is only ever reused for the
+net it was made from. A cache file that does not load is made again, and a cache that cannot be
+written only costs the export next time.
 
 Memory: the tiler sizes ``tile="auto"`` from the torch net's activations (rawcolour.inference
 .tile_memory), which holds for the session too. onnxruntime keeps what a run allocated in its arena
@@ -46,13 +47,16 @@ from rawcolour.nets.norms import has_sample_statistics
 _NEEDS = ("onnxruntime", "onnx", "onnxscript")
 
 
-def cache_folder() -> Path:
+def cache_folder() -> Path | None:
     """Where exported graphs are kept: $RAWCOLOUR_CACHE, else $XDG_CACHE_HOME/rawcolour, else
-    ~/.cache/rawcolour."""
+    ~/.cache/rawcolour; None (no cache: each process exports) when none of these is an absolute
+    path, e.g. without $HOME."""
     if os.environ.get("RAWCOLOUR_CACHE"):
-        return Path(os.environ["RAWCOLOUR_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "rawcolour"
+        folder = Path(os.environ["RAWCOLOUR_CACHE"])
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        folder = Path(base) / "rawcolour"
+    return folder if folder.is_absolute() else None
 
 
 def why_not_onnxruntime(model: LoadedModel, device: torch.device, dtype: torch.dtype) -> str | None:
@@ -67,7 +71,8 @@ def why_not_onnxruntime(model: LoadedModel, device: torch.device, dtype: torch.d
         return f"{model.name} normalises with statistics of each picture, which tiles freeze in torch"
     missing = [name for name in _NEEDS if importlib.util.find_spec(name) is None]
     if missing:
-        return f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed (pip install 'rawcolour[onnx]')"
+        verb = "is" if len(missing) == 1 else "are"
+        return f"{', '.join(missing)} {verb} not installed (pip install 'rawcolour[onnx]')"
     return None
 
 
@@ -99,13 +104,20 @@ class OnnxNet:
             text = str(err).lower()
             if "failed to allocate" in text or "bad_alloc" in text:
                 raise MemoryError(f"onnxruntime: {_first_line(err)}") from err
-            raise
+            raise RawcolourError(f"onnxruntime failed on this picture ({_first_line(err)})",
+                                 hint="try --backend torch") from err
         return torch.from_numpy(y)
 
 
+# Bumped whenever the graph exported for the same net, code and versions changes meaning.
+GRAPH_FORMAT = 1
+# The code the exported graph is made by: the nets' modules, their inference rewrites, the exporter.
+_GRAPH_CODE = ("nets", "export.py")
+
 # One session per loaded net and thread count, while the net lives (a batch converts many files),
-# with the net's fingerprint when it was made; or why it could not be made.
-_SESSIONS: "weakref.WeakKeyDictionary[nn.Module, dict[int, tuple[tuple, OnnxNet | RawcolourError]]]" = (
+# with the net's fingerprint when it was made; or the message of why it could not be made (text,
+# not the exception: its traceback would keep the net alive).
+_SESSIONS: "weakref.WeakKeyDictionary[nn.Module, dict[int, tuple[tuple, OnnxNet | str]]]" = (
     weakref.WeakKeyDictionary())
 
 
@@ -115,32 +127,57 @@ def onnx_net(model: LoadedModel) -> OnnxNet:
     threads, stamp = torch.get_num_threads(), net_fingerprint(model.net)
     sessions = _SESSIONS.setdefault(model.net, {})
     if threads not in sessions or sessions[threads][0] != stamp:
-        edited = any(old != stamp for old, _made in sessions.values())  # since: no longer its file's graph
         try:
-            made: OnnxNet | RawcolourError = OnnxNet(_cached_session(model, threads, on_disk=not edited))
+            made: OnnxNet | str = OnnxNet(_cached_session(model, threads))
         except RawcolourError as err:
-            made = err  # not tried again for every picture of a batch
+            made = str(err)  # not tried again for every picture of a batch
         sessions[threads] = (stamp, made)
     made = sessions[threads][1]
-    if isinstance(made, RawcolourError):
-        raise made
+    if isinstance(made, str):
+        raise RawcolourError(made)
     return made
 
 
-def cache_path(model: LoadedModel) -> Path | None:
-    """The cache file of ``model``'s graph; None for a net without a checkpoint file."""
-    if model.source is None:
-        return None
+def graph_key(model: LoadedModel) -> str:
+    """A SHA-256 of what ``model``'s exported graph depends on: the net's tensors (names, shapes,
+    types, values) and modules, the code that builds and exports it (_GRAPH_CODE), GRAPH_FORMAT and
+    the versions of rawcolour, torch and the ONNX packages. A net changed in any way, loaded from
+    another file or by other code gets another key."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    digest = hashlib.sha256()
+    for name, tensor in model.net.state_dict().items():
+        values = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}|{values.dtype}|{tuple(values.shape)}|".encode())
+        digest.update(values.reshape(-1).view(torch.uint8).numpy().tobytes())
+    digest.update(repr(model.net).encode())
+    package = Path(rawcolour.__file__).parent
+    for part in _GRAPH_CODE:
+        for source in sorted((package / part).rglob("*.py")) if (package / part).is_dir() else [package / part]:
+            digest.update(source.relative_to(package).as_posix().encode() + source.read_bytes())
     import onnxruntime
 
-    key = "|".join((model.sha256 or "", rawcolour.__version__, onnxruntime.__version__, torch.__version__))
-    return cache_folder() / f"{model.name}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.onnx"
+    versions = [rawcolour.__version__, torch.__version__, onnxruntime.__version__, str(GRAPH_FORMAT)]
+    for name in ("onnx", "onnxscript"):  # their versions without importing them (onnxscript is slow to)
+        with suppress(PackageNotFoundError):
+            versions.append(f"{name} {version(name)}")
+    digest.update("|".join(versions).encode())
+    return digest.hexdigest()
 
 
-def _cached_session(model: LoadedModel, threads: int, on_disk: bool = True):
+def cache_path(model: LoadedModel) -> Path | None:
+    """The cache file of ``model``'s graph (keyed by :func:`graph_key`); None without a cache folder."""
+    folder = cache_folder()
+    return None if folder is None else folder / f"{model.name}-{graph_key(model)[:24]}.onnx"
+
+
+def _cached_session(model: LoadedModel, threads: int):
     """A session on the cached graph when it loads, else on a graph exported now (and cached when
-    the cache can be written); ``on_disk`` False: exported now, the cache left alone."""
-    path = cache_path(model) if on_disk else None
+    the cache can be written)."""
+    try:
+        path = cache_path(model)
+    except OSError:  # the package's own files unreadable: export without the cache
+        path = None
     if path is not None:
         with suppress(OSError, RawcolourError):  # missing, unreadable, cut short or corrupted
             return _session(path.read_bytes(), threads)
@@ -183,4 +220,5 @@ def _first_line(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-__all__ = ["OnnxNet", "cache_folder", "cache_path", "choose_backend", "onnx_net", "why_not_onnxruntime"]
+__all__ = ["GRAPH_FORMAT", "OnnxNet", "cache_folder", "cache_path", "choose_backend", "graph_key", "onnx_net",
+           "why_not_onnxruntime"]
