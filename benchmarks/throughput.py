@@ -272,31 +272,34 @@ def classic_vs_naive(folder: Path, work: Path, n: int, repeat: int) -> dict:
 def learned_folder(folder: Path, work: Path, n: int, repeat: int, model: str) -> dict:
     """(b): the default model over the folder against its network time alone, and the same folder
     through torch (``--backend torch``) in the same rounds, interleaved."""
-    walls, inside, network, torch_walls, torch_inside = [], [], [], [], []
     # One file first, so the timed runs find the exported onnxruntime graph cached as any run after
     # the first does (rawcolour.inference.onnx_backend).
     checked(run_child(rawcolour_cmd("raw2rgb", str(next(folder.glob("*.dng"))), "-o", str(work / "learned-warm"),
                                     "--quiet")), "default model warm-up")
+    sides = {"default": [], "torch": []}  # (wall, inside the batch) seconds per file, per round
+    network = []
     for r in range(repeat):
-        run = checked(run_child(rawcolour_cmd("raw2rgb", str(folder), "-o", str(work / f"learned-{r}"), "--json",
-                                              "--quiet")), "default model folder")
-        walls.append(run["wall"] / n)
-        inside.append(json_summary(run["stdout"])["seconds"] / n)
-        run = checked(run_child(rawcolour_cmd("raw2rgb", str(folder), "-o", str(work / f"learned-torch-{r}"),
-                                              "--json", "--quiet", "--backend", "torch")), "torch folder")
-        torch_walls.append(run["wall"] / n)
-        torch_inside.append(json_summary(run["stdout"])["seconds"] / n)
+        for side, extra in (("default", []), ("torch", ["--backend", "torch"])):
+            run = checked(run_child(rawcolour_cmd("raw2rgb", str(folder), "-o", str(work / f"learned-{side}-{r}"),
+                                                  "--json", "--quiet", *extra)), f"{side} backend folder")
+            sides[side].append((run["wall"] / n, json_summary(run["stdout"])["seconds"] / n))
         net = checked(run_child([sys.executable, str(HERE), "--network", str(folder), model, "1"]), "network alone")
         alone = json.loads(net["stdout"].splitlines()[-1])
         network.append(statistics.mean(alone["seconds_per_file"]))
-        print(f"  (b) round {r + 1}: folder {walls[-1]:.2f} s/file wall ({inside[-1]:.2f} in the batch), through "
-              f"torch {torch_walls[-1]:.2f} ({torch_inside[-1]:.2f}), network alone {network[-1]:.2f} s/file",
+        (wall, inside), (torch_wall, torch_inside) = sides["default"][-1], sides["torch"][-1]
+        print(f"  (b) round {r + 1}: folder {wall:.2f} s/file wall ({inside:.2f} in the batch), through "
+              f"torch {torch_wall:.2f} ({torch_inside:.2f}), network alone {network[-1]:.2f} s/file",
               file=sys.stderr, flush=True)
-    return {"model": model, "network_backend": alone["backend"], "wall_seconds_per_file": spread(walls),
-            "batch_seconds_per_file": spread(inside), "network_seconds_per_file": spread(network),
-            "batch_over_network_median": round(statistics.median(inside) / statistics.median(network), 3),
-            "torch_backend": {"wall_seconds_per_file": spread(torch_walls),
-                              "batch_seconds_per_file": spread(torch_inside)}}
+
+    def timings(side: str) -> dict:
+        return {"wall_seconds_per_file": spread([w for w, _ in sides[side]]),
+                "batch_seconds_per_file": spread([b for _, b in sides[side]])}
+
+    batch_median = statistics.median(b for _, b in sides["default"])
+    return {"model": model, "network_backend": alone["backend"], **timings("default"),
+            "network_seconds_per_file": spread(network),
+            "batch_over_network_median": round(batch_median / statistics.median(network), 3),
+            "torch_backend": timings("torch")}
 
 
 def startup(small: Path, work: Path, repeat: int) -> dict:

@@ -145,6 +145,8 @@ def graph_key(model: LoadedModel) -> str:
     another file or by other code gets another key."""
     from importlib.metadata import PackageNotFoundError, version
 
+    import onnxruntime
+
     digest = hashlib.sha256()
     for name, tensor in model.net.state_dict().items():
         values = tensor.detach().cpu().contiguous()
@@ -155,8 +157,6 @@ def graph_key(model: LoadedModel) -> str:
     for part in _GRAPH_CODE:
         for source in sorted((package / part).rglob("*.py")) if (package / part).is_dir() else [package / part]:
             digest.update(source.relative_to(package).as_posix().encode() + source.read_bytes())
-    import onnxruntime
-
     versions = [rawcolour.__version__, torch.__version__, onnxruntime.__version__, str(GRAPH_FORMAT)]
     for name in ("onnx", "onnxscript"):  # their versions without importing them (onnxscript is slow to)
         with suppress(PackageNotFoundError):

@@ -167,7 +167,7 @@ def _prophoto_to_srgb(wide: np.ndarray, auto_bright: bool) -> np.ndarray:
     # LittleCMS profiles (they agree to 1e-4).
     to_srgb = np.linalg.inv(matrix_from_linear_srgb("prophoto")) / 65535.0
     if auto_bright:
-        sample = wide[::AUTO_BRIGHT_STRIDE, ::AUTO_BRIGHT_STRIDE].astype(np.float32)
+        sample = wide[::AUTO_BRIGHT_STRIDE, ::AUTO_BRIGHT_STRIDE]
         to_srgb = to_srgb * auto_brightness(apply_matrix(sample, to_srgb), stride=1)
     return to_srgb
 
