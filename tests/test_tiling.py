@@ -301,3 +301,19 @@ def test_peak_tensor_memory_does_not_grow_with_picture_size(sgan_narrow: nn.Modu
             run_tiled(sgan_narrow, x, tile=64, overlap=8, batch=1, whole_if_fits=False, **kw)
         peaks.append(tracker.peak)
     assert peaks[1] <= peaks[0] * 1.1, peaks  # 4x the pixels, same peak
+
+
+def test_the_memory_probe_does_not_import_the_compiler() -> None:
+    """The probe runs before every learned model's first picture; importing torch._dynamo (which a
+    dispatch mode does by default) made that picture 0.9 s slower. Fresh interpreter: the modules
+    this test file imports would hide it."""
+    import subprocess
+
+    code = ("import sys, torch\n"
+            "from rawcolour.inference.tile_memory import bytes_per_pixel\n"
+            "from rawcolour.registry import create_model\n"
+            "net = create_model('sgan-isp-tiny').eval()\n"
+            "bpp = bytes_per_pixel(net, 4, torch.device('cpu'), torch.float32, 8, 16)\n"
+            "print(bpp > 0, 'torch._dynamo' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.stdout.split() == ["True", "False"], proc.stderr
