@@ -68,6 +68,18 @@ def _raw_kwargs(net: nn.Module) -> dict:
 # ------------------------------------------------------------------------------------------ geometry
 
 
+@pytest.mark.parametrize("tile", [None, 32])
+def test_an_in_place_postprocess_never_writes_into_the_callers_picture(tile: int | None) -> None:
+    """A net that hands back its input (here the picture itself when it needs no padding): the
+    postprocess may work in place on the network's output, never on the picture it came from."""
+    x = smooth_picture(3, 64, 96)
+    before = x.clone()
+    res = run_tiled(nn.Identity(), x, out_channels=3, tile=tile, overlap=8, size_multiple=8, device=CPU,
+                    postprocess=lambda y: y.mul_(0.5))
+    assert torch.equal(x, before)
+    np.testing.assert_allclose(res.output, 0.5 * before.permute(1, 2, 0).numpy(), atol=1e-6)
+
+
 @pytest.mark.parametrize("n,start,count", [(5, -3, 11), (7, 0, 10), (4, -2, 8), (9, 3, 4)])
 def test_mirror_indices_match_numpy_reflect(n: int, start: int, count: int) -> None:
     base = np.arange(n)

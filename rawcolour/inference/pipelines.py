@@ -246,11 +246,13 @@ def _encoded(output: np.ndarray, raw: RawPicture, colour: CameraColour | None, o
 
 
 def _raw_in(packed: torch.Tensor) -> torch.Tensor:
-    return packed * 2.0 - 1.0  # packed level v in [0, 1] -> network range 2v - 1
+    return packed.mul(2.0).sub_(1.0)  # packed level v in [0, 1] -> network range 2v - 1 (one new tensor)
 
 
 def _rgb_out(y: torch.Tensor) -> torch.Tensor:
-    return (y + 1.0) * 0.5  # network range -> [0, 1] values (clipped after blending)
+    # network range -> [0, 1] values (clipped after blending); in place: a 12 MP output is 144 MB, and
+    # each fresh copy of it cost 0.2 s of page faults on the critical path of a folder
+    return y.add_(1.0).mul_(0.5)
 
 
 def render_shape(height: int, width: int, render_size: int, multiple: int, min_size: int = 1) -> tuple[int, int]:

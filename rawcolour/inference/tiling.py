@@ -66,7 +66,7 @@ class NetCall:
     dtype: torch.dtype = torch.float32
     channels_last: bool = False
     preprocess: Preprocess | None = None  # on the device, per batch (network value scaling)
-    postprocess: Preprocess | None = None  # affine per pixel: blending happens after it
+    postprocess: Preprocess | None = None  # affine per pixel, may work in place: blending happens after it
     check_finite: bool = False  # NonFiniteOutput as soon as a batch has NaN/inf
     # What computes ``net``'s function, when not ``net`` itself: an onnxruntime session
     # (rawcolour.inference.onnx_backend). ``net`` stays what the memory probe measures.
@@ -83,7 +83,11 @@ class NetCall:
         if self.check_finite and not bool(torch.isfinite(y).all()):
             raise NonFiniteOutput(f"the network produced non-finite values in {str(self.dtype).replace('torch.', '')}")
         y = y.float()
-        return self.postprocess(y) if self.postprocess is not None else y
+        if self.postprocess is None:
+            return y
+        if y.untyped_storage().data_ptr() == batch.untyped_storage().data_ptr():
+            y = y.clone()  # the net handed back (a view of) its input, which may be the caller's picture
+        return self.postprocess(y)
 
     @property
     def memory_key(self) -> tuple:
@@ -147,7 +151,8 @@ def run_tiled(
 
     ``tile``: "auto", a side in network-input pixels, or None / 0 for one whole-picture pass.
     ``preprocess`` / ``postprocess`` run on the device per batch (network value scaling);
-    ``postprocess`` must be affine per pixel (blending happens after it).
+    ``postprocess`` must be affine per pixel (blending happens after it); it may change the network's
+    output in place.
     ``stats``: where frozen instance-norm statistics come from when tiling: "auto" or "exact"
     (rawcolour.inference.norm_stats), or a source of one's own (benchmarks/tile_stats.py).
     ``budget``: bytes of activations a device call may use (default: a share of free memory).
