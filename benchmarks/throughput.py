@@ -36,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -58,17 +59,36 @@ def spread(values: list[float], digits: int = 3) -> dict:
 
 def run_child(cmd: list[str], env: dict | None = None) -> dict:
     """Run a command; its wall seconds, peak RSS (MB, from wait4: this child and its own children
-    that it waited for), exit code and output."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    that it waited for), exit code, output, and when each line of its output arrived (seconds
+    from the start: a batch's --json records come out as its files are written)."""
+    with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env)
+        lines: list[tuple[float, str]] = []
+
+        def read() -> None:
+            for line in proc.stdout:
+                lines.append((time.perf_counter() - start, line.decode(errors="replace")))
+
+        reader = threading.Thread(target=read)
+        reader.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+        reader.join()
+        proc.stdout.close()
         proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
         err.seek(0)
         return {"wall": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "code": proc.returncode,
-                "stdout": out.read().decode(errors="replace"), "stderr": err.read().decode(errors="replace")}
+                "stdout": "".join(line for _, line in lines), "stderr": err.read().decode(errors="replace"),
+                "line_seconds": [t for t, _ in lines]}
+
+
+def record_interval(run: dict) -> float:
+    """Seconds between a batch's first and last file records over the files between them: the
+    pace of a running batch, without its start-up, its first file's decode and its last write."""
+    times = [t for t, line in zip(run["line_seconds"], run["stdout"].splitlines(keepends=True))
+             if line.startswith('{"input"')]
+    return (times[-1] - times[0]) / (len(times) - 1)
 
 
 def rawcolour_cmd(*args: str) -> list[str]:
@@ -271,34 +291,41 @@ def classic_vs_naive(folder: Path, work: Path, n: int, repeat: int) -> dict:
 
 def learned_folder(folder: Path, work: Path, n: int, repeat: int, model: str) -> dict:
     """(b): the default model over the folder against its network time alone, and the same folder
-    through torch (``--backend torch``) in the same rounds, interleaved."""
+    through torch (``--backend torch``) in the same rounds, interleaved. Besides wall time per file,
+    the pace once the batch runs: seconds between its first and last written file per file, against
+    the network alone on the files after the first (whose run allocates the network's memory)."""
     # One file first, so the timed runs find the exported onnxruntime graph cached as any run after
     # the first does (rawcolour.inference.onnx_backend).
     checked(run_child(rawcolour_cmd("raw2rgb", str(next(folder.glob("*.dng"))), "-o", str(work / "learned-warm"),
                                     "--quiet")), "default model warm-up")
-    sides = {"default": [], "torch": []}  # (wall, inside the batch) seconds per file, per round
-    network = []
+    sides = {"default": [], "torch": []}  # (wall, inside the batch, pace) seconds per file, per round
+    network, network_later = [], []
     for r in range(repeat):
         for side, extra in (("default", []), ("torch", ["--backend", "torch"])):
             run = checked(run_child(rawcolour_cmd("raw2rgb", str(folder), "-o", str(work / f"learned-{side}-{r}"),
                                                   "--json", "--quiet", *extra)), f"{side} backend folder")
-            sides[side].append((run["wall"] / n, json_summary(run["stdout"])["seconds"] / n))
+            sides[side].append((run["wall"] / n, json_summary(run["stdout"])["seconds"] / n, record_interval(run)))
         net = checked(run_child([sys.executable, str(HERE), "--network", str(folder), model, "1"]), "network alone")
         alone = json.loads(net["stdout"].splitlines()[-1])
         network.append(statistics.mean(alone["seconds_per_file"]))
-        (wall, inside), (torch_wall, torch_inside) = sides["default"][-1], sides["torch"][-1]
-        print(f"  (b) round {r + 1}: folder {wall:.2f} s/file wall ({inside:.2f} in the batch), through "
-              f"torch {torch_wall:.2f} ({torch_inside:.2f}), network alone {network[-1]:.2f} s/file",
-              file=sys.stderr, flush=True)
+        network_later.append(statistics.mean(alone["seconds_per_file"][1:]))
+        (wall, inside, pace), (torch_wall, torch_inside, torch_pace) = sides["default"][-1], sides["torch"][-1]
+        print(f"  (b) round {r + 1}: folder {wall:.2f} s/file wall ({inside:.2f} in the batch, pace {pace:.2f}), "
+              f"through torch {torch_wall:.2f} ({torch_inside:.2f}, pace {torch_pace:.2f}), network alone "
+              f"{network[-1]:.2f} s/file ({network_later[-1]:.2f} after the first)", file=sys.stderr, flush=True)
 
     def timings(side: str) -> dict:
-        return {"wall_seconds_per_file": spread([w for w, _ in sides[side]]),
-                "batch_seconds_per_file": spread([b for _, b in sides[side]])}
+        return {"wall_seconds_per_file": spread([w for w, _, _ in sides[side]]),
+                "batch_seconds_per_file": spread([b for _, b, _ in sides[side]]),
+                "pace_seconds_per_file": spread([p for _, _, p in sides[side]])}
 
-    batch_median = statistics.median(b for _, b in sides["default"])
+    batch_median = statistics.median(b for _, b, _ in sides["default"])
+    pace_median = statistics.median(p for _, _, p in sides["default"])
     return {"model": model, "network_backend": alone["backend"], **timings("default"),
             "network_seconds_per_file": spread(network),
+            "network_after_first_seconds_per_file": spread(network_later),
             "batch_over_network_median": round(batch_median / statistics.median(network), 3),
+            "pace_over_network_after_first_median": round(pace_median / statistics.median(network_later), 3),
             "torch_backend": timings("torch")}
 
 
@@ -403,6 +430,8 @@ def main() -> None:
     parser.add_argument("--network", nargs=3, metavar=("FOLDER", "MODEL", "REPEAT"), help=argparse.SUPPRESS)
     parser.add_argument("--variants", nargs=5, metavar=("MODEL", "H", "W", "REPEAT", "COMPILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.files < 2:
+        parser.error("--files must be at least 2 (a batch's pace is timed between its first and last file)")
     if args.naive:
         return naive_child(*args.naive)
     if args.network:
