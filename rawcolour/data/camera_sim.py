@@ -152,10 +152,7 @@ def developer_sample(photo: np.ndarray, shot: Shot, rng: np.random.Generator) ->
     colour = shot.colour
     model_input = balance_packed(pack_bayer(levels, "RGGB").astype(np.float32, copy=False), colour)
     clean = camera_rgb(photo, shot.params)  # (3, 2h, 2w)
-    gains = np.asarray(colour.gains, np.float32).reshape(3, 1, 1)
-    balanced = np.minimum(clean * gains, 1.0)
-    truth = np.tensordot(colour.camera_to_srgb.astype(np.float32), balanced, axes=1)
-    return model_input, truth.astype(np.float32, copy=False)
+    return model_input, colour.develop(clean, clip=False)  # balanced, clipped at 1, in linear sRGB
 
 
 # The 2x2 cell offset of an RGGB mosaic that gives each Bayer phase when cropped there.
