@@ -36,7 +36,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -59,36 +58,25 @@ def spread(values: list[float], digits: int = 3) -> dict:
 
 def run_child(cmd: list[str], env: dict | None = None) -> dict:
     """Run a command; its wall seconds, peak RSS (MB, from wait4: this child and its own children
-    that it waited for), exit code, output, and when each line of its output arrived (seconds
-    from the start: a batch's --json records come out as its files are written)."""
-    with tempfile.TemporaryFile() as err:
+    that it waited for), exit code and output."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env)
-        lines: list[tuple[float, str]] = []
-
-        def read() -> None:
-            for line in proc.stdout:
-                lines.append((time.perf_counter() - start, line.decode(errors="replace")))
-
-        reader = threading.Thread(target=read)
-        reader.start()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
-        reader.join()
-        proc.stdout.close()
         proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
         err.seek(0)
         return {"wall": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "code": proc.returncode,
-                "stdout": "".join(line for _, line in lines), "stderr": err.read().decode(errors="replace"),
-                "line_seconds": [t for t, _ in lines]}
+                "stdout": out.read().decode(errors="replace"), "stderr": err.read().decode(errors="replace")}
 
 
-def record_interval(run: dict) -> float:
-    """Seconds between a batch's first and last file records over the files between them: the
-    pace of a running batch, without its start-up, its first file's decode and its last write."""
-    times = [t for t, line in zip(run["line_seconds"], run["stdout"].splitlines(keepends=True))
-             if line.startswith('{"input"')]
-    return (times[-1] - times[0]) / (len(times) - 1)
+def output_pace(folder: Path) -> float:
+    """Seconds between the first and the last output written to ``folder``, per file after the
+    first: the pace of a running batch, without its start-up and its first file's decode and
+    network run (outputs are written atomically, so a file's time is when it was complete)."""
+    times = sorted(f.stat().st_mtime_ns for f in folder.iterdir() if f.is_file())
+    return (times[-1] - times[0]) / 1e9 / (len(times) - 1)
 
 
 def rawcolour_cmd(*args: str) -> list[str]:
@@ -292,8 +280,8 @@ def classic_vs_naive(folder: Path, work: Path, n: int, repeat: int) -> dict:
 def learned_folder(folder: Path, work: Path, n: int, repeat: int, model: str) -> dict:
     """(b): the default model over the folder against its network time alone, and the same folder
     through torch (``--backend torch``) in the same rounds, interleaved. Besides wall time per file,
-    the pace once the batch runs: seconds between its first and last written file per file, against
-    the network alone on the files after the first (whose run allocates the network's memory)."""
+    the pace once the batch runs (``output_pace``), against the network alone on the files after
+    the first (whose run allocates the network's memory)."""
     # One file first, so the timed runs find the exported onnxruntime graph cached as any run after
     # the first does (rawcolour.inference.onnx_backend).
     checked(run_child(rawcolour_cmd("raw2rgb", str(next(folder.glob("*.dng"))), "-o", str(work / "learned-warm"),
@@ -302,9 +290,10 @@ def learned_folder(folder: Path, work: Path, n: int, repeat: int, model: str) ->
     network, network_later = [], []
     for r in range(repeat):
         for side, extra in (("default", []), ("torch", ["--backend", "torch"])):
-            run = checked(run_child(rawcolour_cmd("raw2rgb", str(folder), "-o", str(work / f"learned-{side}-{r}"),
-                                                  "--json", "--quiet", *extra)), f"{side} backend folder")
-            sides[side].append((run["wall"] / n, json_summary(run["stdout"])["seconds"] / n, record_interval(run)))
+            out = work / f"learned-{side}-{r}"
+            run = checked(run_child(rawcolour_cmd("raw2rgb", str(folder), "-o", str(out), "--json", "--quiet",
+                                                  *extra)), f"{side} backend folder")
+            sides[side].append((run["wall"] / n, json_summary(run["stdout"])["seconds"] / n, output_pace(out)))
         net = checked(run_child([sys.executable, str(HERE), "--network", str(folder), model, "1"]), "network alone")
         alone = json.loads(net["stdout"].splitlines()[-1])
         network.append(statistics.mean(alone["seconds_per_file"]))
@@ -431,7 +420,7 @@ def main() -> None:
     parser.add_argument("--variants", nargs=5, metavar=("MODEL", "H", "W", "REPEAT", "COMPILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.files < 2:
-        parser.error("--files must be at least 2 (a batch's pace is timed between its first and last file)")
+        parser.error("--files must be at least 2 (a batch's pace is timed between its first and last output)")
     if args.naive:
         return naive_child(*args.naive)
     if args.network:
