@@ -27,6 +27,7 @@ from rawcolour.errors import DeviceError, InputError, UsageError
 from rawcolour.io.images import Picture
 from rawcolour.inference.pipelines import InferenceOptions, colourise_image, load_input, raw_to_rgb, render_shape
 from rawcolour.io.mosaic import unpack_bayer
+from rawcolour.io.pixels import from_float
 from rawcolour.io.raw import RawPicture, apply_orientation
 from rawcolour.registry import RAW2RGB_IO, InferencePolicy, create_model
 
@@ -190,6 +191,24 @@ def test_classic_renders_camera_files_at_full_resolution(tmp_path: Path, photo: 
     packed = RawPicture(packed=load_input("raw2rgb", dng).packed, flip=6)  # no file behind it
     small = raw_to_rgb(classic, packed)
     assert small.rgb.shape == (75, 50, 3)
+
+
+@pytest.mark.parametrize("name", ["classic", "sgan-tiny", "sgan-isp-tiny"])
+@pytest.mark.parametrize("settings", [{}, {"colour_space": "adobe-rgb", "exposure": 0.5}])
+@pytest.mark.parametrize("bit_depth", [8, 16])
+def test_codes_for_a_writer_are_the_codes_of_the_float_picture(tmp_path: Path, photo: np.ndarray, name: str,
+                                                             settings: dict, bit_depth: int) -> None:
+    """``bit_depth`` hands a writer its codes without a float picture: exactly from_float's codes."""
+    torch.manual_seed(0)
+    model = load_model(name, allow_random=True)
+    dng = write_bayer_dng(tmp_path / "shot.dng", mosaic_from(photo[:96, :128]), "RGGB", black=64, white=4095,
+                          orientation=6)
+    options = InferenceOptions(**settings)
+    picture = raw_to_rgb(model, dng, options)
+    codes = raw_to_rgb(model, dng, options, bit_depth=bit_depth)
+    assert picture.rgb.dtype == np.float32 and codes.rgb.dtype == (np.uint8 if bit_depth == 8 else np.uint16)
+    assert codes.rgb.shape == picture.rgb.shape and picture.rgb.std() > 0.01
+    np.testing.assert_array_equal(codes.rgb, from_float(picture.rgb, bit_depth))
 
 
 def test_tile_options(sgan_tiny: LoadedModel) -> None:

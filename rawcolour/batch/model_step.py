@@ -58,7 +58,8 @@ class ModelConverter:
     the model is loaded in ``prepare``, on the first file that needs it. ``bit_depth``,
     ``quality``: the output depth and JPEG quality asked for (the writer's; recorded with the
     settings). ``output_depth``: the depth every output is written at
-    (8 or 16; None when it varies), so ``classic`` hands over codes of that depth. ``only_grey``
+    (8 or 16; None when it varies), so the developers hand over codes of that depth (no full-size
+    float picture between the network and the writer). ``only_grey``
     (colourise): pass over pictures that already have colour instead of replacing their colours.
     ``progress(stage, done)``: what is happening to the current file (loading the model, decoding,
     tiles, encoding) and how much of it is done.
@@ -188,7 +189,7 @@ class ModelConverter:
         from rawcolour.inference import pipelines
 
         self.progress("running", 0.1)
-        result = pipelines.raw_to_rgb(self.model, loaded.source, self.options)
+        result = pipelines.raw_to_rgb(self.model, loaded.source, self.options, bit_depth=self.output_depth)
         result.exif, result.colour_profile = loaded.exif, profile
         return result
 

@@ -445,7 +445,7 @@ def run_batch(
 
 
 def _output_depth(task: str, jobs: Sequence[Job]) -> int | None:
-    """The depth every raw2rgb output is written at (``classic`` hands over codes of it); None when it varies."""
+    """The depth every raw2rgb output is written at (the developers hand over codes of it); None when it varies."""
     depths = {job.bit_depth or default_bit_depth(task, job.fmt, None) for job in jobs} if get_task(task).reads_raw else set()
     return depths.pop() if len(depths) == 1 else None
 

@@ -46,7 +46,7 @@ from rawcolour.inference.options import InferenceOptions
 from rawcolour.inference.result import Result
 from rawcolour.io.images import Picture
 from rawcolour.io.mosaic import flip_image, halve_mosaic, rggb_flips, to_rggb
-from rawcolour.io.pixels import to_float
+from rawcolour.io.pixels import from_float, to_float
 from rawcolour.io.raw import RawPicture, apply_orientation
 from rawcolour.registry import get_spec
 from rawcolour.tasks import check_model_task
@@ -158,9 +158,11 @@ def check_development(model: LoadedModel, options: InferenceOptions) -> None:
 
 
 def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
-               options: InferenceOptions | None = None) -> Result:
+               options: InferenceOptions | None = None, bit_depth: int | None = None) -> Result:
     """Develop a packed RAW picture (or a file) to an upright picture (H, W, 3) float32 in [0, 1],
-    in the primaries and curve of ``options.colour_space`` (default sRGB).
+    in the primaries and curve of ``options.colour_space`` (default sRGB); ``bit_depth`` 8 or 16:
+    uint8 / uint16 codes instead, the ones io.pixels.from_float makes of the float picture (a
+    writer's; no full-size float picture is made for them).
 
     - ``classic``: LibRaw's full-resolution render for camera files (linear DNGs included),
       :func:`~rawcolour.io.classic.classic_linear_packed` (packed resolution) for packed inputs;
@@ -182,7 +184,7 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
     if model.net is None:
         if not isinstance(raw, RawPicture) and not renders_camera_file(raw):
             raw = load_input("raw2rgb", Path(raw))
-        classic = develop_classic(raw, options, bit_depth=None)
+        classic = develop_classic(raw, options, bit_depth=bit_depth)
         return _finish(classic.pixels, None, start, classic.notes, None, classic.white_balance, options.colour_space)
     if isinstance(raw, (str, Path)):
         raw = load_input("raw2rgb", Path(raw))
@@ -206,7 +208,7 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
     notes = run.notes + res.notes
     if res.stats is not None and res.tile is not None:
         notes.append(f"tiles {res.tile}, norm statistics: {res.stats}")
-    rgb = _encoded(res.output, raw, colour, options)
+    rgb = _encoded(res.output, raw, colour, options, bit_depth)
     notes += list(colour.notes) if colour is not None else []
     return _finish(apply_orientation(rgb, raw.flip), res.tile, start, notes, run,
                    colour.wb if colour is not None else "model", options.colour_space)
@@ -231,18 +233,20 @@ def _network_input(model: LoadedModel, raw: RawPicture, options: InferenceOption
     return torch.from_numpy(np.ascontiguousarray(packed, dtype=np.float32)), colour  # no copy when float32
 
 
-def _encoded(output: np.ndarray, raw: RawPicture, colour: CameraColour | None, options: InferenceOptions) -> np.ndarray:
-    """The network's output in ``options.colour_space``: for a balanced developer (``colour``) its
-    linear light mirrored back from RGGB, brightened; for the paper's models their sRGB, clipped."""
+def _encoded(output: np.ndarray, raw: RawPicture, colour: CameraColour | None, options: InferenceOptions,
+             bit_depth: int | None = None) -> np.ndarray:
+    """The network's output in ``options.colour_space`` (``bit_depth`` codes, or float): for a
+    balanced developer (``colour``) its linear light mirrored back from RGGB, brightened; for the
+    paper's models their sRGB, clipped."""
     space = options.colour_space
     if colour is not None:
         linear = flip_image(output, rggb_flips(raw.cfa))
         gain = auto_brightness(linear) * 2.0 ** options.exposure  # folded into the conversion: no full-size copy
-        return encode_linear_srgb(linear, space, to_srgb=gain * np.eye(3))
+        return encode_linear_srgb(linear, space, to_srgb=gain * np.eye(3), bit_depth=bit_depth)
     np.clip(output, 0.0, 1.0, out=output)
     if options.exposure or space != "srgb":
-        return encode_linear_srgb(srgb_decode(output) * np.float32(2.0 ** options.exposure), space)
-    return output
+        return encode_linear_srgb(srgb_decode(output) * np.float32(2.0 ** options.exposure), space, bit_depth=bit_depth)
+    return output if bit_depth is None else from_float(output, bit_depth)
 
 
 def _raw_in(packed: torch.Tensor) -> torch.Tensor:
