@@ -76,6 +76,8 @@ def output_pace(folder: Path) -> float:
     first: the pace of a running batch, without its start-up and its first file's decode and
     network run (outputs are written atomically, so a file's time is when it was complete)."""
     times = sorted(f.stat().st_mtime_ns for f in folder.iterdir() if f.is_file())
+    if len(times) < 2:
+        raise SystemExit(f"{folder}: {len(times)} output(s); the pace needs two or more")
     return (times[-1] - times[0]) / 1e9 / (len(times) - 1)
 
 

@@ -101,8 +101,14 @@ def test_a_whole_picture_pass_hands_over_the_networks_output_without_a_copy() ->
     res = run_tiled(net, smooth_picture(4, 40, 56), out_channels=3, tile=None, size_multiple=8, device=CPU)
     assert res.tile is None and res.output.shape == (40, 56, 3)
     assert np.shares_memory(res.output, net.last.numpy())
-    with pytest.raises(ValueError, match="expected 2 channels"):
-        run_tiled(net, smooth_picture(4, 40, 56), out_channels=2, tile=None, size_multiple=8, device=CPU)
+
+
+@pytest.mark.parametrize("tile", [None, 32])
+def test_a_net_with_the_wrong_number_of_channels_is_refused(tile: int | None) -> None:
+    """Whole or in tiles: a 1-channel output is not spread over 3 channels."""
+    net = nn.Conv2d(3, 1, 3, padding=1).eval()
+    with pytest.raises(ValueError, match=r"the network gave \(1, 1, "):
+        run_tiled(net, smooth_picture(3, 64, 96), out_channels=3, tile=tile, overlap=8, size_multiple=8, device=CPU)
 
 
 @pytest.mark.parametrize("n,start,count", [(5, -3, 11), (7, 0, 10), (4, -2, 8), (9, 3, 4)])

@@ -179,6 +179,8 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
     """
     start = time.perf_counter()
     options = options or InferenceOptions()
+    if bit_depth not in (None, 8, 16):
+        raise UsageError(f"bit depth must be 8 or 16 (or None for floats), got {bit_depth}")
     _check_task(model, "raw2rgb")
     check_development(model, options)
     if model.net is None:

@@ -16,7 +16,7 @@ class Result:
     names, model), and prints it with :meth:`to_json`. A skipped or failed file is a Result
     without a picture. Empty strings mean "none" (no device for a baseline)."""
 
-    rgb: np.ndarray | None = None  # (H, W, 3) upright: float32 in [0, 1], or uint8 / uint16 codes (classic)
+    rgb: np.ndarray | None = None  # (H, W, 3) upright: float32 in [0, 1], or uint8 / uint16 codes (raw2rgb in a batch)
     tile: int | None = None  # tile size actually used (None = whole picture at once)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)  # e.g. "fp16 gave non-finite values; reran in fp32"

@@ -243,13 +243,12 @@ def _run(call: NetCall, x: torch.Tensor, out_channels: int, plan: TilePlan, stat
                 set_norm_stats_mode(call.net, "live")
             if plan.tile is None:
                 hp, wp = plan.padded(h, w)
-                y = call(_gather(x, mirror_indices(h, 0, hp), mirror_indices(w, 0, wp))[None])[0]
+                batch = _gather(x, mirror_indices(h, 0, hp), mirror_indices(w, 0, wp))[None]
+                y = call(batch)
+                _check_output(y, batch, out_channels, s)
                 # (H, W, C) as a view of the network's own output, not a copy: a 12 MP output is
                 # 144 MB, and copying it into fresh memory took 0.3 s of each picture of a folder
-                whole = y[:, :s * h, :s * w].permute(1, 2, 0).cpu().numpy()
-                if whole.shape != (s * h, s * w, out_channels):
-                    raise ValueError(f"the network gave {tuple(y.shape)} for a ({x.shape[0]}, {hp}, {wp}) input; "
-                                     f"expected {out_channels} channels at {s}x its size")
+                whole = y[0, :, :s * h, :s * w].permute(1, 2, 0).cpu().numpy()
                 progress(1, 1)
                 return TiledResult(whole, None, 1, None, notes)
             out = np.zeros((s * h, s * w, out_channels), dtype=np.float32)
@@ -287,10 +286,19 @@ class _Tiles:
         done, total = 0, len(g.positions)
         for chunk, tiles in self.batches():
             y = self.forward(tiles)
+            _check_output(y, tiles, out.shape[2], s)
             for (i, j), yt in zip(chunk, y):
                 _accumulate(out, yt, s * g.ys[i], s * g.xs[j], wy[i], wx[j], s * g.height, s * g.width)
             done += len(chunk)
             progress(done, total)
+
+
+def _check_output(y: torch.Tensor, tiles: torch.Tensor, out_channels: int, scale: int) -> None:
+    """The network's output for (B, C, h, w) input tiles must be (B, out_channels, s*h, s*w)."""
+    b, _c, h, w = tiles.shape
+    expected = (b, out_channels, scale * h, scale * w)
+    if tuple(y.shape) != expected:
+        raise ValueError(f"the network gave {tuple(y.shape)} for a {tuple(tiles.shape)} input, not {expected}")
 
 
 def _gather(x: torch.Tensor, rows: np.ndarray, cols: np.ndarray) -> torch.Tensor:
