@@ -411,3 +411,14 @@ def test_ranks_and_share():
     assert distributed.rank_device("cpu", Ranks(1, 2, 1)) == "cpu" and distributed.rank_device("auto", Ranks()) == "auto"
     assert not distributed.init_distributed(Ranks(0, 1, 0))
     assert distributed.reduce_counts([1, 2]) == [1, 2]
+
+
+def test_running_out_of_host_memory_is_not_called_a_device_problem() -> None:
+    from rawcolour.batch.records import error_text
+
+    cpu = RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: "
+                       "you tried to allocate 68719476736 bytes. Error code 12 (Cannot allocate memory)")
+    line = error_text(cpu, "big.png")
+    assert line.startswith("big.png: not enough memory") and "--device cpu" not in line and "\n" not in line
+    cuda = RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB")
+    assert "the device ran out of memory" in error_text(cuda, "big.png")

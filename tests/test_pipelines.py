@@ -477,3 +477,25 @@ def test_cpu_layout_follows_the_net(monkeypatch):
     monkeypatch.setenv("RAWCOLOUR_CHANNELS_LAST", "0")
     assert default_channels_last(CPU, create_model("sgan-isp-tiny")) is False
 
+
+
+def test_a_render_is_never_larger_than_the_picture_it_colours() -> None:
+    # a render size beyond the picture's short side only predicts interpolated pixels (and 60000
+    # on a 512 x 512 picture would need tens of GB)
+    assert render_shape(512, 768, 60000, 128, 256) == (512, 768)
+    assert render_shape(500, 700, 4096, 128, 256) == (512, 768)  # rounded to the multiple
+    assert render_shape(100, 100, 4096, 128, 256) == (256, 256)  # small pictures still get the minimum
+
+
+def test_a_thin_strip_is_not_rendered_at_a_giant_long_side() -> None:
+    h, w = render_shape(1, 512, 256, 128, 256)
+    assert (h, w) == (256, 256 * 16)  # 131072 long unbounded
+    assert render_shape(20000, 2, 256, 128, 256) == (256 * 16, 256)
+    assert render_shape(1000, 10000, 256, 128, 256) == (256, 2560)  # a 10:1 panorama keeps its shape
+
+
+def test_a_one_pixel_high_strip_is_colourised_at_its_own_size() -> None:
+    model = load_model("colorgan-tiny", allow_random=True)
+    strip = np.linspace(0.0, 1.0, 700, dtype=np.float32)[None, :]
+    out = colourise_image(model, strip).rgb
+    assert out.shape == (1, 700, 3) and np.isfinite(out).all()

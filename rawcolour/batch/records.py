@@ -120,7 +120,8 @@ def error_text(err: BaseException, path: Path | str) -> str:
     shown = display_path(path)
     kind = out_of_memory(err)
     if kind == "host":
-        return f"{shown}: not enough memory to convert this picture; close other programs or use a smaller --tile"
+        return (f"{shown}: not enough memory to convert this picture; close other programs, or use a smaller "
+                "--tile (a smaller --render-size when colourising)")
     if kind == "device":
         return f"{shown}: the device ran out of memory; use a smaller --tile or --device cpu"
     detail = one_line(str(err)) or type(err).__name__

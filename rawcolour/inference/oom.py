@@ -8,8 +8,8 @@ import sys
 
 
 def out_of_memory(err: BaseException) -> str | None:
-    """'host' for host memory (MemoryError), 'device' for torch's allocators (CUDA OutOfMemoryError,
-    the CPU allocator, MPS), None for anything else."""
+    """'host' for host memory (MemoryError, torch's CPU allocator), 'device' for a device's allocator
+    (CUDA OutOfMemoryError, MPS), None for anything else."""
     if isinstance(err, MemoryError):
         return "host"
     torch = sys.modules.get("torch")
@@ -19,7 +19,9 @@ def out_of_memory(err: BaseException) -> str | None:
         return "device"
     if isinstance(err, RuntimeError):
         text = str(err).lower()
-        if "out of memory" in text or "can't allocate memory" in text or "failed to allocate" in text:
+        if "can't allocate memory" in text or "defaultcpuallocator" in text:  # torch's CPU allocator
+            return "host"
+        if "out of memory" in text or "failed to allocate" in text:
             return "device"
     return None
 

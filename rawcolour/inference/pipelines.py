@@ -261,16 +261,24 @@ def _rgb_out(y: torch.Tensor) -> torch.Tensor:
     return y.add_(1.0).mul_(0.5)
 
 
+MAX_RENDER_ASPECT = 16  # a render's long side is at most this many times its short side
+
+
 def render_shape(height: int, width: int, render_size: int, multiple: int, min_size: int = 1) -> tuple[int, int]:
-    """(h, w) the chroma is predicted at: short side ``render_size`` rounded to the size multiple
-    (at least one multiple and the minimum side), long side scaled alike and rounded."""
+    """(h, w) the chroma is predicted at: short side ``render_size``, but no larger than the picture's
+    own short side (or the minimum side, when that is larger), rounded to the size multiple (at least
+    one multiple and the minimum side); long side scaled alike and rounded, at most
+    ``MAX_RENDER_ASPECT`` times the short side (a 1 x 512 strip is rendered 256 x 4096, not
+    256 x 131072). A render larger than the picture would only predict interpolated pixels."""
     if render_size < 1:
         raise UsageError(f"render size must be positive, got {render_size}")
     smallest = padded_size(max(1, min_size), multiple)
-    short = max(smallest, int(round(render_size / multiple)) * multiple)
+    target = min(render_size, max(min(height, width), smallest))
+    short = max(smallest, int(round(target / multiple)) * multiple)
     scale = short / min(height, width)
-    h = max(smallest, int(round(height * scale / multiple)) * multiple)
-    w = max(smallest, int(round(width * scale / multiple)) * multiple)
+    longest = MAX_RENDER_ASPECT * short
+    h = min(longest, max(smallest, int(round(height * scale / multiple)) * multiple))
+    w = min(longest, max(smallest, int(round(width * scale / multiple)) * multiple))
     return h, w
 
 
