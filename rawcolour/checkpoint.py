@@ -212,6 +212,11 @@ def load_state(net: nn.Module, state: dict[str, torch.Tensor], path: Path | None
     state = {strip_wrappers(k): v for k, v in state.items()}
     own = net.state_dict()
     check_shapes({k: tuple(v.shape) for k, v in own.items()}, {k: tuple(v.shape) for k, v in state.items()}, path)
+    broken = [k for k in own if state[k].is_floating_point() and not bool(torch.isfinite(state[k]).all())]
+    if broken:  # e.g. saved by a run that diverged: every picture would come out black
+        raise CheckpointError(f"{len(broken)} of {len(own)} weight tensors hold NaN or infinite values "
+                              f"({broken[0]} first)", path=path,
+                              hint="use a checkpoint saved before the training diverged")
     converted = {k: state[k].to(own[k].dtype) for k in own}
     net.load_state_dict(converted, strict=True)
 

@@ -36,7 +36,7 @@ def one_line(text: str) -> str:
 
 __all__ = [
     "CheckpointError", "DeviceError", "InputError", "MissingWeightsError", "OutputError", "RawcolourError",
-    "UnknownModelError", "UnsupportedRawError", "UsageError", "display_path", "one_line",
+    "TrainingDiverged", "UnknownModelError", "UnsupportedRawError", "UsageError", "display_path", "one_line",
 ]
 
 
@@ -85,6 +85,10 @@ class OutputError(RawcolourError):
 
 class UsageError(RawcolourError):
     """Options that contradict each other or name something impossible (CLI exit code 2)."""
+
+
+class TrainingDiverged(RawcolourError):
+    """A training run whose losses stopped being finite numbers (its later weights are NaN)."""
 
 
 class DeviceError(RawcolourError):

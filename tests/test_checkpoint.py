@@ -192,6 +192,18 @@ def test_missing_tensor(saved, tmp_path):
     expect_error(_rewrite(path, tmp_path / "missing.safetensors", tensors=tensors), "missing")
 
 
+def test_weights_that_are_not_numbers_are_refused(saved, tmp_path):
+    # a run that diverged saves NaN weights; run, they turn every picture black without a word
+    path, _, _ = saved
+    tensors, _ = checkpoint.read_checkpoint(path)
+    key = sorted(k for k in tensors if not k.startswith("discriminator.") and tensors[k].is_floating_point())[-1]
+    tensors[key] = tensors[key].clone()
+    tensors[key].view(-1)[0] = float("nan")
+    expect_error(_rewrite(path, tmp_path / "nan.safetensors", tensors=tensors), "NaN or infinite")
+    tensors[key].view(-1)[0] = float("inf")
+    expect_error(_rewrite(path, tmp_path / "inf.safetensors", tensors=tensors), "NaN or infinite")
+
+
 def test_wrapper_prefixes_are_stripped(tmp_path):
     spec = registry.get_spec("sgan-tiny")
     gen_spec = small(spec.generator)

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from rawcolour.checkpoint import load_checkpoint, load_discriminator, read_checkpoint
 from rawcolour.cli.main import app
-from rawcolour.errors import MissingWeightsError, OutputError, UsageError
+from rawcolour.errors import MissingWeightsError, OutputError, TrainingDiverged, UsageError
 from rawcolour.train.config import TrainConfig, resolve
 from rawcolour.train.losses import GANLoss, attention_loss
 from rawcolour.train.loop import LAST, SIDECAR, Trainer
@@ -126,6 +126,8 @@ class TestRecipe:
         (dict(stage="3"), "no training stage"),
         (dict(gan_loss="wgan"), "gan-loss"),
         (dict(lr_g=-1.0), "lr-g"),
+        (dict(lr_g=float("nan")), "lr-g must be a finite number"),
+        (dict(task="colourise", model="colorgan-tiny", lambda_l1=float("inf")), "lambda-l1 must be a finite"),
         (dict(augment=("jitter",)), "augmentation"),
         (dict(synthetic_gains="narrow"), "synthetic-gains"),
         (dict(ab_rebalance=0.5, synthetic_raw=True), "colourise training"),
@@ -268,11 +270,33 @@ def test_ab_rebalance_weighs_rare_colours_more(photos: Path, tmp_path: Path) -> 
 # ------------------------------------------------------------------------------------ CLI
 
 
+def test_a_diverged_run_stops_before_it_logs_or_saves_nan(photos: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "run"
+    cfg = TrainConfig("colourise", "colorgan-tiny", str(photos), out=str(out), batch_size=2, max_steps=4,
+                      save_every=1, val_split=0.2, val_max=1)
+    trainer = Trainer(cfg)
+    real_step = trainer.train_step
+
+    def step_that_diverges(batch):  # the third step's loss is NaN, as after an exploding update
+        losses = real_step(batch)
+        return {**losses, "g": float("nan")} if trainer.pos.step == 2 else losses
+
+    monkeypatch.setattr(trainer, "train_step", step_that_diverges)
+    with pytest.raises(TrainingDiverged, match="diverged at step 3: the g loss is nan"):
+        trainer.run()
+    saved = sorted(p.name for p in (out / "checkpoints").iterdir())
+    assert saved == ["step_0000001.safetensors", "step_0000002.safetensors"]
+    log = read_log(out / "log.jsonl")  # valid JSON all through: no NaN was written
+    assert [r["step"] for r in log if r["kind"] == "step"] == [1, 2]
+    assert log[-1]["kind"] == "end" and log[-1]["reason"] == "diverged"
+
+
 def test_cli_bad_options_one_line_exit_2(photos: Path, tmp_path: Path) -> None:
     base = ["train", "raw2rgb", "--data", str(photos), "--model", "sgan-tiny", "--synthetic-raw",
             "--out", str(tmp_path / "r")]
     for extra in (["--batch-size", "abc"], ["--bogus"], [], ["--crop-size", "20", "--lambda-perc", "0"],
-                  ["--gan-loss", "wgan"]):
+                  ["--gan-loss", "wgan"], ["--lr-d", "nan", "--lambda-perc", "0"]):
         result = runner.invoke(app, base + extra)
         assert result.exit_code == 2, (extra, result.output)
         lines = [ln for ln in result.output.splitlines() if ln.strip()]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import MISSING, Field, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -299,6 +300,8 @@ def _check_limits(cfg: TrainConfig) -> None:
             if f.metadata["limit"] != kind or value is None:
                 continue
             flag = f"--{f.name.replace('_', '-')}"
+            if not math.isfinite(value):
+                raise UsageError(f"{flag} must be a finite number, got {value}")
             if kind == UNIT and not 0 <= value < 1:
                 raise UsageError(f"{flag} must be in [0, 1), got {value}")
             if kind != UNIT and (value < 0 or (value == 0 and kind == POSITIVE)):

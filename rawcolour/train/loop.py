@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import random
 import time
 from collections.abc import Callable
@@ -35,7 +36,7 @@ from torch.utils.data import DataLoader
 import rawcolour
 from rawcolour.checkpoint import checkpoint_metadata
 from rawcolour.distributed import init_training
-from rawcolour.errors import OutputError, UsageError
+from rawcolour.errors import OutputError, TrainingDiverged, UsageError
 from rawcolour.train.adapters import TaskAdapter, adapter_for
 from rawcolour.train.config import RunPlan, StagePlan, TrainConfig, merge_resume_config, resolve, write_json_atomic
 from rawcolour.train.datasets import DataBundle, ResumableSampler, build_datasets, train_loader
@@ -469,6 +470,7 @@ class Trainer:
             t = time.monotonic()
             losses = self.train_step(batch)
             self.pos.step += 1
+            self._check_finite(losses)
             if self.pos.step % cfg.log_every == 0:
                 rec = {"kind": "step", "step": self.pos.step, "stage": st.name, "epoch": epoch,
                        "lr_g": self.opt_g.param_groups[0]["lr"], "seconds": round(time.monotonic() - t, 4),
@@ -495,6 +497,19 @@ class Trainer:
                 return stop
             t_data = time.monotonic()
         return None
+
+    def _check_finite(self, losses: dict[str, float]) -> None:
+        """Stop a run whose losses are no longer numbers before it logs or saves them: the networks
+        have NaN weights from here on (a GradScaler skips such steps itself, so only without one)."""
+        if self.scaler_enabled:
+            return
+        bad = sorted(name for name, value in losses.items() if not math.isfinite(value))
+        if bad:
+            if self.dist.main:
+                self.log({"kind": "end", "step": self.pos.step, "reason": "diverged", "wall_seconds": self._wall()})
+            raise TrainingDiverged(f"training diverged at step {self.pos.step}: the {', '.join(bad)} loss is "
+                                   f"{losses[bad[0]]}; the checkpoints saved before this step are kept",
+                                   hint="lower the learning rates (--lr-g, --lr-d) or start from another checkpoint")
 
     def _validate_and_log(self, st: StagePlan, epoch: int) -> None:
         self._val_step = self.pos.step
