@@ -225,8 +225,14 @@ def test_full_disk_leaves_no_partial_file(card, models, world):
     assert tree(out) == []
 
 
-def test_ctrl_c_stops_cleanly(card, models, world):
-    out = world / "interrupted"
+@pytest.mark.parametrize("signum, code, why", [
+    (signal.SIGINT, 130, "interrupted"),
+    (signal.SIGTERM, 143, "terminated"),
+    pytest.param(getattr(signal, "SIGHUP", None), 129, "hung up",  # the terminal or the ssh session closed
+                 marks=pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP here")),
+], ids=["ctrl-c", "sigterm", "sighup"])
+def test_ctrl_c_and_termination_stop_cleanly(card, models, world, signum, code, why):
+    out = world / f"interrupted-{code}"
     prelude = ("import os, time\n"
                "def fsync(fd): time.sleep(30)\n"  # a very slow disk: the temporary file is there to be removed
                "os.fsync = fsync")
@@ -239,10 +245,10 @@ def test_ctrl_c_stops_cleanly(card, models, world):
     while not (out.is_dir() and any(p.name.endswith(".tmp") for p in out.rglob(".*"))):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr.decode()
-    assert "interrupted after" in stderr.decode() and "Traceback" not in stderr.decode()
+    assert proc.returncode == code, stderr.decode()
+    assert f"{why} after" in stderr.decode() and "Traceback" not in stderr.decode()
     *recs, summary = [json.loads(line) for line in stdout.decode().splitlines()]
     assert summary["interrupted"] is True and summary["ok"] == 0 and summary["failed"] == len(recs)
     assert tree(out) == []  # the half-written temporary file was removed

@@ -1,6 +1,6 @@
 """What a running batch shows (``rawcolour colourise`` / ``raw2rgb``): a warning for each input passed
 over, the progress bar, a --json line per file and the summary, and how it stops on Ctrl-C,
-SIGTERM or a closed stdout. stdout carries nothing but the --json records (or, with `-o -`, the
+SIGTERM, SIGHUP or a closed stdout. stdout carries nothing but the --json records (or, with `-o -`, the
 picture); everything else goes to stderr.
 """
 
@@ -25,31 +25,42 @@ from rawcolour.cli.common import EXIT_INTERRUPTED, err_console, error_line, prin
 from rawcolour.errors import RawcolourError, display_path
 
 EXIT_TERMINATED = 143  # SIGTERM
+EXIT_HUNG_UP = 129  # SIGHUP
 EXIT_BROKEN_PIPE = 141  # SIGPIPE: the reader of stdout went away
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C, SIGTERM, or stdout closed by its reader: stop cleanly (temporary files are removed)."""
+    """Ctrl-C, SIGTERM, SIGHUP, or stdout closed by its reader: stop cleanly (temporary files are removed)."""
 
     def __init__(self, code: int, why: str):
         super().__init__(why)
         self.code, self.why = code, why
 
 
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    def handler(signum: int, frame: Any) -> None:
-        raise Interrupted(EXIT_TERMINATED, "terminated")
+# signals that end a batch like Ctrl-C (SIGHUP: the terminal or the ssh session closed), with their exit codes
+_STOPPING_SIGNALS = {"SIGTERM": (EXIT_TERMINATED, "terminated"), "SIGHUP": (EXIT_HUNG_UP, "hung up")}
 
+
+@contextlib.contextmanager
+def termination_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop a batch the way Ctrl-C does: no partial file left, counts reported."""
+    def handler(signum: int, frame: Any) -> None:
+        raise Interrupted(*_STOPPING_SIGNALS[signal.Signals(signum).name])
+
+    previous: dict[signal.Signals, Any] = {}
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        for name in _STOPPING_SIGNALS:
+            if hasattr(signal, name):  # no SIGHUP on Windows
+                sig = getattr(signal, name)
+                previous[sig] = signal.signal(sig, handler)
     except ValueError:  # not the main thread (e.g. a test runner)
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler_before in previous.items():
+            signal.signal(sig, handler_before)
 
 
 class _Rate(ProgressColumn):
@@ -164,7 +175,7 @@ class Display(batch.BatchEvents):
 
 
 def stopped(exc: KeyboardInterrupt, summary: batch.Summary, display: Display, start: float) -> typer.Exit:
-    """Ctrl-C, SIGTERM or a closed stdout: say so, and end --json with this rank's counts so far."""
+    """Ctrl-C, SIGTERM, SIGHUP or a closed stdout: say so, and end --json with this rank's counts so far."""
     code = exc.code if isinstance(exc, Interrupted) else EXIT_INTERRUPTED
     why = exc.why if isinstance(exc, Interrupted) else "interrupted"
     if code != EXIT_BROKEN_PIPE:

@@ -48,7 +48,7 @@ from rawcolour.cli.batch_view import (
     json_summary,
     library_logs_off,
     print_summary,
-    sigterm_as_interrupt,
+    termination_as_interrupt,
     stopped,
 )
 from rawcolour.cli.help import Command, Example, with_examples
@@ -339,7 +339,7 @@ def _convert(task: str, inputs: list[str], options: InferenceOptions, load: batc
     summary = batch.Summary()
     display = Display(task, as_json=asked.as_json, quiet=asked.quiet)
     try:
-        with library_errors(), sigterm_as_interrupt(), contextlib.ExitStack() as shown, warnings.catch_warnings():
+        with library_errors(), termination_as_interrupt(), contextlib.ExitStack() as shown, warnings.catch_warnings():
             # Library warnings and log records never reach the terminal raw: while converting, each
             # file's become a note in its record (BatchRunner); anywhere else they are dropped.
             warnings.simplefilter("ignore")
