@@ -23,7 +23,7 @@ from rawcolour.batch import (
     plan_jobs,
     read_path_list,
 )
-from rawcolour.errors import InputError, MissingWeightsError, UsageError
+from rawcolour.errors import InputError, MissingWeightsError, OutputError, UsageError
 
 
 def touch(path: Path, data: bytes = b"x") -> Path:
@@ -422,3 +422,26 @@ def test_running_out_of_host_memory_is_not_called_a_device_problem() -> None:
     assert line.startswith("big.png: not enough memory") and "--device cpu" not in line and "\n" not in line
     cuda = RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB")
     assert "the device ran out of memory" in error_text(cuda, "big.png")
+
+
+def test_a_batch_whose_every_output_is_blocked_stops_before_converting(tmp_path, monkeypatch) -> None:
+    from rawcolour.batch import run as batch_run
+    from rawcolour.batch.plan import Job
+
+    blocked = tmp_path / "ro"
+    blocked.mkdir()
+    jobs = [Job(tmp_path / f"{i}.dng", blocked / "new" / f"{i}.png", "png", None) for i in range(3)]
+    real_access = os.access
+    monkeypatch.setattr(batch_run.os, "access",  # what chmod 555 does to anyone but root
+                        lambda p, mode, **kw: False if blocked in (Path(p), *Path(p).parents) else real_access(p, mode, **kw))
+    with pytest.raises(OutputError, match=r"ro: cannot write to the output folder \(permission denied\); "
+                                          r"nothing was converted"):
+        batch_run._refuse_unwritable_outputs(jobs, "skip")
+    # one writable destination, or nothing left to write: the batch goes on (each file fails or not by itself)
+    batch_run._refuse_unwritable_outputs(jobs + [Job(tmp_path / "x.dng", tmp_path / "x.png", "png", None)], "skip")
+    for job in jobs:
+        job.output.parent.mkdir(exist_ok=True)
+        job.output.write_bytes(b"done before")
+    batch_run._refuse_unwritable_outputs(jobs, "skip")
+    with pytest.raises(OutputError):
+        batch_run._refuse_unwritable_outputs(jobs, "overwrite")

@@ -427,6 +427,7 @@ def run_batch(
     if get_task(task).reads_raw:
         plan = replace(plan, min_bits=get_colour_space(options.colour_space).min_bits)
     jobs = _plan_batch(task, inputs, plan, stdin_paths, summary, events)
+    _refuse_unwritable_outputs(jobs, on_exist)
     options = options.on_device(rank_device(options.device, ranks))
     with summed_over_ranks(ranks) as total:
         mine = share(jobs, ranks)
@@ -448,6 +449,36 @@ def _output_depth(task: str, jobs: Sequence[Job]) -> int | None:
     """The depth every raw2rgb output is written at (the developers hand over codes of it); None when it varies."""
     depths = {job.bit_depth or default_bit_depth(task, job.fmt, None) for job in jobs} if get_task(task).reads_raw else set()
     return depths.pop() if len(depths) == 1 else None
+
+
+def _nearest_folder(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists (the folder an output's missing folders go into)."""
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def _refuse_unwritable_outputs(jobs: Sequence[Job], on_exist: str) -> None:
+    """When every output would fail at its write (a read-only or foreign -o folder), say so once, before
+    anything is converted, instead of once per file after converting it. Root may write anywhere, and
+    a batch where only some outputs are blocked goes on: those fail one by one."""
+    to_write = [j for j in jobs if j.output is not None and j.error is None
+                and not (on_exist == "skip" and j.output.exists())]
+    if not to_write:
+        return
+    effective = os.access in os.supports_effective_ids
+    writable: dict[Path, bool] = {}
+    for job in to_write:
+        folder = _nearest_folder(job.output.parent)  # type: ignore[union-attr]
+        if folder not in writable:
+            writable[folder] = folder.is_dir() and os.access(folder, os.W_OK | os.X_OK, effective_ids=effective)
+        if writable[folder]:
+            return
+    folder = next(iter(writable))
+    read_only = hasattr(os, "statvfs") and bool(os.statvfs(folder).f_flag & getattr(os, "ST_RDONLY", 1))
+    reason = "a read-only file system" if read_only else "permission denied"
+    raise OutputError(f"cannot write to the output folder ({reason}); nothing was converted", path=folder,
+                      hint="choose a folder you can write to (-o)")
 
 
 def _plan_batch(task: str, inputs: Sequence[str], plan: OutputPlan, stdin_paths: Sequence[str], summary: Summary,
