@@ -118,6 +118,21 @@ class TestCollect:
         assert len(c.unsupported) == 1 and not c.unsupported_named  # stdin lists are like folders: quiet
         assert [name for name, _ in c.missing] == ["gone.dng"]
 
+    def test_a_picture_piped_to_stdin_is_one_usage_error(self, tmp_path):
+        import cv2
+        from skimage import data as skdata
+
+        ok, png = cv2.imencode(".png", skdata.camera())
+        ok2, jpeg = cv2.imencode(".jpg", skdata.camera())
+        assert ok and ok2
+        noise = np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes()
+        for data, what in ((png.tobytes(), "a picture"), (jpeg.tobytes(), "a picture"),
+                           (b"\x00\x00\x00\x18ftypcrx " + noise, "binary data")):
+            with pytest.raises(UsageError, match=f"stdin holds {what}, but `-` reads the paths of files"):
+                read_path_list(data)
+        many = b"".join(f"shoot/IMG_{i:04d}.dng\n".encode() for i in range(5000))  # a long list is still a list
+        assert len(read_path_list(many)) == 5000
+
     def test_earlier_outputs_and_output_folder_ignored(self, tmp_path):
         d = tmp_path / "scans"
         grey_png(d / "a.png")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rawcolour.errors import InputError, RawcolourError
+from rawcolour.errors import InputError, RawcolourError, UsageError
 from rawcolour.io import images
 from rawcolour.io.files import check_regular_file
 from rawcolour.io.raw import RAW_EXTENSIONS
@@ -62,9 +62,29 @@ class Collection:
         return sorted({p.suffix.lower() or "(none)" for p in self.unsupported})
 
 
+_PATH_MAX = 4096  # longer "lines" are not paths
+
+
+def _not_a_path_list(data: bytes) -> str | None:
+    """What ``data`` looks like when it is clearly not a list of paths (a picture piped in), else None."""
+    head = data[:16]
+    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"FUJIFILM")):
+        return "a picture"
+    control = sum(data[:65536].count(bytes([c])) for c in (*range(1, 9), *range(14, 32), 127))
+    longest = max((len(p) for p in data.replace(b"\0", b"\n").split(b"\n")), default=0)
+    if control > len(data[:65536]) // 100 or longest > _PATH_MAX:
+        return "binary data"
+    return None
+
+
 def read_path_list(data: bytes | str) -> list[str]:
-    """Paths from stdin: one per line (``find``), or NUL-separated (``find -print0``); blanks dropped."""
+    """Paths from stdin: one per line (``find``), or NUL-separated (``find -print0``); blanks dropped.
+    Binary data (a picture piped in by mistake) is a UsageError, not thousands of missing "paths"."""
     if isinstance(data, bytes):
+        what = _not_a_path_list(data)
+        if what:
+            raise UsageError(f"stdin holds {what}, but `-` reads the paths of files, one per line",
+                             hint="pass the file's name instead of piping its bytes (rawcolour raw2rgb FILE)")
         sep = b"\0" if b"\0" in data else b"\n"
         parts = [os.fsdecode(p.rstrip(b"\r") if sep == b"\n" else p) for p in data.split(sep)]
     else:
