@@ -353,6 +353,9 @@ def grey_world_gains(camera_rgb: np.ndarray) -> tuple[float, float, float]:
     return (float(means[1] / means[0]), 1.0, float(means[1] / means[2]))
 
 
+WB_MAX_RATIO = 1000.0  # --wb R,G,B: the largest red or blue gain relative to green (and 1/this the smallest)
+
+
 def parse_wb(text: str) -> str | tuple[float, float, float]:
     """``--wb`` text -> a mode name or three gains (R, G, B; scaled so that G = 1)."""
     t = str(text).strip().lower()
@@ -365,7 +368,11 @@ def parse_wb(text: str) -> str | tuple[float, float, float]:
         gains = []
     if len(gains) != 3 or not all(np.isfinite(g) and g > 0 for g in gains):
         raise ValueError(f"white balance {text!r}: use camera, auto, daylight or three positive gains R,G,B")
-    return (gains[0] / gains[1], 1.0, gains[2] / gains[1])
+    ratios = (gains[0] / gains[1], gains[2] / gains[1])
+    if not all(1.0 / WB_MAX_RATIO <= r <= WB_MAX_RATIO for r in ratios):  # beyond this, float32 overflows
+        raise ValueError(f"white balance {text!r}: the gains must be within {WB_MAX_RATIO:g}x of each other "
+                         "(cameras use about 1 to 4)")
+    return (ratios[0], 1.0, ratios[1])
 
 
 def usable_gains(gains: Sequence[float] | None) -> tuple[float, float, float] | None:

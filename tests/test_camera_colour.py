@@ -130,6 +130,10 @@ def test_wb_modes():
     for bad in ("warm", "1,2", "1,0,1", "a,b,c", "1,nan,1"):
         with pytest.raises(ValueError, match="white balance"):
             parse_wb(bad)
+    assert parse_wb("1000,1,0.001") == (1000.0, 1.0, 0.001)  # the widest gains allowed
+    for extreme in ("1e20,1,1", "1,1,1e-20", "1,1e9,1"):  # 1e20 overflowed float32: red came out black
+        with pytest.raises(ValueError, match="within 1000x of each other"):
+            parse_wb(extreme)
 
 
 def test_grey_world_ignores_clipped_and_black_pixels():

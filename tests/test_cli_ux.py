@@ -166,6 +166,19 @@ def test_a_bad_option_is_one_line_naming_the_page():
     assert "No such option: --bogus" in line
 
 
+@pytest.mark.parametrize("args, words", [
+    (("raw2rgb", "x.dng", "--exposure", "nan"), "nan EV is out of range; use a number from -2 to +3"),
+    (("raw2rgb", "x.dng", "--exposure", "4"), "4 EV is out of range"),
+    (("raw2rgb", "x.png", "--black", "2000", "--white", "1000"), "--white 1000 must be above --black 2000"),
+    (("models", "list", "--task", "nonsense"), "unknown task 'nonsense'; use colourise or raw2rgb"),
+])
+def test_checks_of_option_values_are_one_line_and_exit_2(args, words):
+    result = invoke(*args)
+    assert result.exit_code == 2 and result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("rawcolour: error: ") and words in line
+
+
 # ------------------------------------------------------------------------------- --on-exist skip (item 4)
 
 
