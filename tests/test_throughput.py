@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +136,34 @@ def test_pipeline_stopped_by_the_caller_abandons_a_blocked_write(tmp_path, monke
     release.set()
     writers[0].join(WAIT)
     assert os.listdir(tmp_path) == []  # and the write, once awake, did not land
+
+
+def test_a_file_written_before_a_stop_is_reported_not_lost(tmp_path):
+    # Ctrl-C while item 1 develops, after item 0's write completed but before its outcome was handed
+    # over: the file is on disk, so its outcome must reach the caller (the batch's records)
+    written = threading.Event()
+
+    def finish(item, value):
+        path = files.atomic_write_bytes(tmp_path / f"{item}.bin", b"x" * 1000)
+        written.set()
+        return path
+
+    def develop(item, value):
+        if item == 1:
+            assert written.wait(WAIT)
+            time.sleep(0.05)  # item 0's finish task has returned
+            raise KeyboardInterrupt
+        return value
+
+    handed_over = []
+    outcomes = run_pipelined([0, 1, 2], lambda item: item, develop, finish, on_stopped=handed_over.append)
+    yielded = []
+    with pytest.raises(KeyboardInterrupt):
+        for outcome in outcomes:
+            yielded.append(outcome)
+    assert yielded == [] and [o.item for o in handed_over] == [0]
+    assert handed_over[0].error is None and handed_over[0].value == tmp_path / "0.bin"
+    assert os.listdir(tmp_path) == ["0.bin"]
 
 
 # ------------------------------------------------------------------------------- classic and start-up

@@ -30,6 +30,7 @@ from rawcolour.io.files import abandon_writes
 
 T = TypeVar("T")
 _POLL_SECONDS = 0.1
+_SETTLE_SECONDS = 0.5  # how long a stop waits for the item being finished to settle
 
 
 @dataclass
@@ -69,6 +70,9 @@ class _Task:
             self.seconds = time.perf_counter() - start
             self._done.set()
 
+    def wait_at_most(self, seconds: float) -> None:
+        self._done.wait(seconds)
+
     def wait(self) -> None:
         # In short waits: the kernel may hand Ctrl-C to any thread, and a wait that nothing wakes
         # would only see it once the task is done (the calling thread runs Python's handler when it
@@ -78,10 +82,16 @@ class _Task:
 
 
 def run_pipelined(items: Sequence[T], load: Callable[[T], Any], develop: Callable[[T, Any], Any],
-                  finish: Callable[[T, Any], Any], on_wait: Callable[[T], None] | None = None) -> Iterator[Outcome[T]]:
+                  finish: Callable[[T, Any], Any], on_wait: Callable[[T], None] | None = None,
+                  on_stopped: Callable[[Outcome[T]], None] | None = None) -> Iterator[Outcome[T]]:
     """Each item through load -> develop -> finish (see the module docstring); yields one Outcome per
     item, in order, as soon as the item is finished. ``on_wait(item)`` is called in the calling thread
-    when it has to wait for an item's load (a progress display can say so)."""
+    when it has to wait for an item's load (a progress display can say so).
+
+    When the calling thread is stopped (Ctrl-C) while an item's finish has already completed (its
+    file is written) but before its outcome was yielded, ``on_stopped(outcome)`` hands that outcome
+    over before the exception propagates, so that a file on disk is never missing from the records.
+    """
     tasks: list[_Task] = []  # the ones that may still run (a finished one is dropped with its picture)
 
     def start(name: str, fn: Callable[..., Any], *args: Any) -> _Task:
@@ -110,8 +120,9 @@ def run_pipelined(items: Sequence[T], load: Callable[[T], Any], develop: Callabl
                     error = exc
                 outcome.stages["develop"] = time.perf_counter() - began
             if finishing is not None:  # the previous item leaves the finish stage before this one enters
-                yield _finished(*finishing)
-                finishing = None
+                done = _finished(*finishing)
+                finishing = None  # cleared before the yield: from here on the caller has it
+                yield done
             if error is None:
                 finishing = (outcome, start("finish", finish, item, value))
             else:
@@ -119,11 +130,18 @@ def run_pipelined(items: Sequence[T], load: Callable[[T], Any], develop: Callabl
                 outcome.seconds = sum(outcome.stages.values())
                 yield outcome
         if finishing is not None:
-            yield _finished(*finishing)
+            done = _finished(*finishing)
+            finishing = None
+            yield done
     finally:
         busy = [t.thread for t in tasks if t.running]
         if busy:  # stopped early: nothing a worker still does may reach the disk
             abandon_writes(busy)
+        if finishing is not None and on_stopped is not None:  # stopped while an item was finishing
+            _, task = finishing
+            task.wait_at_most(_SETTLE_SECONDS)  # an abandoned write fails fast, unless blocked in the disk
+            if not task.running and task.error is None:  # it wrote its file before the stop
+                on_stopped(_finished(*finishing))
 
 
 def _finished(outcome: Outcome[T], task: _Task) -> Outcome[T]:

@@ -163,11 +163,10 @@ class BatchRunner:
         start = self.clock()
         try:
             with c_stderr_silenced(), self._notes.collecting(), contextlib.closing(
-                    run_pipelined(jobs, self._load, self._develop, self._finish, on_wait=self._waiting)) as outcomes:
+                    run_pipelined(jobs, self._load, self._develop, self._finish, on_wait=self._waiting,
+                                  on_stopped=self._report)) as outcomes:
                 for outcome in outcomes:
-                    record = self._outcome_record(outcome, self._notes.note(outcome.item))
-                    self.summary.add(record)
-                    self.on_record(record)
+                    self._report(outcome)
         except KeyboardInterrupt:
             self.summary.interrupted = True
             raise
@@ -175,6 +174,11 @@ class BatchRunner:
             self.summary.seconds += self.clock() - start
             self._files.clear()
         return self.summary
+
+    def _report(self, outcome: Outcome) -> None:
+        record = self._outcome_record(outcome, self._notes.note(outcome.item))
+        self.summary.add(record)
+        self.on_record(record)
 
     def _record(self, job: Job, status: str, **kw: Any) -> Result:
         """A record without a picture (skipped, failed)."""
