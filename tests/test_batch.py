@@ -460,3 +460,13 @@ def test_a_batch_whose_every_output_is_blocked_stops_before_converting(tmp_path,
     batch_run._refuse_unwritable_outputs(jobs, "skip")
     with pytest.raises(OutputError):
         batch_run._refuse_unwritable_outputs(jobs, "overwrite")
+
+
+def test_a_named_link_loop_is_reported_as_what_it_is(tmp_path) -> None:
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    (tmp_path / "notes").write_text("no suffix")
+    c = collect_inputs([str(tmp_path / "loop1"), str(tmp_path / "notes")], "colourise")
+    assert [str(err) for _, err in c.missing] == [f"{tmp_path / 'loop1'}: cannot read the file "
+                                                  "(Too many levels of symbolic links); check the path"]
+    assert c.unsupported == [tmp_path / "notes"] and c.unsupported_kinds() == ["no suffix"]

@@ -288,6 +288,14 @@ def test_truncated_dng_fails_cleanly(tmp_path):
         assert_refused(bad, InputError, "truncated")
 
 
+def test_max_pixels_bounds_camera_raw_files_too(tmp_path):
+    path = write_bayer_dng(tmp_path / "shot.dng", unpack_bayer(known_planes(12, 16), "RGGB"), "RGGB",
+                           black=0, white=WHITE)  # a 32 x 24 sensor
+    assert read_raw(path, max_pixels=32 * 24).packed.shape == (4, 12, 16)
+    with pytest.raises(InputError, match="32x24 = 0.0 megapixels, more than the limit.*--max-pixels"):
+        read_raw(path, max_pixels=32 * 24 - 1)
+
+
 def test_empty_text_missing_and_folder(tmp_path):
     empty = tmp_path / "empty.dng"
     empty.write_bytes(b"")

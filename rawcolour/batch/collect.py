@@ -58,8 +58,8 @@ class Collection:
     ignored: list[Path] = field(default_factory=list)  # rawcolour outputs met in folders
 
     def unsupported_kinds(self) -> list[str]:
-        """The distinct suffixes of the unsupported files, for a summary line ('.xmp', '(none)')."""
-        return sorted({p.suffix.lower() or "(none)" for p in self.unsupported})
+        """The distinct suffixes of the unsupported files, for a summary line ('.xmp', 'no suffix')."""
+        return sorted({p.suffix.lower() or "no suffix" for p in self.unsupported})
 
 
 _PATH_MAX = 4096  # longer "lines" are not paths
@@ -134,6 +134,12 @@ class _Collector:
         if key in self.seen:  # the same file named twice (or through a link): count it once
             return
         self.seen.add(key)
+        if explicit and path.is_symlink() and not path.exists():  # a dangling link or a loop, whatever its name
+            try:
+                check_regular_file(path)
+            except InputError as err:
+                self.out.missing.append((str(path), err))
+                return
         if path.suffix.lower() not in self.extensions:
             self.out.unsupported.append(path)
             if explicit:

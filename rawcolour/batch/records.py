@@ -73,7 +73,7 @@ class Summary:
     interrupted: bool = False
     planned: int = 0  # files this rank was given (run_batch)
     world: int = 1  # processes that took part (run_batch)
-    unsupported_kinds: list[str] = field(default_factory=list)  # suffixes passed over ('.xmp', '(none)')
+    unsupported_kinds: list[str] = field(default_factory=list)  # suffixes passed over ('.xmp', 'no suffix')
 
     def add(self, record: Result) -> None:
         setattr(self, record.status, getattr(self, record.status) + 1)

@@ -22,7 +22,8 @@ def load_input(task: str, path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIX
 
     ``raw_format='auto'`` decides by the suffix (camera RAW suffixes) and the PNG header (grey
     16-bit: zurich; RGBA 8-bit: rawgan). ``max_pixels`` bounds ordinary images and PNG mosaics
-    before decoding; camera RAW files are bounded by LibRaw's own limits.
+    before decoding, and camera RAW files by their sensor size once LibRaw has read the file (it
+    bounds what it decodes itself).
     """
     path = Path(path)
     if get_task(task).inputs == "pictures":
@@ -41,7 +42,7 @@ def load_input(task: str, path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIX
                 "16-bit Bayer PNGs and RAW2RGB-GAN 4-channel packed PNGs", path=path,
                 hint="for an ordinary picture use `rawcolour colourise`; name the format with --raw-format")
     if fmt == "camera":
-        return read_raw(path)
+        return read_raw(path, max_pixels=max_pixels)
     if fmt == "zurich":
         return read_zurich_png(path, cfa=cfa, black=black, white=white, max_pixels=max_pixels)
     return read_rawgan_png(path, max_pixels=max_pixels)

@@ -150,8 +150,9 @@ def _open_input(path: Path) -> Iterator[tuple[BinaryIO, bytes]]:
         yield fh, head
 
 
-def _too_many_pixels(path: Path, size: str, max_pixels: int) -> InputError:
-    return InputError(f"image is {size}, more than the limit of {max_pixels / 1e6:.1f}", path=path,
+def too_many_pixels(path: Path, size: str, max_pixels: int) -> InputError:
+    """The error for a picture above ``--max-pixels`` (``size``: how big it is, in words)."""
+    return InputError(f"image is {size}, more than the limit of {max_pixels / 1e6:g} megapixels", path=path,
                       hint="if you trust the file, raise the limit with --max-pixels")
 
 
@@ -193,13 +194,13 @@ def open_picture(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS
         except Image.DecompressionBombError as exc:
             found = re.search(r"\((\d+) pixels\)", str(exc))
             size = f"{int(found.group(1)) / 1e6:.1f} megapixels" if found else "too many pixels"
-            raise _too_many_pixels(path, size, max_pixels or 0) from None
+            raise too_many_pixels(path, size, max_pixels or 0) from None
         except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, IndexError) as exc:
             raise InputError(f"image header is corrupt ({exc})", path=path, hint="re-copy or re-export it") from None
         with im:
             width, height = im.size
             if max_pixels is not None and width * height > max_pixels:
-                raise _too_many_pixels(path, f"{width}x{height} = {width * height / 1e6:.1f} megapixels", max_pixels)
+                raise too_many_pixels(path, f"{width}x{height} = {width * height / 1e6:.1f} megapixels", max_pixels)
             yield im, fh, head
 
 
@@ -323,7 +324,8 @@ def _pillow_pixels(im: Image.Image, icc: bytes | None, path: Path) -> tuple[np.n
     if mode == "I":
         arr = np.asarray(im)
         if arr.size and (arr.min() < 0 or arr.max() > 65535):
-            raise InputError("32-bit integer images are not supported", path=path, hint="export it as 8- or 16-bit")
+            raise InputError("signed or 32-bit integer samples are not supported (values outside 0..65535)",
+                             path=path, hint="export it as unsigned 8- or 16-bit")
         return arr.astype(np.uint16), icc
     if mode == "F":
         raise InputError("floating-point images are not supported", path=path, hint="export it as 8- or 16-bit")
