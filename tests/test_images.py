@@ -650,3 +650,16 @@ def test_signed_samples_are_refused_as_signed(tmp_path):
     tifffile.imwrite(path, skdata.camera().astype(np.int16) - 128)
     with pytest.raises(InputError, match="signed or 32-bit integer samples are not supported.*unsigned 8- or 16-bit"):
         images.read_image(path)
+
+
+def test_a_multi_page_tiff_says_only_its_first_page_was_read(tmp_path):
+    path = tmp_path / "pages.tif"
+    first, second = skdata.camera(), skdata.camera()[::-1]
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(first)
+        tif.write(second)
+    picture = images.read_image(path)
+    np.testing.assert_array_equal(picture.pixels, first)
+    assert picture.notes == ("the file holds 2 pictures (pages or frames); only the first was read",)
+    tifffile.imwrite(tmp_path / "one.tif", first)
+    assert images.read_image(tmp_path / "one.tif").notes == ()

@@ -499,3 +499,10 @@ def test_a_one_pixel_high_strip_is_colourised_at_its_own_size() -> None:
     strip = np.linspace(0.0, 1.0, 700, dtype=np.float32)[None, :]
     out = colourise_image(model, strip).rgb
     assert out.shape == (1, 700, 3) and np.isfinite(out).all()
+
+
+def test_what_the_reader_noted_reaches_the_result() -> None:
+    noted = Picture(np.full((40, 60), 128, np.uint8), 8, None, None, notes=("only the first page was read",))
+    for name in ("grey", "colorgan-tiny"):
+        result = colourise_image(load_model(name, allow_random=True), noted)
+        assert result.notes[0] == "only the first page was read"

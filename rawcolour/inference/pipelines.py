@@ -314,13 +314,14 @@ def colourise_image(model: LoadedModel, picture: Picture | np.ndarray,
     options = options or InferenceOptions()
     _check_task(model, "colourise")
     pixels = _as_pixels(picture)
+    read_notes = list(picture.notes) if isinstance(picture, Picture) else []
     height, width = pixels.shape[:2]
     policy = model.policy
     tile = options.tile
     if model.net is None:  # a constant-chroma baseline: `grey` (the luminance alone) or `sepia`
         a, b = get_spec(model.name).constant_ab or (0.0, 0.0)
         ab = torch.tensor([a, b], dtype=torch.float32).view(2, 1, 1) if (a, b) != (0.0, 0.0) else None
-        return _finish(_merge(pixels, ab, None), None, start, [], None)
+        return _finish(_merge(pixels, ab, None), None, start, read_notes, None)
 
     if tile in (0, "auto"):
         render = options.render_size or policy.render_size or 256
@@ -337,7 +338,7 @@ def colourise_image(model: LoadedModel, picture: Picture | np.ndarray,
         res, run = _run_with_fp32_retry(model, options, fn)
         ab_small = model_to_ab(torch.from_numpy(res.output))  # (hr, wr, 2)
         rgb = _merge(pixels, ab_small.permute(2, 0, 1).contiguous(), None)
-        return _finish(rgb, None, start, run.notes + res.notes, run)
+        return _finish(rgb, None, start, read_notes + run.notes + res.notes, run)
 
     # native resolution in tiles
     l_model = torch.empty((1, height, width), dtype=torch.float32)
@@ -360,7 +361,7 @@ def colourise_image(model: LoadedModel, picture: Picture | np.ndarray,
     ab = res.output  # (H, W, 2) model units
     ab *= np.float32(110.0)  # model_to_ab, in place
     rgb = _merge(pixels, None, ab)
-    return _finish(rgb, res.tile, start, run.notes + notes + res.notes, run)
+    return _finish(rgb, res.tile, start, read_notes + run.notes + notes + res.notes, run)
 
 
 def _area_resize(pixels: np.ndarray, h: int, w: int) -> np.ndarray:

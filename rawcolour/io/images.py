@@ -97,6 +97,7 @@ class Picture:
     exif: bytes | None  # EXIF block starting b"Exif\0\0", Orientation reset to 1; None if absent
     icc_profile: bytes | None
     path: Path | None = None
+    notes: tuple[str, ...] = ()  # what a user should know about how it was read
 
     @property
     def is_grey(self) -> bool:
@@ -286,7 +287,9 @@ def _decode(im: Image.Image, fh: BinaryIO, head: bytes, path: Path) -> Picture:
         raise InputError(f"unsupported sample type {pixels.dtype}", path=path, hint="export it as 8- or 16-bit")
     pixels = _orient(_flatten_alpha(pixels), orientation)
     bit_depth = 8 if pixels.dtype == np.uint8 else 16
-    return Picture(np.ascontiguousarray(pixels), bit_depth, exif, icc, path)
+    frames = getattr(im, "n_frames", 1)  # a multi-page TIFF, an animated PNG or WebP
+    notes = (f"the file holds {frames} pictures (pages or frames); only the first was read",) if frames > 1 else ()
+    return Picture(np.ascontiguousarray(pixels), bit_depth, exif, icc, path, notes)
 
 
 def _stored_bits(im: Image.Image, head: bytes) -> int:
