@@ -663,3 +663,16 @@ def test_a_multi_page_tiff_says_only_its_first_page_was_read(tmp_path):
     assert picture.notes == ("the file holds 2 pictures (pages or frames); only the first was read",)
     tifffile.imwrite(tmp_path / "one.tif", first)
     assert images.read_image(tmp_path / "one.tif").notes == ()
+
+
+@pytest.mark.parametrize("pixels, words", [
+    (lambda: (skdata.camera() / 255).astype(np.float16), "16-bit floating-point samples, 1 per pixel"),
+    (lambda: skdata.camera() / 255.0, "64-bit floating-point samples, 1 per pixel"),
+    (lambda: np.stack([skdata.camera()] * 5, -1), "8-bit unsigned integer samples, 5 per pixel"),
+], ids=["float16", "float64", "5-channels"])
+def test_a_valid_tiff_of_a_kind_we_do_not_read_is_not_called_corrupt(tmp_path, pixels, words):
+    path = tmp_path / "kind.tif"
+    tifffile.imwrite(path, pixels(), photometric="minisblack", planarconfig="contig")  # 5 samples per pixel
+    with pytest.raises(InputError, match=f"TIFF with {words} is not supported; export it as 8- or 16-bit") as err:
+        images.read_image(path)
+    assert "corrupt" not in str(err.value)

@@ -189,6 +189,10 @@ def open_picture(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS
         try:
             im = Image.open(fh)
         except UnidentifiedImageError:
+            unsupported = _tiff_pillow_cannot_read(fh) if head.startswith((b"II*\x00", b"MM\x00*")) else None
+            if unsupported:  # a valid TIFF of a kind we do not read: say which, not "corrupt"
+                raise InputError(f"TIFF with {unsupported} is not supported", path=path,
+                                 hint="export it as 8- or 16-bit grey or RGB") from None
             if head.startswith(_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
                 raise _corrupt(path, "its header cannot be parsed") from None  # e.g. cut inside a PNG chunk
             raise InputError(_not_an_image(head), path=path, hint="check that it is the file you meant") from None
@@ -203,6 +207,20 @@ def open_picture(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS
             if max_pixels is not None and width * height > max_pixels:
                 raise too_many_pixels(path, f"{width}x{height} = {width * height / 1e6:.1f} megapixels", max_pixels)
             yield im, fh, head
+
+
+def _tiff_pillow_cannot_read(fh: BinaryIO) -> str | None:
+    """What a TIFF that Pillow cannot open holds (its first page's sample type and samples per
+    pixel, in words) when tifffile can parse it; None when tifffile cannot either (corrupt)."""
+    try:
+        fh.seek(0)
+        with tifffile.TiffFile(fh, name="picture.tif") as tif:  # fh.name is a descriptor
+            page = tif.pages.first
+            kind = {"f": "floating-point", "i": "signed integer", "u": "unsigned integer"}.get(page.dtype.kind,
+                                                                                              str(page.dtype))
+            return f"{page.dtype.itemsize * 8}-bit {kind} samples, {page.samplesperpixel} per pixel"
+    except Exception:  # noqa: BLE001 (only the wording of an error depends on it)
+        return None
 
 
 def verify_png(fh: BinaryIO, path: Path) -> None:
