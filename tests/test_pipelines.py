@@ -104,6 +104,11 @@ def test_load_input_refuses_what_raw2rgb_cannot_read(tmp_path: Path, photo: np.n
     cv2.imwrite(str(big), np.zeros((64, 64), np.uint16))
     with pytest.raises(InputError, match="megapixels"):
         load_input("raw2rgb", big, max_pixels=1000)
+    shot = tmp_path / "shot.dng"  # named for a camera RAW: the PNG readers would call it an unreadable TIFF
+    shot.write_bytes(b"II*\x00" + bytes(60))
+    for fmt in ("zurich", "rawgan"):
+        with pytest.raises(InputError, match=f"a camera RAW file, but --raw-format {fmt} reads PNG mosaics"):
+            load_input("raw2rgb", shot, raw_format=fmt)
 
 
 # ----------------------------------------------------------------------------------------- colourise

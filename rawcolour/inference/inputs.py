@@ -43,6 +43,9 @@ def load_input(task: str, path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIX
                 hint="for an ordinary picture use `rawcolour colourise`; name the format with --raw-format")
     if fmt == "camera":
         return read_raw(path, max_pixels=max_pixels)
+    if is_raw_path(path):  # a camera RAW file read as a PNG mosaic would be called a TIFF we cannot read
+        raise InputError(f"a camera RAW file, but --raw-format {fmt} reads PNG mosaics", path=path,
+                         hint="use --raw-format camera, or auto (the default)")
     if fmt == "zurich":
         return read_zurich_png(path, cfa=cfa, black=black, white=white, max_pixels=max_pixels)
     return read_rawgan_png(path, max_pixels=max_pixels)
