@@ -346,6 +346,14 @@ class TestWrite:
         carried = _exif_tags(pic.exif)
         assert carried[271] == "TestCam" and carried.get_ifd(0x8769)[36867] == DATE
 
+    def test_an_oversized_exif_block_is_not_carried(self, tmp_path):
+        exif = bytes(_exif(1))
+        Image.fromarray(_rgb8()).save(tmp_path / "ok.png", exif=exif)
+        assert _exif_tags(images.read_image(tmp_path / "ok.png").exif)[271] == "TestCam"
+        bloated = exif + bytes(20_000_000)  # a valid block with 20 MB of padding: into every output
+        Image.fromarray(_rgb8()).save(tmp_path / "bloated.png", exif=bloated)
+        assert images.read_image(tmp_path / "bloated.png").exif is None
+
     def test_mismatched_icc_left_out(self):
         grey_profile = bytearray(SRGB_ICC)
         grey_profile[16:20] = b"GRAY"

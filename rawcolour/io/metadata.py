@@ -241,15 +241,22 @@ def _ifd0_entries(tiff: bytes | bytearray) -> tuple[str, list[tuple[int, int, in
     return order, entries
 
 
+MAX_EXIF_BYTES = 65527  # what a JPEG APP1 segment holds after its "Exif\0\0" header
+
+
 def upright_exif(exif: bytes | None) -> bytes | None:
     """EXIF block (with or without b"Exif\\0\\0") -> b"Exif\\0\\0" + block with Orientation = 1.
 
     Patched in place rather than rewritten by Pillow, so maker notes with absolute offsets survive.
-    Unparseable EXIF gives None: better no EXIF than EXIF that tells viewers to rotate again.
+    Unparseable EXIF gives None: better no EXIF than EXIF that tells viewers to rotate again. So does
+    a block above MAX_EXIF_BYTES (a JPEG cannot hold it; a camera never writes one; a hostile PNG
+    could make every output carry megabytes of it).
     """
     if not exif:
         return None
     body = bytearray(exif[len(EXIF_HEADER) :] if exif.startswith(EXIF_HEADER) else exif)
+    if len(body) > MAX_EXIF_BYTES:
+        return None
     try:
         order, entries = _ifd0_entries(body)
         for tag, typ, n, pos in entries:
