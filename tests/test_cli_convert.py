@@ -442,3 +442,18 @@ def test_tile_stats_exact_gives_the_untiled_picture(models, world):
     assert rec["tile"] == 96 and any("exact" in note for note in rec["notes"])
     mse = np.mean((pictures["whole"] - pictures["exact"]) ** 2)
     assert 10 * np.log10(1 / max(mse, 1e-20)) > 40
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP here")
+def test_a_signal_the_caller_ignores_stays_ignored():
+    # `nohup rawcolour raw2rgb card/ &` must go on when the terminal closes
+    from rawcolour.cli.batch_view import termination_as_interrupt
+
+    before_hup, before_term = signal.signal(signal.SIGHUP, signal.SIG_IGN), signal.getsignal(signal.SIGTERM)
+    try:
+        with termination_as_interrupt():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) not in (before_term, signal.SIG_IGN)  # ours, while it runs
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN and signal.getsignal(signal.SIGTERM) == before_term
+    finally:
+        signal.signal(signal.SIGHUP, before_hup)

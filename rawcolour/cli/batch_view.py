@@ -43,15 +43,16 @@ _STOPPING_SIGNALS = {"SIGTERM": (EXIT_TERMINATED, "terminated"), "SIGHUP": (EXIT
 
 @contextlib.contextmanager
 def termination_as_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP stop a batch the way Ctrl-C does: no partial file left, counts reported."""
+    """SIGTERM and SIGHUP stop a batch the way Ctrl-C does: no partial file left, counts reported.
+    A signal the caller ignores stays ignored (``nohup rawcolour ...`` must outlive its terminal)."""
     def handler(signum: int, frame: Any) -> None:
         raise Interrupted(*_STOPPING_SIGNALS[signal.Signals(signum).name])
 
     previous: dict[signal.Signals, Any] = {}
     try:
         for name in _STOPPING_SIGNALS:
-            if hasattr(signal, name):  # no SIGHUP on Windows
-                sig = getattr(signal, name)
+            sig = getattr(signal, name, None)  # no SIGHUP on Windows
+            if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:
                 previous[sig] = signal.signal(sig, handler)
     except ValueError:  # not the main thread (e.g. a test runner)
         yield
