@@ -132,6 +132,12 @@ class TestCollect:
                 read_path_list(data)
         many = b"".join(f"shoot/IMG_{i:04d}.dng\n".encode() for i in range(5000))  # a long list is still a list
         assert len(read_path_list(many)) == 5000
+        # lists whose first name looks like a signature, NUL-separated lists, names with odd bytes
+        assert read_path_list(b"FUJIFILM/DSCF0001.RAF\nFUJIFILM/DSCF0002.RAF\n") == [
+            "FUJIFILM/DSCF0001.RAF", "FUJIFILM/DSCF0002.RAF"]
+        assert read_path_list(b"BM_scan.tif\0II\tdeep/" + b"x" * 3000 + b".png\0") == [
+            "BM_scan.tif", "II\tdeep/" + "x" * 3000 + ".png"]
+        assert read_path_list(b"caf\xe9 \xff.dng\n") == [os.fsdecode(b"caf\xe9 \xff.dng")]
 
     def test_earlier_outputs_and_output_folder_ignored(self, tmp_path):
         d = tmp_path / "scans"
@@ -460,6 +466,10 @@ def test_a_batch_whose_every_output_is_blocked_stops_before_converting(tmp_path,
     batch_run._refuse_unwritable_outputs(jobs, "skip")
     with pytest.raises(OutputError):
         batch_run._refuse_unwritable_outputs(jobs, "overwrite")
+    a_file = tmp_path / "notes"  # -o notes/ where notes is a file
+    a_file.write_text("mine")
+    with pytest.raises(OutputError, match=r"notes: cannot write to the output folder \(it is a file, not a folder\)"):
+        batch_run._refuse_unwritable_outputs([Job(tmp_path / "a.dng", a_file / "a.png", "png", None)], "skip")
 
 
 def test_a_named_link_loop_is_reported_as_what_it_is(tmp_path) -> None:
@@ -470,3 +480,23 @@ def test_a_named_link_loop_is_reported_as_what_it_is(tmp_path) -> None:
     assert [str(err) for _, err in c.missing] == [f"{tmp_path / 'loop1'}: cannot read the file "
                                                   "(Too many levels of symbolic links); check the path"]
     assert c.unsupported == [tmp_path / "notes"] and c.unsupported_kinds() == ["no suffix"]
+
+
+def test_run_batch_checks_the_output_folder_before_loading_a_model(tmp_path, monkeypatch) -> None:
+    from rawcolour.batch import run as batch_run
+    from rawcolour.batch.plan import OutputPlan
+    from rawcolour.inference.options import InferenceOptions
+
+    photo = tmp_path / "in" / "a.png"
+    grey_png(photo)
+    blocked = tmp_path / "ro"
+    blocked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(batch_run.os, "access",
+                        lambda p, mode, **kw: False if blocked in (Path(p), *Path(p).parents) else real_access(p, mode, **kw))
+    converters = []
+    monkeypatch.setattr(batch_run, "ModelConverter", lambda *a, **kw: converters.append(a) or pytest.fail("built"))
+    with pytest.raises(OutputError, match="cannot write to the output folder"):
+        batch_run.run_batch("colourise", [str(photo)], options=InferenceOptions(), plan=OutputPlan(target=str(blocked)),
+                            model="grey")
+    assert converters == [] and list(blocked.iterdir()) == []

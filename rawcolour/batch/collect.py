@@ -68,7 +68,7 @@ _PATH_MAX = 4096  # longer "lines" are not paths
 def _not_a_path_list(data: bytes) -> str | None:
     """What ``data`` looks like when it is clearly not a list of paths (a picture piped in), else None."""
     head = data[:16]
-    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"FUJIFILM")):
+    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"FUJIFILMCCD-RAW")):
         return "a picture"
     control = sum(data[:65536].count(bytes([c])) for c in (*range(1, 9), *range(14, 32), 127))
     longest = max((len(p) for p in data.replace(b"\0", b"\n").split(b"\n")), default=0)
@@ -84,7 +84,7 @@ def read_path_list(data: bytes | str) -> list[str]:
         what = _not_a_path_list(data)
         if what:
             raise UsageError(f"stdin holds {what}, but `-` reads the paths of files, one per line",
-                             hint="pass the file's name instead of piping its bytes (rawcolour raw2rgb FILE)")
+                             hint="name the file as an argument instead of piping its bytes")
         sep = b"\0" if b"\0" in data else b"\n"
         parts = [os.fsdecode(p.rstrip(b"\r") if sep == b"\n" else p) for p in data.split(sep)]
     else:

@@ -479,8 +479,12 @@ def _refuse_unwritable_outputs(jobs: Sequence[Job], on_exist: str) -> None:
         if writable[folder]:
             return
     folder = next(iter(writable))
-    read_only = hasattr(os, "statvfs") and bool(os.statvfs(folder).f_flag & getattr(os, "ST_RDONLY", 1))
-    reason = "a read-only file system" if read_only else "permission denied"
+    if not folder.is_dir():
+        reason = "it is a file, not a folder"
+    elif hasattr(os, "statvfs") and os.statvfs(folder).f_flag & getattr(os, "ST_RDONLY", 1):
+        reason = "a read-only file system"
+    else:
+        reason = "permission denied"
     raise OutputError(f"cannot write to the output folder ({reason}); nothing was converted", path=folder,
                       hint="choose a folder you can write to (-o)")
 
