@@ -47,3 +47,38 @@ def test_two_process_run(tmp_path: Path) -> None:
     assert {r["stage"] for r in steps} == {"1", "2"} and "d" in steps[-1]  # the D step ran under DDP too
     loaded = load_checkpoint(out / LAST)
     assert json.loads(loaded.metadata["training"])["world_size"] == 2
+
+
+def test_a_rank_that_diverges_stops_every_rank(tmp_path: Path) -> None:
+    # rank 1's loss turns NaN at its second step: both ranks must stop there (one that went on would
+    # wait for the other in the next gradient all-reduce forever), and rank 0 must say why
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(5):
+        Image.fromarray(rng.integers(0, 256, (64, 80, 3), dtype=np.uint8)).save(photos / f"{i}.png")
+    script = tmp_path / "diverge.py"
+    script.write_text(
+        "import os, sys\n"
+        "from rawcolour.train import loop\n"
+        "real = loop.Trainer.train_step\n"
+        "def step(self, batch):\n"
+        "    losses = real(self, batch)\n"
+        "    if os.environ.get('RANK') == '1' and self.pos.step == 1:\n"
+        "        losses = {**losses, 'g': float('nan')}\n"
+        "    return losses\n"
+        "loop.Trainer.train_step = step\n"
+        "from rawcolour.cli.main import run\n"
+        "sys.argv = ['rawcolour', *sys.argv[1:]]\n"
+        "run()\n")
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": os.environ.get("GLOO_SOCKET_IFNAME", "lo")}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
+           "train", "colourise", "--data", str(photos), "--model", "colorgan-tiny", "--batch-size", "1",
+           "--max-steps", "4", "--val-split", "0.2", "--val-max", "1", "--out", str(out), "--quiet"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+    assert proc.returncode != 0
+    assert "training diverged at step 2" in proc.stderr and "another process" in proc.stderr, proc.stderr[-3000:]
+    records = read_log(out / "log.jsonl")
+    assert [r["step"] for r in records if r["kind"] == "step"] == [1]
+    assert records[-1]["kind"] == "end" and records[-1]["reason"] == "diverged" and records[-1]["step"] == 2

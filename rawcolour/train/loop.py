@@ -504,11 +504,18 @@ class Trainer:
         if self.scaler_enabled:
             return
         bad = sorted(name for name, value in losses.items() if not math.isfinite(value))
-        if bad:
+        anywhere = bool(bad)
+        if self.dist.enabled:  # every rank stops at the same step (one that went on would wait forever)
+            flag = torch.tensor([1.0 if bad else 0.0])
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            anywhere = bool(flag.item())
+        if anywhere:
             if self.dist.main:
                 self.log({"kind": "end", "step": self.pos.step, "reason": "diverged", "wall_seconds": self._wall()})
-            raise TrainingDiverged(f"training diverged at step {self.pos.step}: the {', '.join(bad)} loss is "
-                                   f"{losses[bad[0]]}; the checkpoints saved before this step are kept",
+            what = (f"the {', '.join(bad)} loss is {losses[bad[0]]}" if bad
+                    else "the loss of another process is not finite")
+            raise TrainingDiverged(f"training diverged at step {self.pos.step}: {what}; the checkpoints saved "
+                                   "before this step are kept",
                                    hint="lower the learning rates (--lr-g, --lr-d) or start from another checkpoint")
 
     def _validate_and_log(self, st: StagePlan, epoch: int) -> None:
