@@ -684,3 +684,35 @@ def test_a_valid_tiff_of_a_kind_we_do_not_read_is_not_called_corrupt(tmp_path, p
     with pytest.raises(InputError, match=f"TIFF with {words} is not supported; export it as 8- or 16-bit") as err:
         images.read_image(path)
     assert "corrupt" not in str(err.value)
+
+
+def test_previews_and_thumbnails_are_not_extra_pictures(tmp_path):
+    # a camera JPEG with a preview (MPO) and a TIFF with a reduced-resolution page hold one picture
+    camera = skdata.camera()
+    Image.fromarray(camera).save(tmp_path / "shot.mpo", format="MPO", save_all=True,
+                                 append_images=[Image.fromarray(camera[::4, ::4])])
+    jpeg = tmp_path / "shot.jpg"
+    (tmp_path / "shot.mpo").rename(jpeg)
+    with Image.open(jpeg) as im:
+        assert im.format == "MPO" and im.n_frames == 2  # what Pillow sees
+    assert images.read_image(jpeg).notes == ()
+    with tifffile.TiffWriter(tmp_path / "thumb.tif") as tif:
+        tif.write(camera)
+        tif.write(camera[::4, ::4], subfiletype=1)  # reduced-resolution image
+    assert images.read_image(tmp_path / "thumb.tif").notes == ()
+
+
+def test_a_tiff_in_a_compression_we_cannot_decode_names_the_compression(tmp_path):
+    path = tmp_path / "j2k.tif"
+    try:
+        tifffile.imwrite(path, skdata.astronaut(), compression="jpeg2000")
+    except (ValueError, NotImplementedError, KeyError):  # imagecodecs without JPEG 2000
+        pytest.skip("tifffile cannot write JPEG 2000 here")
+    try:
+        with Image.open(path) as im:
+            im.load()
+        pytest.skip("this Pillow reads JPEG 2000 TIFFs")
+    except (OSError, ValueError):
+        pass
+    with pytest.raises(InputError, match="TIFF with JPEG2000 compression is not supported; re-save it"):
+        images.read_image(path)

@@ -191,8 +191,8 @@ def open_picture(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS
         except UnidentifiedImageError:
             unsupported = _tiff_pillow_cannot_read(fh) if head.startswith((b"II*\x00", b"MM\x00*")) else None
             if unsupported:  # a valid TIFF of a kind we do not read: say which, not "corrupt"
-                raise InputError(f"TIFF with {unsupported} is not supported", path=path,
-                                 hint="export it as 8- or 16-bit grey or RGB") from None
+                raise InputError(f"TIFF with {unsupported[0]} is not supported", path=path,
+                                 hint=unsupported[1]) from None
             if head.startswith(_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
                 raise _corrupt(path, "its header cannot be parsed") from None  # e.g. cut inside a PNG chunk
             raise InputError(_not_an_image(head), path=path, hint="check that it is the file you meant") from None
@@ -209,16 +209,20 @@ def open_picture(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS
             yield im, fh, head
 
 
-def _tiff_pillow_cannot_read(fh: BinaryIO) -> str | None:
-    """What a TIFF that Pillow cannot open holds (its first page's sample type and samples per
-    pixel, in words) when tifffile can parse it; None when tifffile cannot either (corrupt)."""
+def _tiff_pillow_cannot_read(fh: BinaryIO) -> tuple[str, str] | None:
+    """(what, what to do) for a TIFF that Pillow cannot open but tifffile can parse: its first
+    page's sample type and samples per pixel, or, where those are ones we read, its compression;
+    None when tifffile cannot parse it either (it is corrupt)."""
     try:
         fh.seek(0)
         with tifffile.TiffFile(fh, name="picture.tif") as tif:  # fh.name is a descriptor
             page = tif.pages.first
-            kind = {"f": "floating-point", "i": "signed integer", "u": "unsigned integer"}.get(page.dtype.kind,
-                                                                                              str(page.dtype))
-            return f"{page.dtype.itemsize * 8}-bit {kind} samples, {page.samplesperpixel} per pixel"
+            dtype, samples = page.dtype, page.samplesperpixel
+            if dtype.kind == "u" and dtype.itemsize in (1, 2) and samples in (1, 2, 3, 4):
+                return (f"{page.compression.name} compression",
+                        "re-save it uncompressed or with LZW, deflate or JPEG compression")
+            kind = {"f": "floating-point", "i": "signed integer", "u": "unsigned integer"}.get(dtype.kind, str(dtype))
+            return f"{dtype.itemsize * 8}-bit {kind} samples, {samples} per pixel", "export it as 8- or 16-bit grey or RGB"
     except Exception:  # noqa: BLE001 (only the wording of an error depends on it)
         return None
 
@@ -305,9 +309,31 @@ def _decode(im: Image.Image, fh: BinaryIO, head: bytes, path: Path) -> Picture:
         raise InputError(f"unsupported sample type {pixels.dtype}", path=path, hint="export it as 8- or 16-bit")
     pixels = _orient(_flatten_alpha(pixels), orientation)
     bit_depth = 8 if pixels.dtype == np.uint8 else 16
-    frames = getattr(im, "n_frames", 1)  # a multi-page TIFF, an animated PNG or WebP
+    frames = _pictures_in_file(im)
     notes = (f"the file holds {frames} pictures (pages or frames); only the first was read",) if frames > 1 else ()
     return Picture(np.ascontiguousarray(pixels), bit_depth, exif, icc, path, notes)
+
+
+_PAGES_LOOKED_AT = 64  # a TIFF with more pages is taken to hold that many pictures without looking
+
+
+def _pictures_in_file(im: Image.Image) -> int:
+    """Full pictures in a multi-page TIFF or an animated PNG / WebP (1 for anything else). A camera
+    JPEG's preview (MPO) is not one, nor a TIFF's reduced-resolution page (NewSubfileType bit 0)."""
+    frames = getattr(im, "n_frames", 1)
+    if frames <= 1 or im.format not in ("TIFF", "PNG", "WEBP"):
+        return 1
+    if im.format != "TIFF" or frames > _PAGES_LOOKED_AT:
+        return frames
+    full = 0
+    try:
+        for i in range(frames):
+            im.seek(i)
+            full += not int(im.tag_v2.get(254, 0)) & 1
+        im.seek(0)
+    except (OSError, EOFError, ValueError, TypeError):  # only a note depends on it
+        return frames
+    return full
 
 
 def _stored_bits(im: Image.Image, head: bytes) -> int:
