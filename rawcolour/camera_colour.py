@@ -356,23 +356,28 @@ def grey_world_gains(camera_rgb: np.ndarray) -> tuple[float, float, float]:
 WB_MAX_RATIO = 1000.0  # --wb R,G,B: the largest red or blue gain relative to green (and 1/this the smallest)
 
 
+def check_gains(gains: Sequence[float], what: str = "white-balance gains") -> tuple[float, float, float]:
+    """Three user-given gains R, G, B -> scaled to G = 1; ValueError unless they are positive finite
+    numbers with red and blue within WB_MAX_RATIO of green (beyond it float32 overflows)."""
+    try:
+        values = [float(g) for g in gains]
+    except (TypeError, ValueError):
+        values = []
+    if len(values) != 3 or not all(np.isfinite(g) and g > 0 for g in values):
+        raise ValueError(f"{what}: use camera, auto, daylight or three positive gains R,G,B")
+    red, blue = values[0] / values[1], values[2] / values[1]
+    if not all(1.0 / WB_MAX_RATIO <= r <= WB_MAX_RATIO for r in (red, blue)):
+        raise ValueError(f"{what}: red and blue must be within {WB_MAX_RATIO:g}x of green "
+                         "(cameras use about 1 to 4)")
+    return (red, 1.0, blue)
+
+
 def parse_wb(text: str) -> str | tuple[float, float, float]:
     """``--wb`` text -> a mode name or three gains (R, G, B; scaled so that G = 1)."""
     t = str(text).strip().lower()
     if t in WB_MODES:
         return t
-    parts = t.split(",")
-    try:
-        gains = [float(p) for p in parts]
-    except ValueError:
-        gains = []
-    if len(gains) != 3 or not all(np.isfinite(g) and g > 0 for g in gains):
-        raise ValueError(f"white balance {text!r}: use camera, auto, daylight or three positive gains R,G,B")
-    ratios = (gains[0] / gains[1], gains[2] / gains[1])
-    if not all(1.0 / WB_MAX_RATIO <= r <= WB_MAX_RATIO for r in ratios):  # beyond this, float32 overflows
-        raise ValueError(f"white balance {text!r}: the gains must be within {WB_MAX_RATIO:g}x of each other "
-                         "(cameras use about 1 to 4)")
-    return (ratios[0], 1.0, ratios[1])
+    return check_gains(t.split(","), what=f"white balance {text!r}")
 
 
 def usable_gains(gains: Sequence[float] | None) -> tuple[float, float, float] | None:

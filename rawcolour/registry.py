@@ -83,7 +83,10 @@ def register(spec: ModelSpec) -> ModelSpec:
 
 
 def list_models(pattern: str = "*", task: str | None = None) -> list[str]:
-    """Registry names matching a glob pattern (and task), in registration order."""
+    """Registry names matching a glob pattern (and task), in registration order; an unknown task
+    is a UsageError (an empty list would read as "no models")."""
+    if task is not None:
+        get_task(task)
     return [n for n, s in _REGISTRY.items() if fnmatch.fnmatch(n, pattern) and (task is None or s.task == task)]
 
 

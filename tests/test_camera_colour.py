@@ -132,8 +132,18 @@ def test_wb_modes():
             parse_wb(bad)
     assert parse_wb("1000,1,0.001") == (1000.0, 1.0, 0.001)  # the widest gains allowed
     for extreme in ("1e20,1,1", "1,1,1e-20", "1,1e9,1"):  # 1e20 overflowed float32: red came out black
-        with pytest.raises(ValueError, match="within 1000x of each other"):
+        with pytest.raises(ValueError, match="red and blue must be within 1000x of green"):
             parse_wb(extreme)
+
+
+def test_the_library_checks_gains_as_the_command_line_does():
+    from rawcolour.errors import UsageError
+    from rawcolour.inference.options import InferenceOptions
+
+    assert InferenceOptions(wb=(4.0, 2.0, 3.0)).wb == (2.0, 1.0, 1.5)
+    for bad in ((1e20, 1, 1), (float("inf"), 1, 1), (1, 0, 1), (1, 2), 7):
+        with pytest.raises(UsageError, match="white-balance gains"):
+            InferenceOptions(wb=bad)
 
 
 def test_grey_world_ignores_clipped_and_black_pixels():

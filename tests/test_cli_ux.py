@@ -167,8 +167,8 @@ def test_a_bad_option_is_one_line_naming_the_page():
 
 
 @pytest.mark.parametrize("args, words", [
-    (("raw2rgb", "x.dng", "--exposure", "nan"), "nan EV is out of range; use a number from -2 to +3"),
-    (("raw2rgb", "x.dng", "--exposure", "4"), "4 EV is out of range"),
+    (("raw2rgb", "x.dng", "--exposure", "nan"), "exposure nan EV is outside -2..3"),
+    (("raw2rgb", "x.dng", "--exposure", "4"), "exposure 4.0 EV is outside -2..3"),
     (("raw2rgb", "x.png", "--black", "2000", "--white", "1000"), "--white 1000 must be above --black 2000"),
     (("models", "list", "--task", "nonsense"), "unknown task 'nonsense'; use colourise or raw2rgb"),
 ])

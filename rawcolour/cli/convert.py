@@ -186,15 +186,8 @@ WbOpt = Annotated[str, typer.Option(
     "--wb", metavar="camera|auto|daylight|R,G,B", callback=_wb, rich_help_panel=DEVELOPMENT,
     help="White balance: camera (as shot; auto when the file has none), auto (grey world), daylight, or "
          "gains R,G,B.")]
-def _exposure(value: float) -> float:
-    low, high = EXPOSURE_RANGE
-    if not low <= value <= high:  # also NaN, which a min/max check words as "should be <= 3"
-        raise typer.BadParameter(f"{value:g} EV is out of range; use a number from {low:g} to +{high:g}")
-    return value
-
-
 ExposureOpt = Annotated[float, typer.Option(
-    "--exposure", metavar="EV", callback=_exposure, rich_help_panel=DEVELOPMENT,
+    "--exposure", metavar="EV", rich_help_panel=DEVELOPMENT,  # range checked by InferenceOptions
     help=f"Exposure in EV ({EXPOSURE_RANGE[0]:g} to +{EXPOSURE_RANGE[1]:g}), on top of the automatic "
          "brightness.")]
 ColourSpaceOpt = Annotated[ColourSpace, typer.Option(
@@ -297,10 +290,10 @@ def raw2rgb(
     black: BlackOpt = 0.0,
     white: WhiteOpt = 1020.0,
 ) -> None:
-    if white <= black:
-        with library_errors():  # one line, exit 2, like every other usage error
-            raise UsageError(f"--white {white:g} must be above --black {black:g}",
-                             hint="give the mosaics' black and white levels (--black, --white)")
+    from rawcolour.io.packed_png import check_levels  # reads RAW files: imported when one may be read
+
+    with library_errors():  # before any file is read
+        check_levels(black, white)
     options = _options(device=device, precision=precision.value, backend=backend.value, tile=tile, overlap=overlap,
                        tile_stats=tile_stats.value, wb=wb, exposure=exposure, colour_space=colour_space.value,
                        highlights=highlights.value, demosaic=demosaic.value if demosaic else None, half=half)

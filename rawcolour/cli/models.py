@@ -82,10 +82,9 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout instead of the table.")] = False,
 ) -> None:
     """List every model name with its task, parameter count, input size multiple, output size, input space and weights."""
-    if task is not None:
-        with library_errors():
-            get_task(task)  # an unknown task is a usage error, not an empty table
-    records = [model_summary(n) for n in registry.list_models(task=task)]
+    with library_errors():  # an unknown task is a usage error, not an empty table
+        names = registry.list_models(task=task)
+    records = [model_summary(n) for n in names]
     if as_json:
         print_json(records)
         return

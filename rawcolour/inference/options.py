@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from rawcolour.camera_colour import parse_wb
+from rawcolour.camera_colour import check_gains, parse_wb
 from rawcolour.colour_spaces import get_colour_space
 from rawcolour.errors import UsageError
 from rawcolour.io.classic import EXPOSURE_RANGE, check_highlights, demosaic_algorithm
@@ -117,10 +117,11 @@ class InferenceOptions:
                 self.wb = parse_wb(self.wb)
             except ValueError as err:
                 raise UsageError(str(err)) from None
-        elif len(self.wb) != 3 or not all(float(g) > 0 for g in self.wb):
-            raise UsageError(f"white-balance gains must be three positive numbers, got {self.wb!r}")
         else:
-            self.wb = tuple(float(g) / float(self.wb[1]) for g in self.wb)  # type: ignore[assignment]
+            try:
+                self.wb = check_gains(self.wb, what=f"white-balance gains {self.wb!r}")
+            except (ValueError, TypeError) as err:
+                raise UsageError(str(err)) from None
         lo, hi = EXPOSURE_RANGE
         if not (isinstance(self.exposure, (int, float)) and lo <= float(self.exposure) <= hi):
             raise UsageError(f"exposure {self.exposure!r} EV is outside {lo:g}..{hi:g}",

@@ -33,12 +33,18 @@ def _read_png(path: str | Path, max_pixels: int | None = None) -> tuple[np.ndarr
     return arr, mode, p
 
 
+def check_levels(black: float, white: float) -> None:
+    """The black and white levels of a Zurich mosaic (--black, --white): white above black."""
+    if not white > black:
+        raise UsageError(f"--white {white:g} must be above --black {black:g}",
+                         hint="give the mosaics' black and white levels (--black, --white)")
+
+
 def read_zurich_png(path: str | Path, cfa: str = "RGGB", black: float = 0.0, white: float = 1020.0,
                     max_pixels: int | None = None) -> RawPicture:
     """Zurich RAW-to-RGB: a 1-channel 16-bit PNG Bayer mosaic (10-bit data, PyNET scales by 4*255 = 1020)."""
     cfa = check_cfa(cfa)
-    if not white > black:
-        raise UsageError(f"white level {white:g} must be above the black level {black:g}")
+    check_levels(black, white)
     arr, mode, p = _read_png(path, max_pixels)
     if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
         raise InputError(
