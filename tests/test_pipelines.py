@@ -484,7 +484,7 @@ def test_cpu_layout_follows_the_net(monkeypatch):
 
 
 
-def test_a_render_is_never_larger_than_the_picture_it_colours() -> None:
+def test_a_render_is_not_larger_than_the_picture_it_colours_but_for_rounding() -> None:
     # a render size beyond the picture's short side only predicts interpolated pixels (and 60000
     # on a 512 x 512 picture would need tens of GB)
     assert render_shape(512, 768, 60000, 128, 256) == (512, 768)

@@ -141,7 +141,10 @@ def run_pipelined(items: Sequence[T], load: Callable[[T], Any], develop: Callabl
             _, task = finishing
             task.wait_at_most(_SETTLE_SECONDS)  # an abandoned write fails fast, unless blocked in the disk
             if not task.running and task.error is None:  # it wrote its file before the stop
-                on_stopped(_finished(*finishing))
+                try:
+                    on_stopped(_finished(*finishing))
+                except OSError:  # a terminal gone with SIGHUP: the stop that propagates matters more
+                    pass
 
 
 def _finished(outcome: Outcome[T], task: _Task) -> Outcome[T]:
