@@ -445,6 +445,15 @@ def test_running_out_of_host_memory_is_not_called_a_device_problem() -> None:
     assert "the device ran out of memory" in error_text(cuda, "big.png")
 
 
+def _refuse_access_below(blocked: Path, monkeypatch) -> None:
+    """What chmod 555 does to anyone but root: os.access says no for ``blocked`` and below."""
+    from rawcolour.batch import run as batch_run
+
+    real_access = os.access
+    monkeypatch.setattr(batch_run.os, "access",
+                        lambda p, mode, **kw: False if blocked in (Path(p), *Path(p).parents) else real_access(p, mode, **kw))
+
+
 def test_a_batch_whose_every_output_is_blocked_stops_before_converting(tmp_path, monkeypatch) -> None:
     from rawcolour.batch import run as batch_run
     from rawcolour.batch.plan import Job
@@ -452,9 +461,7 @@ def test_a_batch_whose_every_output_is_blocked_stops_before_converting(tmp_path,
     blocked = tmp_path / "ro"
     blocked.mkdir()
     jobs = [Job(tmp_path / f"{i}.dng", blocked / "new" / f"{i}.png", "png", None) for i in range(3)]
-    real_access = os.access
-    monkeypatch.setattr(batch_run.os, "access",  # what chmod 555 does to anyone but root
-                        lambda p, mode, **kw: False if blocked in (Path(p), *Path(p).parents) else real_access(p, mode, **kw))
+    _refuse_access_below(blocked, monkeypatch)
     with pytest.raises(OutputError, match=r"ro: cannot write to the output folder \(permission denied\); "
                                           r"nothing was converted"):
         batch_run._refuse_unwritable_outputs(jobs, "skip")
@@ -491,9 +498,7 @@ def test_run_batch_checks_the_output_folder_before_loading_a_model(tmp_path, mon
     grey_png(photo)
     blocked = tmp_path / "ro"
     blocked.mkdir()
-    real_access = os.access
-    monkeypatch.setattr(batch_run.os, "access",
-                        lambda p, mode, **kw: False if blocked in (Path(p), *Path(p).parents) else real_access(p, mode, **kw))
+    _refuse_access_below(blocked, monkeypatch)
     converters = []
     monkeypatch.setattr(batch_run, "ModelConverter", lambda *a, **kw: converters.append(a) or pytest.fail("built"))
     with pytest.raises(OutputError, match="cannot write to the output folder"):

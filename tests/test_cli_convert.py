@@ -279,9 +279,13 @@ def test_unreadable_input_and_read_only_output_folder(models, world):
     read_only = world / "read-only"
     read_only.mkdir()
     read_only.chmod(0o555)
+
+    def convert_into(folder):
+        return rawcolour("raw2rgb", str(locked), "-o", str(folder), "--model", str(models["sgan-tiny"]), "--json",
+                         "--tile", "0", user=NOBODY if IS_ROOT else None)
+
     # every output would fail: one line before anything is converted
-    run = rawcolour("raw2rgb", str(locked), "-o", str(read_only), "--model", str(models["sgan-tiny"]), "--json",
-                    "--tile", "0", user=NOBODY if IS_ROOT else None)
+    run = convert_into(read_only)
     assert run.returncode == 1, run.stderr.decode()
     assert failure_lines(run.stderr) == [f"rawcolour: error: {read_only}: cannot write to the output folder "
                                          "(permission denied); nothing was converted; choose a folder you can "
@@ -291,8 +295,7 @@ def test_unreadable_input_and_read_only_output_folder(models, world):
     writable = world / "writable"
     writable.mkdir()
     writable.chmod(0o777)
-    run = rawcolour("raw2rgb", str(locked), "-o", str(writable), "--model", str(models["sgan-tiny"]), "--json",
-                    "--tile", "0", user=NOBODY if IS_ROOT else None)
+    run = convert_into(writable)
     assert run.returncode == 1, run.stderr.decode()
     recs, _ = records(run.stdout)
     assert "secret.dng: permission denied" in recs["secret.dng"]["error"]

@@ -63,16 +63,18 @@ class Collection:
 
 
 _PATH_MAX = 4096  # longer "lines" are not paths
+# Control bytes a list of paths does not hold (tab, newlines and NUL separators are kept out)
+_CONTROL_BYTES = bytes([*range(1, 9), *range(14, 32), 127])
 
 
 def _not_a_path_list(data: bytes) -> str | None:
     """What ``data`` looks like when it is clearly not a list of paths (a picture piped in), else None."""
-    head = data[:16]
-    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"FUJIFILMCCD-RAW")):
+    if data.startswith((*images.BINARY_SIGNATURES, b"FUJIFILMCCD-RAW")):
         return "a picture"
-    control = sum(data[:65536].count(bytes([c])) for c in (*range(1, 9), *range(14, 32), 127))
+    sample = data[:65536]
+    control = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     longest = max((len(p) for p in data.replace(b"\0", b"\n").split(b"\n")), default=0)
-    if control > len(data[:65536]) // 100 or longest > _PATH_MAX:
+    if control > len(sample) // 100 or longest > _PATH_MAX:
         return "binary data"
     return None
 

@@ -85,7 +85,10 @@ _TIFF_DEFLATE_LEVEL = 1
 _PILLOW_16BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 # First bytes of the formats read_image reads (WebP: RIFF....WEBP): a file that starts like one but
 # cannot be opened is a broken picture, not another kind of file.
-_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM")
+TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*")  # little- and big-endian
+# Signatures no line of text starts with: PNG, JPEG, TIFF (a DNG is one)
+BINARY_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", *TIFF_SIGNATURES)
+_SIGNATURES = (*BINARY_SIGNATURES, b"BM")
 
 
 @dataclass
@@ -151,6 +154,11 @@ def _open_input(path: Path) -> Iterator[tuple[BinaryIO, bytes]]:
         yield fh, head
 
 
+def size_in_words(width: int, height: int) -> str:
+    """A picture's size as the --max-pixels error gives it: "6000x4000 = 24.0 megapixels"."""
+    return f"{width}x{height} = {width * height / 1e6:.1f} megapixels"
+
+
 def too_many_pixels(path: Path, size: str, max_pixels: int) -> InputError:
     """The error for a picture above ``--max-pixels`` (``size``: how big it is, in words)."""
     return InputError(f"image is {size}, more than the limit of {max_pixels / 1e6:g} megapixels", path=path,
@@ -189,7 +197,7 @@ def open_picture(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS
         try:
             im = Image.open(fh)
         except UnidentifiedImageError:
-            unsupported = _tiff_pillow_cannot_read(fh) if head.startswith((b"II*\x00", b"MM\x00*")) else None
+            unsupported = _tiff_pillow_cannot_read(fh) if head.startswith(TIFF_SIGNATURES) else None
             if unsupported:  # a valid TIFF of a kind we do not read: say which, not "corrupt"
                 raise InputError(f"TIFF with {unsupported[0]} is not supported", path=path,
                                  hint=unsupported[1]) from None
@@ -205,7 +213,7 @@ def open_picture(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS
         with im:
             width, height = im.size
             if max_pixels is not None and width * height > max_pixels:
-                raise too_many_pixels(path, f"{width}x{height} = {width * height / 1e6:.1f} megapixels", max_pixels)
+                raise too_many_pixels(path, size_in_words(width, height), max_pixels)
             yield im, fh, head
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from rawcolour.errors import InputError, UnsupportedRawError, UsageError
 from rawcolour.io.c_stderr import c_stderr_silenced
 from rawcolour.io.files import check_input_file
-from rawcolour.io.images import too_many_pixels
+from rawcolour.io.images import size_in_words, too_many_pixels
 from rawcolour.io.metadata import camera_name
 from rawcolour.io.mosaic import BAYER_PATTERNS, cfa_offsets, normalise_packed, pack_bayer
 
@@ -231,7 +231,7 @@ def read_raw(path: str | Path, max_pixels: int | None = None) -> RawPicture:
         flip = int(raw.sizes.flip)  # read before any postprocess: LibRaw overwrites it there
         width, height = int(raw.sizes.width), int(raw.sizes.height)
         if max_pixels is not None and width * height > max_pixels:
-            raise too_many_pixels(p, f"{width}x{height} = {width * height / 1e6:.1f} megapixels", max_pixels)
+            raise too_many_pixels(p, size_in_words(width, height), max_pixels)
         cfa, chan = bayer_layout(raw, p)
         visible = raw.raw_image_visible
         h, w = (visible.shape[0] // 2) * 2, (visible.shape[1] // 2) * 2
