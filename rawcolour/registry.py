@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rawcolour.errors import UnknownModelError
+from rawcolour.io.mosaic import PACKED_ORDER
 # What an entry is (re-exported: the registry is where callers look for it)
 from rawcolour.model_spec import IOSpec, InferencePolicy, ModelSpec, NetSpec, Recipe, Stage, Task  # noqa: F401
 from rawcolour.tasks import TASKS, TaskSpec, get_task  # noqa: F401 (the registry's task table)
@@ -54,7 +55,7 @@ RAW2RGB_IO = IOSpec(
     output_space="srgb",
     output_channels=("R", "G", "B"),
     output_scaling="rgb = (y + 1) / 2 (tanh output y in [-1,1]), sRGB-encoded",
-    cfa_order=("R", "Gr", "B", "Gb"),
+    cfa_order=PACKED_ORDER,
     level_normalisation="v = clip((x - black[c]) / (white - black[c]), 0, 1) per CFA colour",
 )
 # Our learned developer (not in the paper): colour is applied from the file's metadata before the
@@ -66,7 +67,6 @@ DEVELOPER_IO = dataclasses.replace(
     input_scaling="2 * v - 1, v = packed level white-balanced (clipped at 1) and taken to linear sRGB primaries",
     output_space="linear-srgb",
     output_scaling="linear sRGB = (y + 1) / 2 at sensor resolution; then auto-brightness, exposure, sRGB curve",
-    cfa_order=("R", "Gr", "B", "Gb"),
     output_scale=2,
 )
 
@@ -195,6 +195,53 @@ def weights_status(name: str) -> str:
     if spec.weights is None:
         return "none (train or import)"
     return "installed" if weights_path(name) else f"missing ({spec.weights})"
+
+
+def output_size(spec: ModelSpec) -> str:
+    """What size of picture a model writes: the input's, or for RAW the sensor's or half of it."""
+    if not get_task(spec.task).reads_raw:
+        return "input"
+    if not spec.learned or (spec.io is not None and spec.io.output_scale == 2):
+        return "sensor"
+    return "half sensor"  # the paper's: one RGB pixel per 2x2 Bayer quad
+
+
+def summary(name: str) -> dict[str, Any]:
+    """One model's facts in a line of `rawcolour models list`: name, task, description, parameters,
+    size multiple, tiling, input space, output size, weights (and discriminator parameters)."""
+    spec = get_spec(name)
+    generator_parameters, discriminator_parameters = parameter_counts(name)
+    record = {
+        "name": spec.name,
+        "task": spec.task,
+        "description": spec.description,
+        "parameters": generator_parameters,
+        "size_multiple": spec.policy.size_multiple,
+        "tiling": spec.policy.tiling,
+        "input_space": spec.io.input_space if spec.io and spec.learned else None,
+        "output_size": output_size(spec),
+        "weights": weights_status(name),
+    }
+    if discriminator_parameters is not None:
+        record["discriminator_parameters"] = discriminator_parameters
+    return record
+
+
+def describe(name: str) -> dict[str, Any]:
+    """Everything the registry knows about one model (`rawcolour models show`): its summary, weights
+    file, card, paper, networks, input and output, inference policy and training recipe."""
+    spec = get_spec(name)
+    record = summary(name)
+    weights, card = weights_path(name), card_path(name)
+    record["weights_file"] = str(weights) if weights else None
+    record["card"] = str(card) if card else None
+    record["paper"] = spec.paper or None
+    record["generator"] = spec.generator.to_dict() if spec.generator else None
+    record["discriminator"] = spec.discriminator.to_dict() if spec.discriminator else None
+    record["io"] = spec.io.to_dict() if spec.io and spec.learned else None  # a baseline has no network to feed
+    record["policy"] = spec.policy.to_dict()
+    record["recipe"] = dataclasses.asdict(spec.recipe) if spec.recipe else None
+    return record
 
 
 # ---------------------------------------------------------------------------------- the table

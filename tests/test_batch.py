@@ -505,3 +505,12 @@ def test_run_batch_checks_the_output_folder_before_loading_a_model(tmp_path, mon
         batch_run.run_batch("colourise", [str(photo)], options=InferenceOptions(), plan=OutputPlan(target=str(blocked)),
                             model="grey")
     assert converters == [] and list(blocked.iterdir()) == []
+
+
+def test_load_settings_are_checked_before_any_file_is_read() -> None:
+    settings = batch.LoadSettings(raw_format="ZURICH", cfa="bggr")
+    assert (settings.raw_format, settings.cfa) == ("zurich", "BGGR")  # as the readers take them
+    for bad, words in (({"raw_format": "nef"}, "unknown RAW format 'nef'"), ({"cfa": "RGBG"}, "unknown Bayer pattern"),
+                       ({"black": 64.0, "white": 64.0}, "--white 64 must be above --black 64")):
+        with pytest.raises(UsageError, match=words):
+            batch.LoadSettings(**bad)

@@ -158,10 +158,10 @@ def test_no_input_prints_the_usage_line_and_one_hint(path):
 
 
 def test_a_bad_option_is_one_line_naming_the_page():
-    result = invoke("raw2rgb", "x.dng", "--tile", "big")
+    result = invoke("raw2rgb", "x.dng", "--quality", "500")
     assert result.exit_code == 2
     (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("rawcolour: error: ") and "'big' is not a tile size" in line and "raw2rgb --help" in line
+    assert line.startswith("rawcolour: error: ") and "'--quality'" in line and "raw2rgb --help" in line
     (line,) = invoke("eval", "colourise", "--data", ".", "--bogus").stderr.strip().splitlines()
     assert "No such option: --bogus" in line
 
@@ -171,6 +171,13 @@ def test_a_bad_option_is_one_line_naming_the_page():
     (("raw2rgb", "x.dng", "--exposure", "4"), "exposure 4.0 EV is outside -2..3"),
     (("raw2rgb", "x.png", "--black", "2000", "--white", "1000"), "--white 1000 must be above --black 2000"),
     (("models", "list", "--task", "nonsense"), "unknown task 'nonsense'; use colourise or raw2rgb"),
+    # checked by the library (InferenceOptions, OutputPlan, LoadSettings), before any file is read
+    (("raw2rgb", "x.dng", "--tile", "big"), "tile must be 'auto', 0 or a number of pixels, got 'big'"),
+    (("colourise", "x.png", "--device", "gpu"), "unknown device 'gpu'; use auto, cpu, cuda, cuda:N or mps"),
+    (("eval", "raw2rgb", "--data", ".", "--device", "cuda:x"), "unknown device 'cuda:x'"),
+    (("train", "colourise", "--model", "colorgan-tiny", "--data", ".", "--device", "tpu"), "unknown device 'tpu'"),
+    (("raw2rgb", "x.dng", "--wb", "1,2"), "white balance '1,2'"),
+    (("raw2rgb", "x.dng", "--bit-depth", "12"), "bit depth 12 is not supported"),
 ])
 def test_checks_of_option_values_are_one_line_and_exit_2(args, words):
     result = invoke(*args)

@@ -351,3 +351,18 @@ class TestCameraProtocol:
         # Noise costs classic (LibRaw does not denoise): the low-noise shot scores best.
         by = {p["noise"]: p["psnr"] for p in shots}
         assert by["low"] > by["high"]
+
+
+def test_the_csv_has_every_model_row_then_the_truth_and_leaves_non_finite_figures_empty() -> None:
+    from rawcolour.eval.scoring import EvalResult
+
+    result = EvalResult(task="colourise", data="photos", per_image=[], skipped=[], failed=[], settings={},
+                        rows=[{"model": "grey", "weights": "baseline", "images": 2, "psnr": 20.5, "ab_psnr": float("nan"),
+                               "colourfulness": 0.1},
+                              {"model": "net", "weights": "file", "images": 2, "psnr": float("inf"), "ab_psnr": 24.0}],
+                        reference={"model": "ground truth", "images": 2, "colourfulness": 39.5})
+    rows = list(csv.DictReader(result.to_csv().splitlines()))
+    assert [r["model"] for r in rows] == ["grey", "net", "ground truth"]
+    assert (rows[0]["psnr"], rows[0]["ab_psnr"], rows[1]["psnr"], rows[1]["ab_psnr"]) == ("20.5", "", "", "24.0")
+    assert rows[2]["colourfulness"] == "39.5" and rows[2]["weights"] == "" and rows[2]["psnr"] == ""
+    assert result.table_rows()[-1]["model"] == "ground truth" and len(result.table_rows()) == 3

@@ -282,6 +282,11 @@ def test_devices_and_precisions() -> None:
     assert resolve_device("auto").type in ("cpu", "cuda", "mps")
     with pytest.raises(UsageError):
         resolve_device("gpu")
+    for name in ("gpu", "cuda:", "cuda:x", "cuda0", "", "cpu cpu"):  # refused when the options are made
+        with pytest.raises(UsageError, match="unknown device"):
+            InferenceOptions(device=name)
+    for name in ("auto", "cpu", "CPU", "cuda", "cuda:3", "mps"):  # whether it is there is said when it runs
+        assert InferenceOptions(device=name).device == name
     with pytest.raises(UsageError):
         resolve_precision("fp8", CPU)
     assert resolve_precision("fp32", CPU) == (torch.float32, [])

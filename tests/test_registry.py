@@ -123,3 +123,13 @@ def test_list_models_filters():
 def test_io_spec_round_trips_through_dict():
     io = registry.get_spec("sgan").io
     assert registry.IOSpec.from_dict(dataclasses.asdict(io)) == io
+
+
+def test_what_models_list_and_show_say_comes_from_the_registry() -> None:
+    sizes = {name: registry.summary(name)["output_size"] for name in ("classic", "sgan-tiny", "sgan-isp-tiny", "colorgan-tiny")}
+    assert sizes == {"classic": "sensor", "sgan-tiny": "half sensor", "sgan-isp-tiny": "sensor", "colorgan-tiny": "input"}
+    shown = registry.describe("sgan-isp-tiny")
+    assert shown["parameters"] == registry.parameter_counts("sgan-isp-tiny")[0] > 0
+    assert tuple(shown["io"]["cfa_order"]) == ("R", "Gr", "B", "Gb")
+    assert shown["policy"]["size_multiple"] == registry.get_spec("sgan-isp-tiny").policy.size_multiple
+    assert registry.describe("classic")["io"] is None and registry.summary("classic")["weights"] == "not needed"

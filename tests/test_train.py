@@ -90,6 +90,12 @@ class TestLosses:
 
 
 class TestRecipe:
+    def test_the_run_folder_defaults_to_runs_model_and_the_device_is_checked(self, tmp_path: Path) -> None:
+        assert TrainConfig("colourise", "colorgan-tiny", str(tmp_path)).out == str(Path("runs") / "colorgan-tiny")
+        assert TrainConfig("colourise", "colorgan-tiny", str(tmp_path), out="elsewhere").out == "elsewhere"
+        with pytest.raises(UsageError, match="unknown device 'tpu'"):
+            resolve(TrainConfig("colourise", "colorgan-tiny", str(tmp_path), device="tpu"))
+
     def test_sgan_stages_and_ttur(self, tmp_path: Path) -> None:
         plan = resolve(TrainConfig("raw2rgb", "sgan-tiny", str(tmp_path), lambda_perc=0))
         s1, s2 = plan.stages

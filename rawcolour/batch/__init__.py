@@ -5,8 +5,6 @@ the whole batch)."""
 
 from rawcolour.batch.collect import Collection, Source, accepted_extensions, collect_inputs, describe_inputs, read_path_list
 from rawcolour.batch.plan import (
-    DEFAULT_SUFFIXES,
-    OUTPUT_EXTENSIONS,
     Job,
     OutputPlan,
     default_bit_depth,
@@ -14,7 +12,6 @@ from rawcolour.batch.plan import (
     plan_jobs,
 )
 from rawcolour.batch.run import (
-    DEFAULT_MODELS,
     ON_EXIST,
     BatchEvents,
     BatchRunner,
@@ -29,7 +26,7 @@ from rawcolour.batch.run import (
 )
 
 __all__ = [
-    "DEFAULT_MODELS", "DEFAULT_SUFFIXES", "ON_EXIST", "OUTPUT_EXTENSIONS", "BatchEvents", "BatchRunner", "Collection",
+    "ON_EXIST", "BatchEvents", "BatchRunner", "Collection",
     "Job", "LoadSettings", "ModelConverter", "OutputPlan", "PassedOver", "Result", "Source", "Summary", "accepted_extensions",
     "collect_inputs", "default_bit_depth", "describe_inputs", "error_text", "output_kind", "plan_jobs",
     "read_path_list", "run_batch", "write_output",

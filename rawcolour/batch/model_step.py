@@ -16,12 +16,14 @@ from typing import Any
 from rawcolour.batch.provenance import pixel_settings, settings_text
 from rawcolour.colour_spaces import get_colour_space, icc_profile
 from rawcolour.inference.classic import ClassicPicture, develop_classic, renders_camera_file
-from rawcolour.inference.inputs import load_input
+from rawcolour.inference.inputs import check_raw_format, load_input
 from rawcolour.inference.options import InferenceOptions
 from rawcolour.inference.tile_geometry import check_tile_room
 from rawcolour.inference.result import Result
 from rawcolour.io import images
 from rawcolour.io.metadata import camera_exif
+from rawcolour.io.mosaic import check_cfa
+from rawcolour.io.packed_png import ZURICH_WHITE, check_levels
 from rawcolour.io.raw import is_raw_path
 from rawcolour.registry import get_spec, is_model
 from rawcolour.tasks import check_model_task, get_task
@@ -45,7 +47,12 @@ class LoadSettings:
     raw_format: str = "auto"
     cfa: str = "RGGB"
     black: float = 0.0
-    white: float = 1020.0
+    white: float = ZURICH_WHITE
+
+    def __post_init__(self) -> None:  # checked before any file is read
+        self.raw_format = check_raw_format(self.raw_format)
+        self.cfa = check_cfa(self.cfa)
+        check_levels(self.black, self.white)
 
 
 Progress = Callable[[str, float], None]  # (what is happening, share of the current file done, 0..1)

@@ -10,11 +10,8 @@ from pathlib import Path
 from rawcolour.batch.collect import Collection, Source, _file_key
 from rawcolour.errors import RawcolourError, UsageError
 from rawcolour.io import images
-from rawcolour.tasks import TASK_SPECS, get_task
-
-DEFAULT_SUFFIXES = {name: t.suffix for name, t in TASK_SPECS.items()}
-OUTPUT_EXTENSIONS = {"png": ".png", "tiff": ".tif", "jpg": ".jpg"}
-DEFAULT_QUALITY = 95  # JPEG quality when --quality is not given (encode_image's default too)
+from rawcolour.io.images import DEFAULT_QUALITY, FORMAT_NAMES, OUTPUT_EXTENSIONS
+from rawcolour.tasks import get_task
 
 
 def default_bit_depth(task: str, fmt: str, input_bit_depth: int | None) -> int:
@@ -32,7 +29,7 @@ class OutputPlan:
     target: str | None = None  # None: next to each input; "-": stdout; else a folder or a file
     fmt: str | None = None  # png | tiff | jpg; None: from -o FILE's suffix, else png
     bit_depth: int | None = None  # None: default_bit_depth per file
-    suffix: str | None = None  # None: "" in another folder, else DEFAULT_SUFFIXES[task]
+    suffix: str | None = None  # None: "" in another folder, else the task's suffix (tasks.TaskSpec.suffix)
     recursive: bool = False
     quality: int | None = None  # JPEG quality 1..100 (None: DEFAULT_QUALITY); only for JPEG output
     min_bits: int = 8  # the fewest bits per channel the pixels bear (16 for linear light)
@@ -51,7 +48,7 @@ class Job:
     quality: int = DEFAULT_QUALITY  # JPEG quality
 
 
-_FILE_SUFFIXES = frozenset({".png", ".tif", ".tiff", ".jpg", ".jpeg"})
+_FILE_SUFFIXES = frozenset("." + spelling for spelling in FORMAT_NAMES)  # -o names a file with these
 
 
 def output_kind(target: str | None) -> str:

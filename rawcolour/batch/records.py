@@ -88,7 +88,8 @@ class Summary:
         self.ok, self.failed, self.skipped, self.in_colour, self.mismatched, _ = counts
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """The summary record of ``--json`` (``ranks`` only when several processes took part)."""
+        record = {
             "summary": True,
             "ok": self.ok,
             "failed": self.failed,
@@ -99,7 +100,11 @@ class Summary:
             "mismatched": self.mismatched,
             "seconds": round(self.seconds, 3),
             "interrupted": self.interrupted,
+            "total": self.ok + self.failed + self.skipped,
         }
+        if self.world > 1:
+            record["ranks"] = self.world
+        return record
 
 
 _FALLBACK_HINTS: dict[type, str] = {

@@ -60,9 +60,8 @@ from rawcolour.inference.result import Result
 from rawcolour.io import images
 from rawcolour.io.files import WriteAbandoned, clean_stale_temporaries
 from rawcolour.io.c_stderr import c_stderr_silenced
-from rawcolour.tasks import TASK_SPECS, get_task
+from rawcolour.tasks import get_task
 
-DEFAULT_MODELS = {name: t.default_model for name, t in TASK_SPECS.items()}
 ON_EXIST = ("skip", "overwrite", "error")
 
 
@@ -509,7 +508,6 @@ def _plan_batch(task: str, inputs: Sequence[str], plan: OutputPlan, stdin_paths:
 
 
 __all__ = [
-    "DEFAULT_MODELS",
     "FATAL_ERRORS",
     "ON_EXIST",
     "BatchEvents",

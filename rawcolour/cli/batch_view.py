@@ -190,11 +190,7 @@ def stopped(exc: KeyboardInterrupt, summary: batch.Summary, display: Display, st
 
 def print_summary(task: str, summary: batch.Summary, emit_json: bool, quiet: bool, only_grey: bool) -> None:
     if emit_json:
-        record = summary.to_json()
-        record["total"] = summary.ok + summary.failed + summary.skipped
-        if summary.world > 1:
-            record["ranks"] = summary.world
-        print_json(record)
+        print_json(summary.to_json())
     if not quiet:
         err_console.print(summary_line(task, summary, summary.seconds, summary.unsupported_kinds, only_grey),
                           markup=False)
@@ -202,11 +198,8 @@ def print_summary(task: str, summary: batch.Summary, emit_json: bool, quiet: boo
 
 def json_summary(summary: batch.Summary, **extra: Any) -> None:
     """The summary record after the batch stopped early: this rank's counts so far, and why."""
-    record = summary.to_json()
-    record["total"] = summary.ok + summary.failed + summary.skipped
-    record.update(extra)
     with contextlib.suppress(BrokenPipeError, RawcolourError):
-        print_json(record)
+        print_json({**summary.to_json(), **extra})
 
 
 def library_logs_off() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import sys
 from collections.abc import Iterator
 from enum import Enum
@@ -14,7 +13,13 @@ import typer
 
 from rich.console import Console
 
+from rawcolour.data.samples import LAYOUTS
 from rawcolour.errors import OutputError, RawcolourError, UsageError, one_line
+from rawcolour.inference.options import BACKENDS, PRECISIONS, TILE_STATS
+from rawcolour.io.mosaic import BAYER_PATTERNS
+from rawcolour.io.packed_png import ZURICH_WHITE
+from rawcolour.registry import get_spec
+from rawcolour.tasks import get_task
 
 # Results go to stdout, everything else (progress, messages, errors) to stderr.
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -72,76 +77,27 @@ def silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())  # what is still buffered is flushed there at exit
 
 
-class Layout(str, Enum):
-    """Paired RAW folder layouts (see rawcolour.data.samples.list_raw_pairs)."""
-
-    auto = "auto"
-    zurich = "zurich"
-    rawgan = "rawgan"
+def choice(name: str, values: tuple[str, ...] | list[str]) -> type[Enum]:
+    """A typer choice type of a library's names (its help lists them; the library checks them)."""
+    return Enum(name, {v: v for v in values}, type=str)  # type: ignore[return-value]
 
 
-class TileStats(str, Enum):
-    """Where frozen instance-norm statistics come from when a picture is tiled (rawcolour.inference.tiling)."""
-
-    auto = "auto"  # a point-sampled whole-picture pass the size of one device call
-    exact = "exact"  # pooled over all tiles layer by layer: untiled colours, about 5x the work
-
-
-class Precision(str, Enum):
-    """Inference precision; fp16/bf16 fall back to fp32 when the output is not finite."""
-
-    fp32 = "fp32"
-    fp16 = "fp16"
-    bf16 = "bf16"
-
-
-class Backend(str, Enum):
-    """What runs the network (rawcolour.inference.onnx_backend)."""
-
-    auto = "auto"  # onnxruntime for fp32 on a CPU where the model allows it, else torch
-    torch = "torch"
-    onnxruntime = "onnxruntime"
-
-
-class CFA(str, Enum):
-    """Bayer patterns of 1-channel mosaic PNGs (camera files state their own)."""
-
-    RGGB = "RGGB"
-    BGGR = "BGGR"
-    GRBG = "GRBG"
-    GBRG = "GBRG"
-
+# The choices of options, from where the library names them.
+Layout = choice("Layout", LAYOUTS)  # paired RAW folder layouts (rawcolour.data.samples)
+TileStats = choice("TileStats", TILE_STATS)  # tiles' instance-norm statistics (rawcolour.inference.norm_stats)
+Precision = choice("Precision", PRECISIONS)  # fp16/bf16 fall back to fp32 when the output is not finite
+Backend = choice("Backend", BACKENDS)  # what runs the network (rawcolour.inference.onnx_backend)
+CFA = choice("CFA", BAYER_PATTERNS)  # Bayer patterns of 1-channel mosaic PNGs (camera files state their own)
 
 # ------------------------------------------------------------------ options several commands share
-# Declared once, so that an option has the same default and the same words in every command.
-
-_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-
-
-def _device(value: str) -> str:
-    if not _DEVICE.match(value):
-        raise typer.BadParameter(f"{value!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
-    return value
-
-
-def _tile(value: str) -> str:
-    if value == "auto" or (value.isdigit() and int(value) >= 0):
-        return value
-    raise typer.BadParameter(f"{value!r} is not a tile size; use auto, a number of pixels, or 0")
-
-
-def tile_value(text: str) -> int | str:
-    """--tile's text as InferenceOptions keeps it: "auto" or a number of pixels (0: whole picture)."""
-    from rawcolour.inference.options import tile_option
-
-    return tile_option(text)
-
+# Declared once, so that an option has the same default and the same words in every command; the
+# library checks the values (rawcolour.inference.options, batch.LoadSettings, train.config).
 
 TILES = "Tiles and device"  # the help section of the options below
 PACKED_PNGS = "Packed RAW PNGs (datasets)"
 
 DeviceOpt = Annotated[str, typer.Option(
-    "--device", metavar="auto|cpu|cuda[:N]|mps", callback=_device, rich_help_panel=TILES,
+    "--device", metavar="auto|cpu|cuda[:N]|mps", rich_help_panel=TILES,
     help="Where the network runs: auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")]
 PrecisionOpt = Annotated[Precision, typer.Option(
     "--precision", rich_help_panel=TILES,
@@ -151,7 +107,7 @@ BackendOpt = Annotated[Backend, typer.Option(
     help="What runs the network: auto (onnxruntime for fp32 on a CPU when the model has no per-picture norm "
          "statistics and onnxruntime is installed: the same output, faster; else torch), torch or onnxruntime.")]
 TileOpt = Annotated[str, typer.Option(
-    "--tile", metavar="auto|N|0", callback=_tile, rich_help_panel=TILES,
+    "--tile", metavar="auto|N|0", rich_help_panel=TILES,
     help="auto: the whole picture if it fits memory, else the largest tiles that do; 0: the whole picture; "
          "N: tiles of N x N network-input pixels (RAW: packed pixels, one per 2x2 Bayer quad). A colouriser "
          "sees the whole picture at --render-size unless N is given.")]
@@ -162,7 +118,8 @@ OverlapOpt = Annotated[int | None, typer.Option(
 RenderSizeOpt = Annotated[int | None, typer.Option(
     "--render-size", metavar="N", min=16, rich_help_panel=TILES, show_default=False,
     help="Short side in pixels at which a colouriser predicts the colour, which is then merged with the "
-         "picture's full-resolution lightness. Default: the model's (256).")]
+         "picture's full-resolution lightness. Default: the model's "
+         f"({get_spec(get_task('colourise').default_model).policy.render_size} for the default model).")]
 CfaOpt = Annotated[CFA, typer.Option(
     "--cfa", rich_help_panel=PACKED_PNGS,
     help="Bayer pattern of Zurich 1-channel mosaic PNGs (camera RAW files state their own).")]
@@ -170,6 +127,6 @@ BlackOpt = Annotated[float, typer.Option(
     "--black", metavar="LEVEL", min=0, rich_help_panel=PACKED_PNGS, help="Black level of Zurich mosaic PNGs.")]
 WhiteOpt = Annotated[float, typer.Option(
     "--white", metavar="LEVEL", min=1, rich_help_panel=PACKED_PNGS,
-    help="White level of Zurich mosaic PNGs (4 x 255 for the Zurich dataset).")]
+    help=f"White level of Zurich mosaic PNGs ({ZURICH_WHITE:g} for the Zurich dataset).")]
 QuietOpt = Annotated[bool, typer.Option(
     "--quiet", "-q", help="Nothing on stderr but errors: no progress, notes, warnings or summary.")]

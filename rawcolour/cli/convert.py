@@ -7,7 +7,6 @@ Parsing only; collecting inputs, naming outputs, converting and writing live in 
 from __future__ import annotations
 
 import contextlib
-import enum
 import sys
 import time
 import warnings
@@ -18,7 +17,6 @@ import typer
 
 from rawcolour import distributed
 from rawcolour import batch
-from rawcolour.batch.plan import DEFAULT_QUALITY
 from rawcolour.io import images
 from rawcolour.cli.common import (
     CFA,
@@ -39,6 +37,7 @@ from rawcolour.cli.common import (
     TileOpt,
     TileStats,
     WhiteOpt,
+    choice,
     library_errors,
     silence_stdout,
 )
@@ -53,9 +52,11 @@ from rawcolour.cli.batch_view import (
 )
 from rawcolour.cli.help import Command, Example, with_examples
 from rawcolour.colour_spaces import COLOUR_SPACES
+from rawcolour.inference.inputs import RAW_FORMATS
 from rawcolour.inference.options import InferenceOptions
 from rawcolour.errors import RawcolourError, UsageError
 from rawcolour.io.classic import DEFAULT_DEMOSAIC, DEMOSAIC_ALGORITHMS, EXPOSURE_RANGE, HIGHLIGHT_MODES
+from rawcolour.io.packed_png import ZURICH_WHITE
 from rawcolour.tasks import get_task
 
 app = typer.Typer()
@@ -92,48 +93,13 @@ COLOURISE_EXAMPLES: list[Example] = [
 ]
 
 
-class OnExist(str, enum.Enum):
-    skip = "skip"
-    overwrite = "overwrite"
-    error = "error"
-
-
-class Format(str, enum.Enum):
-    png = "png"
-    tiff = "tiff"
-    tif = "tif"
-    jpg = "jpg"
-    jpeg = "jpeg"
-
-
-# The development choices, named once where they are defined (colour_spaces, io.classic).
-ColourSpace = enum.Enum("ColourSpace", {name: name for name in COLOUR_SPACES}, type=str)
-Highlights = enum.Enum("Highlights", {name: name for name in HIGHLIGHT_MODES}, type=str)
-Demosaic = enum.Enum("Demosaic", {name: name for name in DEMOSAIC_ALGORITHMS}, type=str)
-
-
-class RawFormat(str, enum.Enum):
-    auto = "auto"
-    camera = "camera"
-    zurich = "zurich"
-    rawgan = "rawgan"
-
-
-def _wb(value: str) -> str:
-    from rawcolour.camera_colour import parse_wb
-
-    try:
-        parse_wb(value)
-    except ValueError as err:
-        raise typer.BadParameter(str(err)) from None
-    return value
-
-
-def _bit_depth(value: int | None) -> int | None:
-    if value not in (None, 8, 16):
-        raise typer.BadParameter(f"{value} bits is not supported; use 8 or 16")
-    return value
-
+# The choices, named once where they are defined (batch, io.images, colour_spaces, io.classic, inference).
+OnExist = choice("OnExist", batch.ON_EXIST)
+Format = choice("Format", list(images.FORMAT_NAMES))
+ColourSpace = choice("ColourSpace", COLOUR_SPACES)
+Highlights = choice("Highlights", HIGHLIGHT_MODES)
+Demosaic = choice("Demosaic", DEMOSAIC_ALGORITHMS)
+RawFormat = choice("RawFormat", RAW_FORMATS)
 
 DEVELOPMENT = "Development"
 
@@ -151,18 +117,19 @@ RecursiveOpt = Annotated[bool, typer.Option(
 SuffixOpt = Annotated[str | None, typer.Option(
     "--suffix", metavar="TEXT", show_default=False,
     help="Added to each output's stem. Default: none when the output goes to another folder than its input, "
-         "else _colour (colourise) or _rgb (raw2rgb).")]
+         f"else {get_task('colourise').suffix} (colourise) or {get_task('raw2rgb').suffix} (raw2rgb).")]
 OnExistOpt = Annotated[OnExist, typer.Option(
     "--on-exist", help="When an output exists: skip it if it records the same model and settings (resume a "
                        "batch), overwrite it, or fail that file.")]
 FormatOpt = Annotated[Format | None, typer.Option(
     "--format", "-f", show_default=False, help="Output format. Default: from the -o file name, else png.")]
 BitDepthOpt = Annotated[int | None, typer.Option(
-    "--bit-depth", metavar="8|16", callback=_bit_depth, show_default=False,
-    help="Bits per channel (JPEG: 8 only). Default: 16 for raw2rgb, the input's depth for colourise, 8 for JPEG.")]
+    "--bit-depth", metavar="8|16", show_default=False,
+    help=f"Bits per channel (JPEG: 8 only). Default: {get_task('raw2rgb').output_bit_depth} for raw2rgb, the input's "
+         "depth for colourise, 8 for JPEG.")]
 QualityOpt = Annotated[int | None, typer.Option(
     "--quality", metavar="1-100", min=1, max=100, show_default=False,
-    help=f"JPEG quality, 1 to 100 (JPEG output only). Default: {DEFAULT_QUALITY}.")]
+    help=f"JPEG quality, 1 to 100 (JPEG output only). Default: {images.DEFAULT_QUALITY}.")]
 JsonOpt = Annotated[bool, typer.Option(
     "--json", help="One JSON record per input on stdout (input, output, status ok|skipped|failed, error, model, "
                    "model_sha256, tile, seconds, notes, ...), then a summary record.")]
@@ -183,7 +150,7 @@ OnlyGreyOpt = Annotated[bool, typer.Option(
                         "replacing their colours.")]
 # raw2rgb's own
 WbOpt = Annotated[str, typer.Option(
-    "--wb", metavar="camera|auto|daylight|R,G,B", callback=_wb, rich_help_panel=DEVELOPMENT,
+    "--wb", metavar="camera|auto|daylight|R,G,B", rich_help_panel=DEVELOPMENT,
     help="White balance: camera (as shot; auto when the file has none), auto (grey world), daylight, or "
          "gains R,G,B.")]
 ExposureOpt = Annotated[float, typer.Option(
@@ -224,7 +191,7 @@ def _model_opt(task: str) -> Any:
 ColouriseModelOpt, Raw2rgbModelOpt = _model_opt("colourise"), _model_opt("raw2rgb")
 
 
-@app.command(cls=with_examples(Command, COLOURISE_EXAMPLES), epilog=NOTES.format(suffix="_colour"),
+@app.command(cls=with_examples(Command, COLOURISE_EXAMPLES), epilog=NOTES.format(suffix=get_task("colourise").suffix),
              help="Colourise greyscale pictures with a colourisation GAN: the picture's lightness is kept, "
                   f"its colour predicted. Default model: {get_task('colourise').default_model}.")
 def colourise(
@@ -256,7 +223,7 @@ def colourise(
                     quiet, only_grey))
 
 
-@app.command(cls=with_examples(Command, RAW2RGB_EXAMPLES), epilog=NOTES.format(suffix="_rgb"),
+@app.command(cls=with_examples(Command, RAW2RGB_EXAMPLES), epilog=NOTES.format(suffix=get_task("raw2rgb").suffix),
              help="Develop camera RAW files (DNG, CR2, NEF, ARW, ...) and packed RAW PNGs to RGB pictures. "
                   f"Default model: {get_task('raw2rgb').default_model}.")
 def raw2rgb(
@@ -288,17 +255,14 @@ def raw2rgb(
     raw_format: RawFormatOpt = RawFormat.auto,
     cfa: CfaOpt = CFA.RGGB,
     black: BlackOpt = 0.0,
-    white: WhiteOpt = 1020.0,
+    white: WhiteOpt = ZURICH_WHITE,
 ) -> None:
-    from rawcolour.io.packed_png import check_levels  # reads RAW files: imported when one may be read
-
-    with library_errors():  # before any file is read
-        check_levels(black, white)
     options = _options(device=device, precision=precision.value, backend=backend.value, tile=tile, overlap=overlap,
                        tile_stats=tile_stats.value, wb=wb, exposure=exposure, colour_space=colour_space.value,
                        highlights=highlights.value, demosaic=demosaic.value if demosaic else None, half=half)
-    load = batch.LoadSettings(max_pixels=max_pixels, raw_format=raw_format.value, cfa=cfa.value, black=black,
-                              white=white)
+    with library_errors():  # before any file is read
+        load = batch.LoadSettings(max_pixels=max_pixels, raw_format=raw_format.value, cfa=cfa.value, black=black,
+                                  white=white)
     _convert("raw2rgb", inputs, options, load, _Asked(output, model, recursive, suffix, on_exist, fmt, bit_depth,
                                                        quality, strip_metadata, as_json, quiet))
 

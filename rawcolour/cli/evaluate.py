@@ -6,7 +6,6 @@ The table goes to stdout (or JSON with --json, CSV with --csv), progress and mes
 
 from __future__ import annotations
 
-import csv
 import io
 import shlex
 import sys
@@ -32,12 +31,13 @@ from rawcolour.cli.common import (
     TileOpt,
     WhiteOpt,
     err_console,
+    error_line,
     library_errors,
     print_json,
-    tile_value,
 )
 from rawcolour.cli.help import Command, Example, Group, with_examples
 from rawcolour.errors import UsageError
+from rawcolour.io.packed_png import ZURICH_WHITE
 
 app = typer.Typer()
 eval_app = typer.Typer(
@@ -148,10 +148,6 @@ def _check_outputs(as_json: bool, csv_to: str | None, report: Path | None, run: 
 LONG_BELOW = 100  # a terminal narrower than this, or than the table, gets one row per model and metric
 
 
-def _table_rows(result: Any) -> list[dict[str, Any]]:
-    return list(result.rows) + ([{"weights": "", **result.reference}] if result.reference else [])
-
-
 def _wide_table(result: Any) -> Table:
     """One row per model, one column per figure; plain (no box lines) so it reads the same in a pipe."""
     table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1))
@@ -160,7 +156,7 @@ def _wide_table(result: Any) -> Table:
     table.add_column("images", justify="right", no_wrap=True)
     for _, header, _, _ in result.columns:
         table.add_column(escape(header), justify="right", no_wrap=True)
-    for r in _table_rows(result):
+    for r in result.table_rows():
         cells = ["" if r.get(key) is None else fmt.format(r[key]) for key, _, fmt, _ in result.columns]
         table.add_row(escape(str(r["model"])), escape(str(r.get("weights", ""))), str(r.get("images", "")), *cells)
     return table
@@ -171,7 +167,7 @@ def _long_table(result: Any) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1))
     for name, justify in (("model", "left"), ("metric", "left"), ("value", "right"), ("better", "left")):
         table.add_column(name, justify=justify, no_wrap=name != "better")  # type: ignore[arg-type]
-    rows = _table_rows(result)
+    rows = result.table_rows()
     for i, r in enumerate(rows):
         if i:
             table.add_row("", "", "", "")
@@ -206,23 +202,10 @@ def _print_table(result: Any) -> None:
     sys.stdout.flush()
 
 
-def _csv_text(result: Any) -> str:
-    keys = ["model", "weights", "images"] + [k for k, _, _, _ in result.columns]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    rows = list(result.to_dict()["rows"])
-    if result.reference:
-        rows.append({"weights": "", **result.reference})
-    for r in rows:
-        writer.writerow({k: r.get(k, "") for k in keys})
-    return buf.getvalue()
-
-
 def _finish(result: Any, *, as_json: bool, csv_to: str | None, report: Path | None, run: Path | None,
             quiet: bool) -> None:
     if csv_to is not None:
-        text = _csv_text(result)
+        text = result.to_csv()
         if csv_to == "-":
             sys.stdout.write(text)
             sys.stdout.flush()
@@ -250,7 +233,7 @@ def _finish(result: Any, *, as_json: bool, csv_to: str | None, report: Path | No
                           + ", ".join(sorted({d['reason'] for d in result.skipped})), markup=False)
     for d in result.failed:
         who = f" ({d['model']})" if d.get("model") else ""
-        err_console.print(f"rawcolour: error: {d['image']}{who}: {d['error']}", markup=False)
+        err_console.print(error_line(f"{d['image']}{who}: {d['error']}"), markup=False)
     if result.failed:
         raise typer.Exit(EXIT_FAILED)
 
@@ -293,8 +276,8 @@ def colourise_command(
 
     with library_errors():
         _check_outputs(as_json, csv_to, report, run)
-        models = _load_models("colourise", model, no_baseline, allow_random, quiet)
         options = _inference_options(device, precision, render_size=render_size)
+        models = _load_models("colourise", model, no_baseline, allow_random, quiet)
         result = evaluation.evaluate_colourise(data, models, options=options, limit=limit,
                                                samples=samples if report else 0, vgg_weights=vgg_weights,
                                                progress=_progress(quiet))
@@ -325,7 +308,7 @@ def raw2rgb_command(
     precision: PrecisionOpt = Precision.fp32,
     cfa: CfaOpt = CFA.RGGB,
     black: BlackOpt = 0.0,
-    white: WhiteOpt = 1020.0,
+    white: WhiteOpt = ZURICH_WHITE,
 ) -> None:
     """Develop the raw samples of --data with each model and score them against the truth.
 
@@ -349,8 +332,9 @@ def raw2rgb_command(
                              hint="pass one of them")
         if synthetic_raw and cameras:
             raise UsageError("--synthetic-raw and --cameras are two protocols", hint="pass one of them")
+        options = _inference_options(device, precision, tile=tile)
         models = _load_models("raw2rgb", model, no_baseline, allow_random, quiet)
-        common = {"options": _inference_options(device, precision, tile=tile_value(tile)), "seed": seed,
+        common = {"options": options, "seed": seed,
                   "limit": limit, "samples": samples if report else 0, "progress": _progress(quiet)}
         if cameras:
             result = evaluate_raw2rgb_cameras(data, models, **common)

@@ -12,7 +12,6 @@ from rich.table import Table
 from rawcolour import registry
 from rawcolour.cli.common import err_console, library_errors, print_json
 from rawcolour.cli.help import Command, Example, Group, with_examples
-from rawcolour.tasks import get_task
 
 app = typer.Typer(help="List and inspect models; import foreign checkpoints; export to ONNX.", no_args_is_help=True,
                   cls=with_examples(Group, [
@@ -21,35 +20,6 @@ app = typer.Typer(help="List and inspect models; import foreign checkpoints; exp
                       ("rawcolour models import latest_net_G.pth --arch pix2pix", "reference weights"),
                       ("rawcolour models export sgan-tiny --onnx sgan-tiny.onnx", "to ONNX"),
                   ]))
-
-
-def model_summary(name: str) -> dict:
-    """The facts `models list/show` print for one registry name."""
-    spec = registry.get_spec(name)
-    generator_parameters, discriminator_parameters = registry.parameter_counts(name)
-    record = {
-        "name": spec.name,
-        "task": spec.task,
-        "description": spec.description,
-        "parameters": generator_parameters,
-        "size_multiple": spec.policy.size_multiple,
-        "tiling": spec.policy.tiling,
-        "input_space": spec.io.input_space if spec.io and spec.learned else None,
-        "output_size": _output_size(spec),
-        "weights": registry.weights_status(name),
-    }
-    if discriminator_parameters is not None:
-        record["discriminator_parameters"] = discriminator_parameters
-    return record
-
-
-def _output_size(spec: registry.ModelSpec) -> str:
-    """What size of picture a model writes: the input's, or for RAW the sensor's or half of it."""
-    if not get_task(spec.task).reads_raw:
-        return "input"
-    if not spec.learned or (spec.io is not None and spec.io.output_scale == 2):
-        return "sensor"
-    return "half sensor"  # the paper's: one RGB pixel per 2x2 Bayer quad
 
 
 LIST_EXAMPLES: list[Example] = [
@@ -84,7 +54,7 @@ def list_command(
     """List every model name with its task, parameter count, input size multiple, output size, input space and weights."""
     with library_errors():  # an unknown task is a usage error, not an empty table
         names = registry.list_models(task=task)
-    records = [model_summary(n) for n in names]
+    records = [registry.summary(n) for n in names]
     if as_json:
         print_json(records)
         return
@@ -107,24 +77,6 @@ def list_command(
     console.print(table)
 
 
-def show_record(name: str) -> dict:
-    """Everything `models show` prints for one registry name (the --json object)."""
-    import dataclasses
-
-    spec = registry.get_spec(name)
-    record = model_summary(name)
-    weights, card = registry.weights_path(name), registry.card_path(name)
-    record["weights_file"] = str(weights) if weights else None
-    record["card"] = str(card) if card else None
-    record["paper"] = spec.paper or None
-    record["generator"] = spec.generator.to_dict() if spec.generator else None
-    record["discriminator"] = spec.discriminator.to_dict() if spec.discriminator else None
-    record["io"] = spec.io.to_dict() if spec.io and spec.learned else None  # a baseline has no network to feed
-    record["policy"] = spec.policy.to_dict()
-    record["recipe"] = dataclasses.asdict(spec.recipe) if spec.recipe else None
-    return record
-
-
 @app.command("show", cls=with_examples(Command, SHOW_EXAMPLES))
 def show_command(
     name: Annotated[str, typer.Argument(metavar="NAME", help="A registry name (see rawcolour models list).")],
@@ -133,7 +85,7 @@ def show_command(
     """Everything the registry knows about one model: what it is, its weights and card, its networks,
     what it eats and returns, how it runs on a picture, and its training recipe."""
     with library_errors():
-        record = show_record(name)
+        record = registry.describe(name)
     if as_json:
         print_json(record)
         return

@@ -114,7 +114,7 @@ def _parameter(f: Field) -> inspect.Parameter:
                                  default=default)
     meta = f.metadata
     kind: Any = {"str": str, "bool": bool, "int": int, "float": float}.get(str(f.type).split(" ")[0], str)
-    default: Any = meta.get("cli_default", f.default)
+    default: Any = f.default
     if meta["path"]:
         kind = Path
     elif meta["choices"]:
@@ -152,7 +152,6 @@ def train(*, quiet: bool = False, as_json: bool = False, **options: Any) -> None
     from rawcolour.train.loop import train as run_training
 
     values = {f.name: _cli_value(f, options[f.name]) for f in config_fields()}
-    values["out"] = values["out"] or str(Path("runs") / values["model"])
     cfg = TrainConfig(**values)
     with library_errors():
         ranks = Ranks.from_env()

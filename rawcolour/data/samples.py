@@ -34,7 +34,7 @@ import numpy as np
 from rawcolour.errors import InputError, UsageError
 from rawcolour.io.images import IMAGE_EXTENSIONS, read_image
 from rawcolour.io.pixels import to_float
-from rawcolour.io.packed_png import read_rawgan_png, read_zurich_png
+from rawcolour.io.packed_png import ZURICH_WHITE, read_rawgan_png, read_zurich_png
 from rawcolour.data.unprocess import UnprocessParams, area_half, synthetic_pair
 
 __all__ = [
@@ -233,7 +233,7 @@ def _target_float(path: Path) -> np.ndarray:
 
 
 def load_raw_pair(
-    pair: RawPair, *, cfa: str = "RGGB", black: float = 0.0, white: float = 1020.0
+    pair: RawPair, *, cfa: str = "RGGB", black: float = 0.0, white: float = ZURICH_WHITE
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decode a pair: packed (4, h, w) float32 [0,1] R,Gr,B,Gb, target (3, h, w) float32 [0,1].
 

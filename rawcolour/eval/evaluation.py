@@ -46,6 +46,7 @@ from rawcolour.eval.scoring import (
     display_name,
     mean,
 )
+from rawcolour.io.packed_png import ZURICH_WHITE
 from rawcolour.io.raw import RawPicture
 from rawcolour.registry import is_model
 from rawcolour.tasks import check_model_task, get_task
@@ -352,7 +353,7 @@ def _raw2rgb_settings(opts: InferenceOptions, used: int, *, synthetic: bool, lay
 
 def evaluate_raw2rgb(data: str | Path, models: Sequence[EvalModel], *, options: InferenceOptions | None = None,
                      synthetic: bool = False, layout: str = "auto", seed: int = 0, cfa: str = "RGGB",
-                     black: float = 0.0, white: float = 1020.0, limit: int | None = None, samples: int = 0,
+                     black: float = 0.0, white: float = ZURICH_WHITE, limit: int | None = None, samples: int = 0,
                      progress: Progress | None = None) -> EvalResult:
     """Develop every raw sample of `data` with each model and score PSNR (eq. 7) and SSIM at packed resolution.
 

@@ -158,10 +158,7 @@ def _table_html(result: Any) -> str:
     cols = result.columns
     head = "".join(f"<th>{html.escape(h)}</th>" for _, h, _, _ in cols)
     body = []
-    rows = list(result.rows)
-    if result.reference:
-        rows.append({"weights": "", **result.reference})
-    for r in rows:
+    for r in result.table_rows():
         cells = "".join(f"<td>{_fmt(r.get(k), f)}</td>" for k, _, f, _ in cols)
         name, weights = html.escape(str(r.get("model", ""))), html.escape(str(r.get("weights", "")))
         body.append(f"<tr><th>{name}</th><td class=l>{weights}</td><td>{r.get('images', '')}</td>{cells}</tr>")

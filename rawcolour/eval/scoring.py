@@ -7,6 +7,8 @@ synthetic raw) and :mod:`rawcolour.eval.cameras` (raw2rgb through held-out real 
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -96,6 +98,20 @@ class EvalResult:
     def columns(self) -> list[tuple[str, str, str, str]]:
         """The COLUMNS of this task that at least one row fills."""
         return [c for c in COLUMNS[self.task] if any(r.get(c[0]) is not None for r in self.rows)]
+
+    def table_rows(self) -> list[dict[str, Any]]:
+        """The table's rows: one per model, then the ground truth's own figures when there are any."""
+        return list(self.rows) + ([{"weights": "", **self.reference}] if self.reference else [])
+
+    def to_csv(self) -> str:
+        """The table as CSV: model, weights, images and the filled columns (non-finite figures empty)."""
+        keys = ["model", "weights", "images"] + [key for key, _, _, _ in self.columns]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for row in _finite(self.table_rows()):
+            writer.writerow({k: "" if row.get(k) is None else row[k] for k in keys})
+        return buf.getvalue()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly summary (no pixels; non-finite numbers become None)."""

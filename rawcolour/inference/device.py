@@ -27,7 +27,7 @@ import torch.nn as nn
 
 from rawcolour.errors import DeviceError, UsageError
 from rawcolour.inference.oom import is_oom  # noqa: F401 (part of this module's API)
-from rawcolour.inference.options import precision_key
+from rawcolour.inference.options import check_device, precision_key
 from rawcolour.nets.fold import fold_for_inference
 from rawcolour.nets.inference_graph import inference_copy, rewrite_for_speed
 from rawcolour.nets.norms import has_sample_statistics
@@ -57,7 +57,7 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     """
     if isinstance(name, torch.device):
         name = str(name)
-    text = (name or "auto").strip().lower()
+    text = check_device(name or "auto").strip().lower()
     if text == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", torch.cuda.current_device())
@@ -80,12 +80,10 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
             raise DeviceError(f"device {name!r} is not available: {count} CUDA device(s) found",
                               hint=f"use cuda:0..cuda:{count - 1}")
         return torch.device("cuda", index)
-    if text == "mps":
-        if not _mps_available():
-            raise DeviceError("device 'mps' is not available (Apple Silicon GPU with a torch MPS build needed)",
-                              hint="use --device cpu (or auto)")
-        return torch.device("mps")
-    raise UsageError(f"unknown device {name!r}", hint="use auto, cpu, cuda, cuda:N or mps")
+    if not _mps_available():  # mps, the one name left (check_device)
+        raise DeviceError("device 'mps' is not available (Apple Silicon GPU with a torch MPS build needed)",
+                          hint="use --device cpu (or auto)")
+    return torch.device("mps")
 
 
 def _mps_available() -> bool:

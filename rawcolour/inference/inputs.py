@@ -8,15 +8,23 @@ from pathlib import Path
 from rawcolour.errors import InputError, UsageError
 from rawcolour.io.files import open_regular
 from rawcolour.io.images import DEFAULT_MAX_PIXELS, Picture, read_image
-from rawcolour.io.packed_png import read_rawgan_png, read_zurich_png
+from rawcolour.io.packed_png import ZURICH_WHITE, read_rawgan_png, read_zurich_png
 from rawcolour.io.raw import RawPicture, is_raw_path, read_raw
 from rawcolour.tasks import get_task
 
 RAW_FORMATS = ("auto", "camera", "zurich", "rawgan")
 
 
+def check_raw_format(raw_format: str) -> str:
+    """``raw_format`` in lower case if it is one of RAW_FORMATS, else a UsageError."""
+    fmt = str(raw_format).lower()
+    if fmt not in RAW_FORMATS:
+        raise UsageError(f"unknown RAW format {raw_format!r}", hint=f"use one of {', '.join(RAW_FORMATS)}")
+    return fmt
+
+
 def load_input(task: str, path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, raw_format: str = "auto",
-               cfa: str = "RGGB", black: float = 0.0, white: float = 1020.0) -> Picture | RawPicture:
+               cfa: str = "RGGB", black: float = 0.0, white: float = ZURICH_WHITE) -> Picture | RawPicture:
     """Decode one input file for `task`: an ordinary image (colourise) or, for raw2rgb, a camera
     RAW (LibRaw), a Zurich 1-channel 16-bit Bayer PNG or a RAW2RGB-GAN 4-channel 8-bit packed PNG.
 
@@ -28,9 +36,7 @@ def load_input(task: str, path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIX
     path = Path(path)
     if get_task(task).inputs == "pictures":
         return read_image(path, max_pixels=max_pixels)
-    fmt = str(raw_format).lower()
-    if fmt not in RAW_FORMATS:
-        raise UsageError(f"unknown RAW format {raw_format!r}", hint=f"use one of {', '.join(RAW_FORMATS)}")
+    fmt = check_raw_format(raw_format)
     if fmt == "auto":
         if is_raw_path(path):
             fmt = "camera"
@@ -82,4 +88,4 @@ def _png_raw_layout(path: Path) -> str:
         hint="ordinary pictures go to `rawcolour colourise`; name the format with --raw-format")
 
 
-__all__ = ["RAW_FORMATS", "load_input"]
+__all__ = ["RAW_FORMATS", "check_raw_format", "load_input"]

@@ -9,6 +9,7 @@ tiler repeats for its own callers are the functions here (``tile_option``, ``che
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -28,11 +29,23 @@ TILE_STATS = ("auto", "exact")
 # and faster (fp32 on a CPU, a net without per-picture norm statistics), else torch.
 BACKENDS = ("auto", "torch", "onnxruntime")
 # --precision's names, and the spellings taken for them
+PRECISIONS = ("fp32", "fp16", "bf16")
 PRECISION_NAMES = {
     "float32": "fp32", "float": "fp32", "fp32": "fp32", "32": "fp32",
     "float16": "fp16", "half": "fp16", "fp16": "fp16", "16": "fp16",
     "bfloat16": "bf16", "bf16": "bf16",
 }
+
+
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def check_device(name: str) -> str:
+    """``name`` if it names a device (auto, cpu, cuda, cuda:N, mps), else a UsageError; whether the
+    device is there is device.resolve_device's to say, when the network runs."""
+    if not (isinstance(name, str) and _DEVICE.fullmatch(name.strip().lower())):
+        raise UsageError(f"unknown device {name!r}", hint="use auto, cpu, cuda, cuda:N or mps")
+    return name
 
 
 def tile_option(tile: int | str | None) -> int | str:
@@ -129,6 +142,7 @@ class InferenceOptions:
         self.exposure = float(self.exposure)
 
     def _check_running(self) -> None:
+        check_device(self.device)
         self.tile = tile_option(self.tile)
         if self.overlap is not None:
             if isinstance(self.overlap, bool) or not isinstance(self.overlap, (int, np.integer)) or self.overlap < 0:
@@ -165,4 +179,5 @@ class InferenceOptions:
         return values
 
 
-__all__ = ["BACKENDS", "PRECISION_NAMES", "TILE_STATS", "InferenceOptions", "check_backend", "check_tile_stats", "precision_key", "tile_option"]
+__all__ = ["BACKENDS", "PRECISIONS", "PRECISION_NAMES", "TILE_STATS", "InferenceOptions", "check_backend",
+           "check_device", "check_tile_stats", "precision_key", "tile_option"]

@@ -55,7 +55,10 @@ from rawcolour.io.metadata import read_metadata_provenance
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "DEFAULT_QUALITY",
+    "FORMAT_NAMES",
     "IMAGE_EXTENSIONS",
+    "OUTPUT_EXTENSIONS",
     "Picture",
     "encode_image",
     "format_for_path",
@@ -74,7 +77,11 @@ DEFAULT_MAX_PIXELS = 250_000_000
 # Lower-case suffixes of the files read_image is meant for (the batch CLI globs these).
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
 
-_FORMATS = {"png": "png", "tif": "tiff", "tiff": "tiff", "jpg": "jpg", "jpeg": "jpg"}
+# Output formats: each spelling taken (--format, a file's suffix) -> the format's name, its suffix
+# for names rawcolour makes, and JPEG's quality when none is given.
+FORMAT_NAMES = {"png": "png", "tif": "tiff", "tiff": "tiff", "jpg": "jpg", "jpeg": "jpg"}
+OUTPUT_EXTENSIONS = {"png": ".png", "tiff": ".tif", "jpg": ".jpg"}
+DEFAULT_QUALITY = 95
 # PNG: rawcolour.io.png (the Sub filter, zlib's run-length strategy; strips compressed on every core).
 # TIFF: deflate (tag 8, which every TIFF reader knows, unlike zstd: OpenCV's and Photoshop's
 # libtiff cannot read it) with the horizontal predictor, in 256 x 256 tiles compressed on every
@@ -114,21 +121,21 @@ class Picture:
 def normalise_format(name: str) -> str:
     """'png' | 'tif' | 'tiff' | 'jpg' | 'jpeg' (any case, optional dot) -> 'png' | 'tiff' | 'jpg'."""
     key = str(name).lower().lstrip(".")
-    if key not in _FORMATS:
+    if key not in FORMAT_NAMES:
         raise UsageError(f"unknown output format '{name}'", hint="use png, tiff or jpg")
-    return _FORMATS[key]
+    return FORMAT_NAMES[key]
 
 
 def format_for_path(path: str | Path) -> str:
     """The output format a file name asks for, from its suffix."""
     suffix = Path(path).suffix
-    if suffix.lower().lstrip(".") not in _FORMATS:
+    if suffix.lower().lstrip(".") not in FORMAT_NAMES:
         raise UsageError(
             f"cannot tell the output format from the suffix '{suffix}'",
             path=path,
             hint="name the file .png, .tif/.tiff or .jpg/.jpeg, or pass --format",
         )
-    return _FORMATS[suffix.lower().lstrip(".")]
+    return FORMAT_NAMES[suffix.lower().lstrip(".")]
 
 
 # --------------------------------------------------------------------------- reading
@@ -449,7 +456,7 @@ def encode_image(
     exif: bytes | None = None,
     icc_profile: bytes | None = None,
     provenance: dict[str, str] | None = None,
-    quality: int = 95,
+    quality: int = DEFAULT_QUALITY,
 ) -> bytes:
     """Encode (H, W) grey or (H, W, 3) RGB pixels as PNG / TIFF (8 or 16 bits) or JPEG (8 bits).
 
@@ -470,7 +477,7 @@ def encoded_parts(
     exif: bytes | None = None,
     icc_profile: bytes | None = None,
     provenance: dict[str, str] | None = None,
-    quality: int = 95,
+    quality: int = DEFAULT_QUALITY,
 ) -> Iterable[bytes]:
     """:func:`encode_image`'s bytes in pieces, made as they are consumed (a PNG is never whole in
     memory); bad arguments raise before the first piece."""
@@ -537,7 +544,7 @@ def write_image(
     exif: bytes | None = None,
     icc_profile: bytes | None = None,
     provenance: dict[str, str] | None = None,
-    quality: int = 95,
+    quality: int = DEFAULT_QUALITY,
 ) -> Path:
     """Encode and write atomically (never a partial file); ``fmt`` defaults to the suffix's. Returns the path."""
     path = Path(path)

@@ -33,6 +33,10 @@ def _read_png(path: str | Path, max_pixels: int | None = None) -> tuple[np.ndarr
     return arr, mode, p
 
 
+# The Zurich RAW-to-RGB mosaics' white level: 10-bit data that PyNET scales by 4 x 255.
+ZURICH_WHITE = 4.0 * 255
+
+
 def check_levels(black: float, white: float) -> None:
     """The black and white levels of a Zurich mosaic (--black, --white): white above black."""
     if not white > black:
@@ -40,9 +44,9 @@ def check_levels(black: float, white: float) -> None:
                          hint="give the mosaics' black and white levels (--black, --white)")
 
 
-def read_zurich_png(path: str | Path, cfa: str = "RGGB", black: float = 0.0, white: float = 1020.0,
+def read_zurich_png(path: str | Path, cfa: str = "RGGB", black: float = 0.0, white: float = ZURICH_WHITE,
                     max_pixels: int | None = None) -> RawPicture:
-    """Zurich RAW-to-RGB: a 1-channel 16-bit PNG Bayer mosaic (10-bit data, PyNET scales by 4*255 = 1020)."""
+    """Zurich RAW-to-RGB: a 1-channel 16-bit PNG Bayer mosaic (10-bit data, white at ZURICH_WHITE)."""
     cfa = check_cfa(cfa)
     check_levels(black, white)
     arr, mode, p = _read_png(path, max_pixels)

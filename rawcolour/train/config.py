@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from rawcolour.errors import UsageError
 from rawcolour.io.files import atomic_write_bytes
+from rawcolour.io.packed_png import ZURICH_WHITE
 from rawcolour.tasks import TASKS, check_model_task, get_task
 
 if TYPE_CHECKING:
@@ -49,19 +50,16 @@ POSITIVE, NON_NEGATIVE, UNIT = "positive", "non-negative", "[0, 1)"
 
 def option(default: Any = MISSING, *, help: str = "", panel: str | None = None, limit: str | None = None,
            override: bool = False, flag: str | None = None, path: bool = False,
-           choices: tuple[str, ...] | None = None, cli_default: Any = MISSING, argument: bool = False) -> Any:
+           choices: tuple[str, ...] | None = None, argument: bool = False) -> Any:
     """A TrainConfig field with what the CLI, the checks and the recipe merge need to know about it.
 
     ``flag``: the option's declaration (default ``--field-name``; ``--amp/--no-amp`` for a switch
     pair); ``path``: given as a path on the command line, stored as text; ``choices``: the values
     it takes (a choice on the command line); ``override``: it replaces the registry recipe's value
-    (of every selected stage when a stage has a field of this name); ``cli_default``: the command
-    line's default when it differs from the library's.
+    (of every selected stage when a stage has a field of this name).
     """
     meta = {"help": help, "panel": panel, "limit": limit, "override": override, "flag": flag, "path": path,
             "choices": choices, "argument": argument}
-    if cli_default is not MISSING:
-        meta["cli_default"] = cli_default
     if default is MISSING:
         return field(metadata=meta)
     return field(default=default, metadata=meta)
@@ -76,9 +74,8 @@ class TrainConfig:
     # folder of photos (colourise, --synthetic-raw) or paired RAW data (raw2rgb)
     data: str = option(path=True, panel=DATA, help="Training folder: colour photos (colourise, --synthetic-raw) "
                        "or paired RAW data (Zurich or RAW2RGB-GAN layout).")
-    # run folder: config.json, log.jsonl, checkpoints/, last.safetensors, samples/
-    out: str = option("runs/train", path=True, panel=RUN, cli_default=None,
-                      help="Run folder (default runs/MODEL).")
+    # run folder: config.json, log.jsonl, checkpoints/, last.safetensors, samples/ (None: runs/MODEL)
+    out: str | None = option(None, path=True, panel=RUN, help="Run folder (default runs/MODEL).")
     resume: bool = option(False, panel=RUN, help="Continue the run in --out exactly where it stopped "
                           "(its saved options are used).")
     val: str | None = option(None, path=True, panel=DATA, help="Validation folder (same kind as --data); "
@@ -101,7 +98,7 @@ class TrainConfig:
     val_max: int = option(64, panel=DATA, help="At most this many validation samples.")
     cfa: str = option("RGGB", panel=DATA, help="Bayer pattern of Zurich mosaics.")
     black: float = option(0.0, panel=DATA, help="Black level of Zurich mosaics.")
-    white: float = option(1020.0, panel=DATA, help="White level of Zurich mosaics.")
+    white: float = option(ZURICH_WHITE, panel=DATA, help="White level of Zurich mosaics.")
     # torchvision VGG16 state dict (.pth / .safetensors) for the perceptual loss
     vgg_weights: str | None = option(None, path=True, help="torchvision VGG16 ImageNet weights (.pth/.safetensors) "
                                      "for the perceptual loss.")
@@ -166,6 +163,10 @@ class TrainConfig:
                                      "not forked).")
     cache_photos: bool = option(True, flag="--cache-photos/--no-cache-photos",
                                 help="Keep decoded photos in memory (up to 1 GiB).")  # when the set is small
+
+    def __post_init__(self) -> None:
+        if self.out is None:
+            self.out = str(Path("runs") / self.model)
 
     def overrides(self) -> dict[str, Any]:
         """The recipe values this run changes (for checkpoint metadata)."""
@@ -311,7 +312,9 @@ def _check_limits(cfg: TrainConfig) -> None:
 def _check_options(cfg: TrainConfig, spec: ModelSpec) -> None:
     """Contradictory or unknown options raise UsageError before anything is built."""
     from rawcolour.data.unprocess import WB_GAIN_RANGES
+    from rawcolour.inference.options import check_device
 
+    check_device(cfg.device)
     task = get_task(cfg.task)
     check_model_task(spec.name, spec.task, cfg.task,
                      hint=f"use `rawcolour train {spec.task}` or pick a {cfg.task} model")

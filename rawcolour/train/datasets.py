@@ -35,6 +35,7 @@ from rawcolour.data import unprocess
 from rawcolour.errors import InputError, RawcolourError, UsageError
 from rawcolour.data.saliency import SaliencyCache, load_saliency_map
 from rawcolour.distributed import Ranks
+from rawcolour.io.packed_png import ZURICH_WHITE
 from rawcolour.tasks import get_task
 
 _VAL_KEY = 0x7A1  # epoch key of validation samples
@@ -295,7 +296,7 @@ class PairedRawDataset(_SeededDataset):
     """Zurich / RAW2RGB-GAN pairs -> packed crops, targets at packed resolution, saliency."""
 
     def __init__(self, pairs: list[data.RawPair], crop: int, augment: tuple[str, ...], seed: int, train: bool,
-                 saliency: SaliencySource | None = None, cfa: str = "RGGB", black: float = 0.0, white: float = 1020.0):
+                 saliency: SaliencySource | None = None, cfa: str = "RGGB", black: float = 0.0, white: float = ZURICH_WHITE):
         super().__init__(seed, train)
         self.pairs, self.crop, self.augment, self.saliency = pairs, crop, augment, saliency
         self.levels = {"cfa": cfa, "black": black, "white": white}
