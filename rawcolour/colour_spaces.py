@@ -30,6 +30,7 @@ from typing import Callable
 import numpy as np
 
 from rawcolour.errors import UsageError
+from rawcolour.io.pixels import dtype_for
 
 __all__ = ["COLOUR_SPACES", "ColourSpace", "apply_matrix", "encode_linear_srgb", "get_colour_space", "icc_profile",
            "matrix_from_linear_srgb"]
@@ -200,8 +201,8 @@ def encode_linear_srgb(linear: np.ndarray, space: str | ColourSpace, *, to_srgb:
     x = np.asarray(linear)
     if x.ndim != 3 or x.shape[2] != 3:
         raise ValueError(f"linear light must be (H, W, 3), got shape {x.shape}")
-    if bit_depth not in (None, 8, 16):
-        raise ValueError(f"bit depth must be None, 8 or 16, got {bit_depth}")
+    if bit_depth is not None:
+        dtype_for(bit_depth)  # 8 or 16
     matrix = matrix_from_linear_srgb(space.name)
     if to_srgb is not None:
         matrix = matrix @ np.asarray(to_srgb, dtype=np.float64)

@@ -218,7 +218,7 @@ def test_codes_for_a_writer_are_the_codes_of_the_float_picture(tmp_path: Path, p
 
 def test_an_unknown_bit_depth_is_refused_before_the_network_runs(sgan_tiny: LoadedModel) -> None:
     raw = RawPicture(packed=np.full((4, 16, 16), 0.3, np.float32))
-    with pytest.raises(UsageError, match="bit depth must be 8 or 16"):
+    with pytest.raises(UsageError, match="bit depth 12 is not supported; use 8 or 16"):
         raw_to_rgb(sgan_tiny, raw, bit_depth=12)
 
 

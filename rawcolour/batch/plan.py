@@ -11,6 +11,7 @@ from rawcolour.batch.collect import Collection, Source, _file_key
 from rawcolour.errors import RawcolourError, UsageError
 from rawcolour.io import images
 from rawcolour.io.images import DEFAULT_QUALITY, FORMAT_NAMES, OUTPUT_EXTENSIONS
+from rawcolour.io.pixels import dtype_for
 from rawcolour.tasks import get_task
 
 
@@ -124,8 +125,8 @@ def _output_format(plan: OutputPlan, kind: str) -> tuple[str, int]:
             )
         fmt = from_name
     fmt = fmt or "png"
-    if plan.bit_depth not in (None, 8, 16):
-        raise UsageError(f"bit depth {plan.bit_depth} is not supported", hint="use --bit-depth 8 or 16")
+    if plan.bit_depth is not None:
+        dtype_for(plan.bit_depth)  # 8 or 16
     if fmt == "jpg" and plan.bit_depth == 16:
         raise UsageError("JPEG holds only 8 bits per channel", hint="use --bit-depth 8, or --format png or tiff")
     if plan.quality is not None and (fmt != "jpg" or not 1 <= plan.quality <= 100):

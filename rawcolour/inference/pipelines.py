@@ -46,7 +46,7 @@ from rawcolour.inference.options import InferenceOptions
 from rawcolour.inference.result import Result
 from rawcolour.io.images import Picture
 from rawcolour.io.mosaic import flip_image, halve_mosaic, rggb_flips, to_rggb
-from rawcolour.io.pixels import from_float, to_float
+from rawcolour.io.pixels import dtype_for, from_float, to_float
 from rawcolour.io.raw import RawPicture, apply_orientation
 from rawcolour.registry import get_spec
 from rawcolour.tasks import check_model_task
@@ -179,8 +179,8 @@ def raw_to_rgb(model: LoadedModel, raw: RawPicture | str | Path,
     """
     start = time.perf_counter()
     options = options or InferenceOptions()
-    if bit_depth not in (None, 8, 16):
-        raise UsageError(f"bit depth must be 8 or 16 (or None for floats), got {bit_depth}")
+    if bit_depth is not None:
+        dtype_for(bit_depth)  # 8 or 16, refused before the network runs
     _check_task(model, "raw2rgb")
     check_development(model, options)
     if model.net is None:
