@@ -33,7 +33,7 @@ from torch import nn
 import rawcolour
 from rawcolour.checkpoint import LoadedModel, load_model
 from rawcolour.errors import OutputError, RawcolourError, UsageError
-from rawcolour.io.files import atomic_write_bytes, output_error
+from rawcolour.io.files import atomic_write_bytes, output_error, same_file
 from rawcolour.nets.fold import fold_for_inference
 
 INPUT_NAME, OUTPUT_NAME = "input", "output"
@@ -114,11 +114,14 @@ def export_onnx(model: str | Path | LoadedModel, output: str | Path, *, force: b
     start = time.perf_counter()
     out = Path(output)
     _check_output(out, force)
+    loaded = model if isinstance(model, LoadedModel) else load_model(model, for_inference=True, device="cpu")
+    if loaded.source is not None and out.exists() and same_file(out, loaded.source):
+        raise OutputError("the ONNX file would overwrite the model's own checkpoint", path=out,
+                          hint="choose another --onnx")
     _need("onnxscript", "ONNX export")
     _need("onnx", "ONNX export")
     if check:
         _need("onnxruntime", "checking the exported graph")
-    loaded = model if isinstance(model, LoadedModel) else load_model(model, for_inference=True, device="cpu")
     if loaded.net is None:
         raise UsageError(f"{loaded.name!r} is a baseline without a network; there is nothing to export",
                          hint="export a learned model (see `rawcolour models list`)")

@@ -44,7 +44,7 @@ from rawcolour.interop_layouts import (
     reference_key_map,
     reference_sn_vectors,
 )
-from rawcolour.io.files import file_sha256
+from rawcolour.io.files import file_sha256, same_file
 from rawcolour.nets import config_from_dict, config_to_dict, count_parameters, meta_build
 from rawcolour.registry import ModelSpec, NetSpec, get_spec, list_models
 
@@ -212,7 +212,7 @@ def import_checkpoint(path: str | Path, arch: str, output: str | Path | None = N
     check_foreign_arch(arch, "--arch")
     path = Path(path)
     out = Path(output) if output is not None else default_output(path)
-    if path.exists() and out.exists() and out.resolve() == path.resolve():
+    if path.exists() and out.exists() and same_file(out, path):
         raise OutputError("the output would overwrite the input checkpoint", path=out,
                           hint="choose another output with -o")
     if out.exists() and not force:

@@ -514,3 +514,14 @@ def test_load_settings_are_checked_before_any_file_is_read() -> None:
                        ({"black": 64.0, "white": 64.0}, "--white 64 must be above --black 64")):
         with pytest.raises(UsageError, match=words):
             batch.LoadSettings(**bad)
+
+
+def test_an_existing_output_of_another_input_is_a_conflict() -> None:
+    from rawcolour.batch.provenance import conflict
+
+    made = {"rawcolour": "0.1.0", "input": "scan.png", "model": "colorgan-tiny", "model_sha256": "ab" * 32,
+            "settings": "{}"}
+    same = {"input": "scan.png", "model": "colorgan-tiny", "model_sha256": "ab" * 32, "settings": "{}"}
+    assert conflict(made, same) is None
+    assert conflict(made, {**same, "input": "scan.jpg"}) == "exists, made from another input (scan.png)"
+    assert conflict({k: v for k, v in made.items() if k != "input"}, {**same, "input": "scan.jpg"}) is None  # not recorded

@@ -178,6 +178,8 @@ def test_a_bad_option_is_one_line_naming_the_page():
     (("train", "colourise", "--model", "colorgan-tiny", "--data", ".", "--device", "tpu"), "unknown device 'tpu'"),
     (("raw2rgb", "x.dng", "--wb", "1,2"), "white balance '1,2'"),
     (("raw2rgb", "x.dng", "--bit-depth", "12"), "bit depth 12 is not supported"),
+    (("eval", "colourise", "--data", ".", "--csv", "rows.csv"), "--csv rows.csv is inside --data ."),
+    (("eval", "raw2rgb", "--data", ".", "--report", "sub/report"), "--report sub/report is inside --data ."),
 ])
 def test_checks_of_option_values_are_one_line_and_exit_2(args, words):
     result = invoke(*args)
@@ -231,7 +233,7 @@ def test_skip_keeps_only_the_same_model_and_settings(shoot, tmp_path, models):
     assert [x for x in other.stderr.splitlines() if x.startswith("rawcolour: error:")] == [
         f"rawcolour: error: {out / f'IMG_{i}.png'}: exists, made by sgan-tiny; --on-exist overwrite, or another -o"
         for i in (1, 2)]
-    assert "2 outputs made by another model or with other settings" in other.stderr
+    assert "2 outputs made from another input, by another model or with other settings" in other.stderr
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == stamps
 
     # the same model with a setting that changes pixels: named in the line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -103,6 +104,12 @@ def test_refusals_write_nothing(tmp_path, sgan_export):
     with pytest.raises(MissingWeightsError):
         export_onnx("sgan", tmp_path / "sgan.onnx")
     assert not list(tmp_path.iterdir())
+    checkpoint = ckpt.read_bytes()
+    os.link(ckpt, tmp_path / "hard-link.onnx")  # the checkpoint under another name
+    for target in (ckpt, tmp_path / "hard-link.onnx"):
+        with pytest.raises(OutputError, match="would overwrite the model's own checkpoint"):
+            export_onnx(ckpt, target, force=True)
+    assert ckpt.read_bytes() == checkpoint
 
 
 def test_cli_export_errors(tmp_path, sgan_export):

@@ -558,3 +558,15 @@ def test_library_log_records_become_a_note_too(tmp_path, models):
         assert any("invalid data type 99" in n for n in recs["tag.dng"]["notes"]), recs["tag.dng"]
     else:
         assert len(run.stderr.decode().splitlines()) == 1
+
+
+def test_json_records_with_stdout_closed_are_one_line_before_any_work(tmp_path, models):
+    src = grey_png(tmp_path / "a.png")
+    closed = "import os, sys\nos.close(1)\nsys.stdout = None"  # as Python starts under `rawcolour ... >&-`
+    run = cli("colourise", str(src), "-o", str(tmp_path / "out"), "--model", str(models["colorgan-tiny"]), "--json",
+              prelude=closed)
+    assert run.returncode == 2
+    assert one_error(run) == "rawcolour: error: stdout is closed; give the command a stdout, or drop --json / -o -"
+    assert not (tmp_path / "out").exists()
+    listed = cli("models", "list", "--json", prelude=closed)
+    assert listed.returncode == 1 and "stdout is closed" in one_error(listed)

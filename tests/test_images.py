@@ -6,6 +6,7 @@ import errno
 import io
 import json
 import os
+import stat
 import struct
 import zlib
 from pathlib import Path
@@ -381,6 +382,21 @@ class TestWrite:
 
 
 class TestAtomicWrite:
+    @pytest.mark.skipif(not hasattr(os, "mkfifo") or not os.path.exists(os.devnull), reason="no FIFOs or devices")
+    def test_a_device_a_fifo_or_a_link_to_one_is_never_replaced(self, tmp_path):
+        os.mkfifo(tmp_path / "fifo.png")
+        os.symlink(os.devnull, tmp_path / "null.png")  # as /dev/stdout is a link to /proc/self/fd/1
+        (tmp_path / "plain.png").write_bytes(b"old")
+        os.symlink(tmp_path / "plain.png", tmp_path / "link.png")
+        for name, kind in (("fifo.png", "it is a FIFO"), ("null.png", "it is a link to a character device")):
+            with pytest.raises(OutputError, match=f"{kind}, not a regular file; nothing was written"):
+                images.write_image(tmp_path / name, _rgb8())
+        assert stat.S_ISFIFO(os.lstat(tmp_path / "fifo.png").st_mode)
+        assert os.readlink(tmp_path / "null.png") == os.devnull
+        images.write_image(tmp_path / "link.png", _rgb8())  # a link to a regular file: replaced, as before
+        assert not os.path.islink(tmp_path / "link.png") and (tmp_path / "plain.png").read_bytes() == b"old"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo.png", "link.png", "null.png", "plain.png"]
+
     def test_failed_rename_leaves_nothing(self, tmp_path, monkeypatch):
         target = tmp_path / "out.png"
         target.write_bytes(b"old contents")

@@ -217,6 +217,10 @@ def test_checkpoint_loads_and_describes_training(photos: Path, tmp_path: Path) -
     assert (out / "config.json").is_file() and list((out / "samples").glob("step_*.png"))
     with pytest.raises(OutputError, match="already holds a training run"):
         Trainer(_raw_cfg(photos, out))
+    with pytest.raises(OutputError, match="--out names a file, not a run folder"):
+        Trainer(_raw_cfg(photos, out / "config.json"))
+    with pytest.raises(OutputError, match="cannot write the run folder"):
+        Trainer(_raw_cfg(photos, out / "config.json" / "run")).run()
 
 
 def test_paired_rawgan_layout_trains(tmp_path: Path) -> None:

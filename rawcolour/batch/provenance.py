@@ -67,10 +67,12 @@ def conflict(existing: Mapping[str, str], wanted: Mapping[str, str | None]) -> s
     """Why an existing output is not what this run would write, in a few words; None when it is.
 
     ``existing``: the output's provenance ({} when it has none: another program made it);
-    ``wanted``: what this run records (model, model_sha256, settings; a None is not compared).
+    ``wanted``: what this run records (input, model, model_sha256, settings; a None is not compared).
     """
     if "rawcolour" not in existing:
         return "exists, not made by rawcolour (it has no rawcolour provenance)"
+    if existing.get("input") and wanted.get("input") and existing["input"] != wanted["input"]:
+        return f"exists, made from another input ({existing['input']})"
     made_by = existing.get("model") or "an unnamed model"
     old_sha, new_sha = existing.get("model_sha256"), wanted.get("model_sha256")
     if old_sha and new_sha:

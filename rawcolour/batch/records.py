@@ -68,7 +68,7 @@ class Summary:
     unsupported: int = 0
     ignored: int = 0
     in_colour: int = 0  # colourise inputs that already had colour (converted or passed over)
-    mismatched: int = 0  # failed because the output exists from another model or other settings
+    mismatched: int = 0  # failed because the output exists from another input, model or settings
     seconds: float = 0.0
     interrupted: bool = False
     planned: int = 0  # files this rank was given (run_batch)

@@ -271,7 +271,7 @@ class BatchRunner:
             return self._record(job, "failed", error=str(err))
         if job.output is not None and os.path.lexists(job.output):
             if self.on_exist == "skip":
-                why = self._conflict(job.output)
+                why = self._conflict(job)
                 if why is None:
                     return self._record(job, "skipped", notes=["output exists (--on-exist overwrite to redo it)"])
                 err = OutputError(why, path=job.output, hint="--on-exist overwrite, or another -o")
@@ -287,13 +287,13 @@ class BatchRunner:
         wanted = getattr(self.converter, "provenance", None)
         return wanted() if wanted is not None else self.converter.describe()
 
-    def _conflict(self, output: Path) -> str | None:
-        """Why the existing ``output`` is not what this run would write (None: keep it)."""
+    def _conflict(self, job: Job) -> str | None:
+        """Why ``job``'s existing output is not what this run would write (None: keep it)."""
         try:
-            existing = images.read_metadata_provenance(output)
+            existing = images.read_metadata_provenance(job.output)
         except (RawcolourError, OSError):
             existing = {}  # not a picture rawcolour wrote (rawcolour never leaves a partial file)
-        return conflict(existing, self._provenance())
+        return conflict(existing, {**self._provenance(), "input": job.input.name})
 
     def _clean_folder(self, job: Job) -> list[str]:
         """Once per output folder: remove temporary files an earlier, killed run left there."""

@@ -109,8 +109,8 @@ def summary_line(task: str, s: batch.Summary, total_seconds: float, kinds: list[
     if passed_colour:
         parts.append(f"{passed_colour} skipped (already in colour)")
     if s.failed:
-        other = (f": {s.mismatched} output{'s' if s.mismatched != 1 else ''} made by another model or with other "
-                 "settings (--on-exist overwrite, or another -o)") if s.mismatched else ""
+        other = (f": {s.mismatched} output{'s' if s.mismatched != 1 else ''} made from another input, by another "
+                 "model or with other settings (--on-exist overwrite, or another -o)") if s.mismatched else ""
         parts.append(f"{s.failed} failed{other}")
     if s.in_colour and not only_grey:
         parts.append(f"{s.in_colour} input{'s were' if s.in_colour != 1 else ' was'} already in colour: "

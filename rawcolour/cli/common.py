@@ -49,6 +49,10 @@ def library_errors() -> Iterator[None]:
         raise fail(err) from None
 
 
+STDOUT_CLOSED = OutputError("cannot write the JSON records: stdout is closed", path="<stdout>",
+                            hint="give the command a stdout (> records.json), or drop --json")
+
+
 def print_json(obj: Any) -> None:
     """One compact JSON record on stdout.
 
@@ -56,6 +60,8 @@ def print_json(obj: Any) -> None:
     failure to write stdout (a full disk behind ``> file``, /dev/full) is an OutputError, and
     stdout is sent to /dev/null so that Python's own final flush does not fail again.
     """
+    if sys.stdout is None:  # started with stdout closed (>&-): one line, whichever command
+        raise fail(STDOUT_CLOSED)
     try:
         sys.stdout.write(json.dumps(obj, default=str) + "\n")
         sys.stdout.flush()

@@ -65,9 +65,10 @@ NOTES = (
     "Outputs are named STEM+SUFFIX.png|.tif|.jpg: next to each input with the suffix {suffix}, or in the "
     "-o folder without one. An input is never overwritten; two inputs that would write the same file "
     "stop the command before any work.\n\n"
-    "An existing output is skipped (--on-exist skip) when it records the same model (by SHA-256) and "
-    "the same settings that change pixels, so running a command again only does what is missing; an "
-    "output made by another model or with other settings fails with one line instead.\n\n"
+    "An existing output is skipped (--on-exist skip) when it records the same input name, the same model "
+    "(by SHA-256) and the same settings that change pixels, so running a command again only does what is "
+    "missing; an output made from another input, by another model or with other settings fails with one line "
+    "instead.\n\n"
     "Exit codes: 0 every input converted or skipped; 1 some input failed (each named on stderr) or the "
     "model could not be loaded; 2 usage error; 130 interrupted (Ctrl-C), leaving no partial file."
 )
@@ -339,6 +340,8 @@ def _stdin_paths(inputs: list[str], asked: _Asked, ranks: distributed.Ranks) -> 
     """Refuse a picture on stdout that cannot go there; the paths piped in for ``-`` (when alone)."""
     if asked.as_json and asked.output == "-":
         raise UsageError("--json and -o - both want stdout", hint="write the picture to a file with -o FILE")
+    if (asked.as_json or asked.output == "-") and sys.stdout is None:  # started with stdout closed (>&-)
+        raise UsageError("stdout is closed", hint="give the command a stdout, or drop --json / -o -")
     if asked.output == "-" and sys.stdout.isatty() and ranks.world == 1:
         raise UsageError("refusing to write a picture to the terminal",
                          hint="redirect stdout (> out.png) or pipe it to another program")

@@ -138,11 +138,15 @@ def _inference_options(device: str, precision: Precision, **kw: Any) -> Any:
     return InferenceOptions(device=device, precision=precision.value, **kw)
 
 
-def _check_outputs(as_json: bool, csv_to: str | None, report: Path | None, run: Path | None) -> None:
+def _check_outputs(data: Path, as_json: bool, csv_to: str | None, report: Path | None, run: Path | None) -> None:
     if as_json and csv_to == "-":
         raise UsageError("--json and --csv - both want stdout", hint="write the CSV to a file")
     if run is not None and report is None:
         raise UsageError("--run only adds training curves to a report", hint="add --report DIR")
+    for option, given in (("--csv", None if csv_to == "-" else csv_to), ("--report", report)):
+        if given is not None and Path(given).resolve().is_relative_to(data.resolve()):
+            raise UsageError(f"{option} {given} is inside --data {data}: it would become part of the data, or "
+                             "replace a picture of it", hint=f"write {option} outside the data folder")
 
 
 LONG_BELOW = 100  # a terminal narrower than this, or than the table, gets one row per model and metric
@@ -241,7 +245,7 @@ def _finish(result: Any, *, as_json: bool, csv_to: str | None, report: Path | No
 @eval_app.command("colourise", cls=with_examples(Command, COLOURISE_EXAMPLES))
 def colourise_command(
     data: Annotated[Path, typer.Option(
-        "--data", metavar="DIR", exists=True, help="Folder of colour photos (greyscale ones are skipped and "
+        "--data", metavar="DIR", exists=True, file_okay=False, help="Folder of colour photos (greyscale ones are skipped and "
                                                    "counted); each model sees only their lightness.")],
     model: ModelOpt = None,
     no_baseline: NoBaselineOpt = False,
@@ -275,7 +279,7 @@ def colourise_command(
     from rawcolour.eval import evaluation
 
     with library_errors():
-        _check_outputs(as_json, csv_to, report, run)
+        _check_outputs(data, as_json, csv_to, report, run)
         options = _inference_options(device, precision, render_size=render_size)
         models = _load_models("colourise", model, no_baseline, allow_random, quiet)
         result = evaluation.evaluate_colourise(data, models, options=options, limit=limit,
@@ -287,7 +291,7 @@ def colourise_command(
 @eval_app.command("raw2rgb", cls=with_examples(Command, RAW2RGB_EXAMPLES))
 def raw2rgb_command(
     data: Annotated[Path, typer.Option(
-        "--data", metavar="DIR", exists=True,
+        "--data", metavar="DIR", exists=True, file_okay=False,
         help="Paired RAW data (Zurich or RAW2RGB-GAN layout), or colour photos with --cameras or --synthetic-raw.")],
     model: ModelOpt = None,
     no_baseline: NoBaselineOpt = False,
@@ -326,7 +330,7 @@ def raw2rgb_command(
     from rawcolour.eval.evaluation import evaluate_raw2rgb
 
     with library_errors():
-        _check_outputs(as_json, csv_to, report, run)
+        _check_outputs(data, as_json, csv_to, report, run)
         if (synthetic_raw or cameras) and layout is not Layout.auto:
             raise UsageError("--layout is for paired folders, --synthetic-raw and --cameras for photos",
                              hint="pass one of them")

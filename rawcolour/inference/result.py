@@ -38,7 +38,7 @@ class Result:
     error: str | None = None
     model: str | None = None
     model_sha256: str | None = None
-    mismatched: bool = False  # failed: the output exists, made by another model or with other settings
+    mismatched: bool = False  # failed: the output exists, made from another input, by another model or with other settings
 
     def written(self, **outcome: Any) -> Result:
         """The record of this picture once written: ``outcome``'s fields set, the pixels and the

@@ -172,6 +172,23 @@ def read_jsonl(path: str | Path) -> list[dict]:
     return records
 
 
+_SPECIAL_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
+                  (stat.S_ISSOCK, "a socket"))
+
+
+def _special_file(path: Path) -> str | None:
+    """What ``path`` is when it exists and is neither a regular file nor a link to one (followed: a
+    link to /proc/self/fd/1 is a pipe or a terminal), e.g. "a character device"; else None."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # missing, or a dangling link: a new file goes there
+        return None
+    kind = next((name for test, name in _SPECIAL_KINDS if test(mode)), None)
+    if kind and os.path.islink(path):
+        return f"a link to {kind}"
+    return kind
+
+
 def atomic_write_bytes(path: str | Path, data: bytes | Iterable[bytes], what: str = "file") -> Path:
     """Write ``data`` (bytes, or an iterable of pieces made as they are written) to ``path`` all or
     nothing: a temporary file in the same folder, fsync, rename.
@@ -182,6 +199,10 @@ def atomic_write_bytes(path: str | Path, data: bytes | Iterable[bytes], what: st
     path = Path(path)
     if path.is_dir():
         raise output_error(path, IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR)), what)
+    special = _special_file(path)
+    if special:  # renaming onto it would replace a device node, a pipe or a link to one with a file
+        raise OutputError(f"cannot write the {what}: it is {special}, not a regular file; nothing was written",
+                          path=path, hint="give the name of a regular file")
     folder = path.parent
     if not folder.is_dir():
         raise output_error(path, FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)), what)

@@ -37,6 +37,7 @@ import rawcolour
 from rawcolour.checkpoint import checkpoint_metadata
 from rawcolour.distributed import init_training
 from rawcolour.errors import OutputError, TrainingDiverged, UsageError
+from rawcolour.io.files import output_error
 from rawcolour.train.adapters import TaskAdapter, adapter_for
 from rawcolour.train.config import RunPlan, StagePlan, TrainConfig, merge_resume_config, resolve, write_json_atomic
 from rawcolour.train.datasets import DataBundle, ResumableSampler, build_datasets, train_loader
@@ -144,6 +145,9 @@ class Trainer:
 
     def _read_resume_state(self, cfg: TrainConfig) -> ResumeState | None:
         """The run's resume state with --resume; without, a run folder already in use raises."""
+        if self.out.exists() and not self.out.is_dir():
+            raise OutputError("--out names a file, not a run folder", path=self.out,
+                              hint="choose a new folder name with --out")
         if cfg.resume:
             return ResumeState.load(self.out / SIDECAR, self.dist.world)
         if self.dist.main and (self.out / CONFIG_NAME).exists():
@@ -395,7 +399,10 @@ class Trainer:
     def _start_records(self) -> None:
         if not self.dist.main:
             return
-        self.out.mkdir(parents=True, exist_ok=True)
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:  # a file on the way, permissions, a read-only disk
+            raise output_error(self.out, err, "run folder") from None
         if self.resume_state is None:
             write_json_atomic(self.out / CONFIG_NAME, {
                 "config": self.cfg.to_dict(), "plan": self.plan.to_dict(), "data": self.data.summary,
