@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -176,6 +177,21 @@ def test_resume_continues_exactly(photos: Path, tmp_path: Path) -> None:
     sa, _ = read_checkpoint(tmp_path / "a" / LAST)
     sb, _ = read_checkpoint(tmp_path / "b" / LAST)
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_a_moved_run_resumes_from_another_working_folder(photos: Path, tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "first").mkdir()
+    monkeypatch.chdir(tmp_path / "first")
+    shutil.copytree(photos, "photos")
+    first = _raw_cfg(Path("photos"), Path("run"), max_steps=1)  # relative spellings, as typed in a shell
+    Trainer(first).run()
+    (tmp_path / "first" / "run").rename(tmp_path / "moved")
+    monkeypatch.chdir(tmp_path)
+    again = dataclasses.replace(first, data="first/photos", out="moved", max_steps=2, resume=True)
+    Trainer(again).run()
+    assert [r["step"] for r in _steps(tmp_path / "moved")] == [1, 2]
+    with pytest.raises(UsageError, match="the run was trained with data"):  # another folder is another run
+        Trainer(dataclasses.replace(again, data=str(photos), max_steps=3))
 
 
 def test_discriminator_really_trains(photos: Path, tmp_path: Path) -> None:

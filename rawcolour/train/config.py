@@ -36,8 +36,9 @@ SYNTHETIC_GAINS = ("brooks", "wide")  # the keys of rawcolour.data.unprocess.WB_
 # not what it computes).
 RESUME_MUTABLE = ("max_steps", "max_minutes", "save_every", "device", "num_workers", "resume", "val_every",
                   "sample_every", "log_every")
-# Fields that name the run itself: a --resume must give the same ones (data and out: the same folder).
-RUN_IDENTITY = ("task", "model", "data", "out")
+# Fields that name the run itself: a --resume must give the same ones (data: the same folder). Not
+# --out: the run continues in the folder its state is found in, wherever the folder was moved.
+RUN_IDENTITY = ("task", "model", "data")
 
 # Help panels of `rawcolour train --help` (None: the plain "Options" panel).
 DATA = "Data"
@@ -173,10 +174,16 @@ class TrainConfig:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                 if f.metadata["override"] and getattr(self, f.name) != f.default}
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, absolute_paths: bool = False) -> dict[str, Any]:
+        """The options as JSON values; ``absolute_paths``: folders and files as absolute paths (what a
+        resume state keeps: the run may be resumed from another working folder)."""
         d = dataclasses.asdict(self)
         if d["augment"] is not None:
             d["augment"] = list(d["augment"])
+        if absolute_paths:
+            for f in dataclasses.fields(self):
+                if f.metadata.get("path") and d[f.name] is not None:
+                    d[f.name] = str(Path(d[f.name]).absolute())
         return d
 
     @classmethod
@@ -195,16 +202,18 @@ def merge_resume_config(given: TrainConfig, saved: TrainConfig) -> TrainConfig:
     merged = dataclasses.replace(saved)
     for f in dataclasses.fields(TrainConfig):
         new, old = getattr(given, f.name), getattr(saved, f.name)
-        if f.name in RESUME_MUTABLE:  # about this invocation: always the command line's
+        if f.name in RESUME_MUTABLE or f.name == "out":  # about this invocation: always the command line's
             setattr(merged, f.name, new)
             continue
+        if f.metadata.get("path") and new is not None and old is not None:
+            same = str(Path(new)) == str(Path(old)) or Path(new).resolve() == Path(old).resolve()
+        else:
+            same = new == old
         if f.name in RUN_IDENTITY:
-            folder = f.name in ("data", "out")
-            same = str(Path(new)) == str(Path(old)) if folder else new == old
-            if not same and not (folder and Path(new).resolve() == Path(old).resolve()):
+            if not same:
                 raise UsageError(f"--resume: the run was trained with {f.name} {old!r}, not {new!r}")
             continue
-        if new is not None and new != getattr(defaults, f.name) and new != old:
+        if new is not None and new != getattr(defaults, f.name) and not same:
             raise UsageError(f"--resume continues with the run's own options: {f.name.replace('_', '-')} "
                              f"was {old!r}, not {new!r}", hint="start a new run (another --out) to change it")
     return merged

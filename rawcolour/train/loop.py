@@ -353,7 +353,7 @@ class Trainer:
             return
         have_opt = self.opt_g is not None
         state = ResumeState(
-            config=self.cfg.to_dict(), position=dataclasses.replace(self.pos, wall_seconds=self._wall()),
+            config=self.cfg.to_dict(absolute_paths=True), position=dataclasses.replace(self.pos, wall_seconds=self._wall()),
             world_size=self.dist.world, generator=self.G.state_dict(),
             discriminator=self.D.state_dict() if self.D is not None else None,
             opt_stage_index=self._active_stage, opt_g=self.opt_g.state_dict() if have_opt else None,
