@@ -418,11 +418,11 @@ class PerceptualDistance:
 
     def __init__(self, weights: str | Path, device: str | torch.device = "cpu",
                  layers: Sequence[str] = PERCEPTUAL_LAYERS, size: int = PERCEPTUAL_SIZE) -> None:
-        from rawcolour.nets.vgg import VGGFeatures
+        from rawcolour.interop_files import load_vgg_features
 
         self.size = size
         self.device = torch.device(device)
-        self.net = VGGFeatures("vgg19", layers=tuple(layers), weights=weights, pre_relu=False).to(self.device)
+        self.net = load_vgg_features("vgg19", tuple(layers), weights, pre_relu=False).to(self.device)
 
     def _prepare(self, img: np.ndarray) -> torch.Tensor:
         t = _hwc_to_tensor(_unit_float(img)).to(self.device, torch.float32)  # (1, 3, H, W)
