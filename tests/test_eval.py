@@ -329,10 +329,11 @@ class TestCameraProtocol:
 
     def test_plan_covers_every_camera_and_phase(self):
         from rawcolour.cameras import EVAL_CAMERAS
-        from rawcolour.eval.cameras import PHASES, camera_plan
+        from rawcolour.eval.cameras import camera_plan
+        from rawcolour.io.mosaic import BAYER_PATTERNS
 
         pairs = {camera_plan(i)[:2] for i in range(24)}
-        assert pairs == {(c, p) for c in range(len(EVAL_CAMERAS)) for p in PHASES}
+        assert pairs == {(c, p) for c in range(len(EVAL_CAMERAS)) for p in BAYER_PATTERNS}
 
     def test_rows_and_records(self, small_photos, no_shipped_weights):
         res = runner.invoke(app, ["eval", "raw2rgb", "--data", str(small_photos), "--cameras", "--limit", "1",

@@ -123,3 +123,12 @@ def test_list_models_filters():
 def test_io_spec_round_trips_through_dict():
     io = registry.get_spec("sgan").io
     assert registry.IOSpec.from_dict(dataclasses.asdict(io)) == io
+
+
+def test_literal_types_name_the_same_values_as_their_tuples():
+    from typing import get_args
+
+    from rawcolour import model_spec
+
+    assert get_args(model_spec.GanLoss) == model_spec.GAN_LOSSES
+    assert get_args(model_spec.Tiling) == model_spec.TILING_MODES

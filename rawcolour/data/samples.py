@@ -35,6 +35,7 @@ from rawcolour.errors import InputError, UsageError
 from rawcolour.io.images import IMAGE_EXTENSIONS, read_image
 from rawcolour.io.pixels import to_float
 from rawcolour.io.packed_png import read_rawgan_png, read_zurich_png
+from rawcolour.data.names import LAYOUTS
 from rawcolour.data.unprocess import UnprocessParams, area_half, synthetic_pair
 
 __all__ = [
@@ -49,8 +50,6 @@ __all__ = [
     "read_photo",
     "synthetic_raw_sample",
 ]
-
-LAYOUTS = ("auto", "zurich", "rawgan")
 
 # A photo is greyscale when 99% of its pixels have max(R,G,B) - min(R,G,B) at most this (in [0,1]
 # units, ~5/255): JPEG chroma noise of a grey picture stays below it, and a small coloured

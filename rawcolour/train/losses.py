@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rawcolour.interop_files import load_vgg_features
+from rawcolour.model_spec import GAN_LOSSES
 
 Logits = Sequence[torch.Tensor]
 
@@ -34,8 +35,8 @@ class GANLoss:
     """Adversarial loss of one kind; ``d_term`` / ``g_term`` take a D output (list of maps)."""
 
     def __init__(self, kind: str):
-        if kind not in ("vanilla", "nonsaturating", "lsgan"):
-            raise ValueError(f"unknown GAN loss {kind!r}; use vanilla, nonsaturating or lsgan")
+        if kind not in GAN_LOSSES:
+            raise ValueError(f"unknown GAN loss {kind!r}; use {', '.join(GAN_LOSSES[:-1])} or {GAN_LOSSES[-1]}")
         self.kind = kind
 
     def _target(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
