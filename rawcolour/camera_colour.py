@@ -305,10 +305,6 @@ def _xy(xyz: np.ndarray) -> tuple[float, float]:
     return (float(xyz[0] / s), float(xyz[1] / s)) if s > 0 else (0.3127, 0.3290)
 
 
-def _xy_to_xyz(x: float, y: float) -> np.ndarray:
-    return np.array([x / y, 1.0, (1.0 - x - y) / y])
-
-
 def interpolate_color_matrix(tags: DngColourTags, neutral: np.ndarray | None) -> tuple[np.ndarray, str]:
     """The XYZ -> camera matrix for the as-shot white, and how it was chosen.
 
