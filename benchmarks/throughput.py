@@ -358,11 +358,11 @@ def encoder_settings(first: Path, repeat: int) -> dict:
     import cv2
     import tifffile
 
-    from rawcolour.io.classic import classic_render
+    from rawcolour.inference.classic import develop_classic
     from rawcolour.io.png import png_stream
     from rawcolour.io.pixels import to_depth
 
-    px16, _ = classic_render(first)
+    px16 = develop_classic(first).pixels
     px8 = to_depth(px16, 8)
     png_settings = {
         "level 1 (default strategy)": [cv2.IMWRITE_PNG_COMPRESSION, 1],

@@ -45,6 +45,12 @@ __all__ = [
     "balance_packed",
     "DngColourTags",
     "ILLUMINANT_KELVIN",
+    "SRGB_ENCODED_KNEE",
+    "SRGB_GAMMA",
+    "SRGB_LINEAR_KNEE",
+    "SRGB_OFFSET",
+    "SRGB_SCALE",
+    "SRGB_SLOPE",
     "SRGB_TO_XYZ",
     "WB_MODES",
     "auto_brightness",
@@ -162,6 +168,16 @@ def balance_packed(packed: np.ndarray, colour: CameraColour) -> np.ndarray:
 
 _STRIP_VALUES = 1 << 16  # values per strip of srgb_encode: its scratch buffers stay in the CPU caches
 
+# The sRGB transfer curve (IEC 61966-2-1): encoded = SRGB_SLOPE * linear up to SRGB_LINEAR_KNEE,
+# else SRGB_SCALE * linear ** (1 / SRGB_GAMMA) - SRGB_OFFSET. Python floats, so that numpy keeps
+# float32 arrays float32; rawcolour.train.adapters.srgb_encode_t uses them too.
+SRGB_LINEAR_KNEE = 0.0031308
+SRGB_ENCODED_KNEE = 0.04045  # the knee on the encoded side, as the standard rounds it
+SRGB_SLOPE = 12.92
+SRGB_SCALE = 1.055
+SRGB_OFFSET = 0.055
+SRGB_GAMMA = 2.4
+
 
 def srgb_encode(linear: np.ndarray) -> np.ndarray:
     """Linear light -> the sRGB transfer curve (IEC 61966-2-1), clipped to [0, 1] (float64 for
@@ -174,7 +190,8 @@ def srgb_encode(linear: np.ndarray) -> np.ndarray:
     dtype = np.dtype(np.float64 if x.dtype == np.float64 else np.float32)
     if x.ndim == 0 or x.size == 0:
         c = np.clip(x.astype(dtype), 0.0, 1.0)
-        return np.where(c <= 0.0031308, 12.92 * c, 1.055 * np.power(c, dtype.type(1 / 2.4)) - 0.055).astype(dtype)
+        return np.where(c <= SRGB_LINEAR_KNEE, SRGB_SLOPE * c,
+                        SRGB_SCALE * np.power(c, dtype.type(1 / SRGB_GAMMA)) - SRGB_OFFSET).astype(dtype)
     out = np.empty(x.shape, dtype=dtype)
     rows = max(1, _STRIP_VALUES // max(1, x[0].size))
     clipped = np.empty((min(rows, x.shape[0]),) + x.shape[1:], dtype=dtype)
@@ -182,11 +199,11 @@ def srgb_encode(linear: np.ndarray) -> np.ndarray:
         c = clipped[: min(rows, x.shape[0] - r0)]
         np.clip(x[r0 : r0 + rows], 0.0, 1.0, out=c)
         curve = out[r0 : r0 + rows]
-        np.power(c, dtype.type(1 / 2.4), out=curve)
-        curve *= 1.055
-        curve -= 0.055
-        dark = c <= 0.0031308
-        np.multiply(c, 12.92, out=c)
+        np.power(c, dtype.type(1 / SRGB_GAMMA), out=curve)
+        curve *= SRGB_SCALE
+        curve -= SRGB_OFFSET
+        dark = c <= SRGB_LINEAR_KNEE
+        np.multiply(c, SRGB_SLOPE, out=c)
         np.copyto(curve, c, where=dark)
     return out
 
@@ -195,7 +212,7 @@ def srgb_decode(encoded: np.ndarray) -> np.ndarray:
     """sRGB-encoded values in [0, 1] -> linear light (float64 for float64 input, else float32)."""
     x = np.asarray(encoded)
     x = x.astype(np.float32) if x.dtype != np.float64 else x
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+    return np.where(x <= SRGB_ENCODED_KNEE, x / SRGB_SLOPE, ((x + SRGB_OFFSET) / SRGB_SCALE) ** SRGB_GAMMA)
 
 
 AUTO_BRIGHT_CLIP = 0.01  # LibRaw's auto_bright_thr: the share of pixels allowed to clip
@@ -286,10 +303,6 @@ def cct_from_xy(x: float, y: float) -> float:
 def _xy(xyz: np.ndarray) -> tuple[float, float]:
     s = float(np.sum(xyz))
     return (float(xyz[0] / s), float(xyz[1] / s)) if s > 0 else (0.3127, 0.3290)
-
-
-def _xy_to_xyz(x: float, y: float) -> np.ndarray:
-    return np.array([x / y, 1.0, (1.0 - x - y) / y])
 
 
 def interpolate_color_matrix(tags: DngColourTags, neutral: np.ndarray | None) -> tuple[np.ndarray, str]:

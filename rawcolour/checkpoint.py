@@ -24,6 +24,7 @@ from torch import nn
 import rawcolour
 from rawcolour.errors import CheckpointError, MissingWeightsError, RawcolourError
 from rawcolour.io.files import atomic_write_bytes, file_sha256
+from rawcolour.model_spec import TILING_MODES
 from rawcolour.nets.fold import fold_for_inference
 from rawcolour.nets.limits import meta_build, state_shapes
 from rawcolour.registry import InferencePolicy, IOSpec, ModelSpec, NetSpec, get_spec, is_model, weights_path
@@ -251,7 +252,7 @@ def io_and_policy(metadata: dict[str, str], path: Path) -> tuple[IOSpec, Inferen
         bad = not isinstance(value, kind) or (kind is int and isinstance(value, bool))
         if not bad and lo is not None and not lo <= value <= hi:
             bad = True
-        if bad or (key == "tiling" and value not in ("supported", "discouraged", "none")):
+        if bad or (key == "tiling" and value not in TILING_MODES):
             raise CheckpointError(f"metadata policy {key} = {value!r:.40} is not valid", path=path, hint=_NOT_OURS)
     for key, value in io_d.items():
         if key == "output_scale":

@@ -7,6 +7,8 @@ and turns every other class into an inert stub that records its ``_parameters`` 
 ``_modules`` without importing or instantiating anything. Functions outside a small allow-list
 are refused, and so is calling any stub. rawcolour.interop turns the tensors into a rawcolour
 checkpoint.
+
+Torchvision's VGG weights for the perceptual losses are read here too (:func:`load_vgg_features`).
 """
 
 from __future__ import annotations
@@ -18,14 +20,16 @@ import types
 import warnings
 import zipfile
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from rawcolour.errors import CheckpointError
+from rawcolour.checkpoint import strip_wrappers
+from rawcolour.errors import CheckpointError, MissingWeightsError
+from rawcolour.nets.vgg import VGGFeatures
 
 # ----------------------------------------------------------------------------- restricted unpickling
 
@@ -298,4 +302,55 @@ def _module_tensors(stub: _Stub, prefix: str, classes: list[str], path: Path,
     return out
 
 
-__all__ = ["MAX_NESTING", "ForeignWeights", "read_foreign_checkpoint"]
+# ----------------------------------------------------------------------------- VGG weights
+
+_VGG_FORMATS = "give a torchvision VGG state dict as .pth or .safetensors"
+
+
+def read_vgg_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Read a torchvision-layout VGG state dict from .pth (weights_only) or .safetensors, keys without 'features.'."""
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            sd = load_file(str(path))
+        else:
+            sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any reader failure means the same to the user
+        raise CheckpointError(f"cannot read VGG weights ({err})", path, _VGG_FORMATS) from err
+    if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
+        sd = sd["state_dict"]
+    if not isinstance(sd, dict):
+        raise CheckpointError("not a state dict", path, _VGG_FORMATS)
+    out = {}
+    for key, value in sd.items():
+        key = strip_wrappers(key).removeprefix("features.")
+        if not key.startswith("classifier.") and isinstance(value, torch.Tensor):
+            out[key] = value
+    return out
+
+
+def load_vgg_features(arch: str, layers: Sequence[str], weights: str | Path | None, *,
+                      pre_relu: bool = True, normalize_input: bool = True) -> VGGFeatures:
+    """Frozen VGGFeatures with torchvision's ImageNet weights from the file ``weights``.
+
+    Raises MissingWeightsError without that file, CheckpointError when it is not such weights."""
+    net = VGGFeatures(arch, layers, pre_relu=pre_relu, normalize_input=normalize_input)
+    hint = (
+        f"the perceptual loss needs torchvision's ImageNet {arch} weights as a local file "
+        f"(e.g. {'vgg16-397923af.pth' if arch == 'vgg16' else 'vgg19-dcbb9e9d.pth'}, "
+        ".pth or .safetensors); rawcolour downloads nothing"
+    )
+    if weights is None:
+        raise MissingWeightsError(f"no {arch} weights file given", hint=hint)
+    path = Path(weights)
+    if not path.is_file():
+        raise MissingWeightsError(f"{arch} weights not found (expected this file)", path, hint)
+    try:
+        net.load_weights(read_vgg_state_dict(path))
+    except ValueError as err:
+        raise CheckpointError(str(err), path, hint) from None
+    return net
+
+
+__all__ = ["MAX_NESTING", "ForeignWeights", "load_vgg_features", "read_foreign_checkpoint", "read_vgg_state_dict"]

@@ -14,9 +14,17 @@ from rawcolour.nets.configs import config_from_dict, config_to_dict
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["IOSpec", "InferencePolicy", "ModelSpec", "NetSpec", "Recipe", "Stage", "Task"]
+__all__ = ["GAN_LOSSES", "TILING_MODES", "GanLoss", "IOSpec", "InferencePolicy", "ModelSpec", "NetSpec", "Recipe",
+           "Stage", "Task", "Tiling"]
 
 Task = Literal["colourise", "raw2rgb"]
+
+# The adversarial losses a recipe may name (rawcolour.train.losses.GANLoss defines them).
+GAN_LOSSES = ("vanilla", "nonsaturating", "lsgan")
+GanLoss = Literal["vanilla", "nonsaturating", "lsgan"]  # GAN_LOSSES for type checkers (a test keeps them equal)
+# How a model takes tiles: raw2rgb tiles; colourisers predict at render size.
+TILING_MODES = ("supported", "discouraged", "none")
+Tiling = Literal["supported", "discouraged", "none"]  # TILING_MODES for type checkers (a test keeps them equal)
 
 
 @dataclass(frozen=True)
@@ -67,7 +75,7 @@ class InferencePolicy:
     """How a whole picture goes through the network."""
 
     size_multiple: int  # input sides are reflect-padded up to a multiple of this
-    tiling: Literal["supported", "discouraged", "none"]  # raw2rgb tiles; colourisers predict at render size
+    tiling: Tiling  # raw2rgb tiles; colourisers predict at render size
     render_size: int | None = None  # colourise: short side the chroma is predicted at
     default_overlap: int = 32  # pixels of context on each tile side (network-input pixels)
     min_size: int = 1  # smallest side the network accepts (reflection padding needs room)
@@ -102,7 +110,7 @@ class Recipe:
     """Training defaults of a model; every value is overridable from `rawcolour train`."""
 
     stages: tuple[Stage, ...]
-    gan_loss: Literal["vanilla", "nonsaturating", "lsgan"] = "lsgan"
+    gan_loss: GanLoss = "lsgan"
     betas: tuple[float, float] = (0.5, 0.999)
     batch_size: int = 16
     crop_size: int = 256  # network-input pixels

@@ -24,7 +24,7 @@ from rawcolour.eval import report
 from rawcolour.checkpoint import checkpoint_metadata, save_checkpoint
 from rawcolour.cli.main import app
 from rawcolour.io.images import write_image
-from rawcolour.io.classic import classic_render_packed
+from rawcolour.inference.classic import develop_classic
 from rawcolour.io.packed_png import read_rawgan_png
 from rawcolour.registry import get_spec
 from rawcolour.train.run_folder import read_log
@@ -268,10 +268,10 @@ class TestRaw2RGB:
         rec = _json(runner.invoke(app, ["eval", "raw2rgb", "--data", str(tmp_path), "--json", "-q", "-m", "classic"]))
         assert [r["model"] for r in rec["rows"]] == ["classic"] and rec["rows"][0]["images"] == 2
         assert rec["settings"]["source"] == "paired, rawgan layout"
-        # classic on a packed input is classic_render_packed; score it here with scikit-image.
+        # classic on a packed input is develop_classic's metadata pipeline; score it here with scikit-image.
         want = []
         for i in (1, 2):
-            out = classic_render_packed(read_rawgan_png(tmp_path / "ValPhoneRaw" / f"{i}.png")).transpose(1, 2, 0)
+            out = develop_classic(read_rawgan_png(tmp_path / "ValPhoneRaw" / f"{i}.png"), bit_depth=None).pixels
             out8 = np.clip(np.rint(out * 255), 0, 255).astype(np.uint8)
             truth = np.asarray(Image.open(tmp_path / "ValCanonRGB" / f"{i}.png"))
             want.append(skmetrics.peak_signal_noise_ratio(truth, out8))
@@ -329,10 +329,11 @@ class TestCameraProtocol:
 
     def test_plan_covers_every_camera_and_phase(self):
         from rawcolour.cameras import EVAL_CAMERAS
-        from rawcolour.eval.cameras import PHASES, camera_plan
+        from rawcolour.eval.cameras import camera_plan
+        from rawcolour.io.mosaic import BAYER_PATTERNS
 
         pairs = {camera_plan(i)[:2] for i in range(24)}
-        assert pairs == {(c, p) for c in range(len(EVAL_CAMERAS)) for p in PHASES}
+        assert pairs == {(c, p) for c in range(len(EVAL_CAMERAS)) for p in BAYER_PATTERNS}
 
     def test_rows_and_records(self, small_photos, no_shipped_weights):
         res = runner.invoke(app, ["eval", "raw2rgb", "--data", str(small_photos), "--cameras", "--limit", "1",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import resource
 import shutil
 import signal
@@ -125,8 +124,8 @@ def test_header_only_raw_is_refused_not_converted(tmp_path, models):
         assert "no image data" in recs[name]["error"] and "header-only" in recs[name]["error"]
     assert tree(out) == ["good.png"]
     with pytest.raises(InputError, match="no image data"):  # the classic baseline refuses it too
-        from rawcolour.io.classic import classic_render
-        classic_render(shoot / "header-only.dng")
+        from rawcolour.inference.classic import develop_classic
+        develop_classic(shoot / "header-only.dng")
 
 
 # ------------------------------------------------------------------------------------ 2. not regular files

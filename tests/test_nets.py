@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch.nn.utils import parametrize
 
 from rawcolour.errors import CheckpointError, MissingWeightsError, UnknownModelError
+from rawcolour.interop_files import load_vgg_features
 from rawcolour.nets import (
     ARCHITECTURES,
     COLORGAN_RELEASED_CODE,
@@ -409,7 +410,7 @@ class TestVGG:
             from safetensors.torch import save_file
 
             save_file({k.removeprefix("features."): v for k, v in sd.items()}, str(path))  # no prefix works too
-        vgg = VGGFeatures("vgg16", layers=("conv1_2", "conv2_1"), weights=path)
+        vgg = load_vgg_features("vgg16", ("conv1_2", "conv2_1"), path)
         assert len(vgg.features) == 6 and not any(p.requires_grad for p in vgg.parameters())
         x = torch.rand(1, 3, 16, 16)
         f12, f21 = vgg(x)
@@ -420,22 +421,27 @@ class TestVGG:
         torch.testing.assert_close(f12, z)
         z = F.conv2d(F.max_pool2d(z.relu(), 2), sd["features.5.weight"], sd["features.5.bias"], padding=1)
         torch.testing.assert_close(f21, z)
+        # the module itself takes the state dict (no file), keys without 'features.'
+        direct = VGGFeatures("vgg16", ("conv1_2", "conv2_1"), {k.removeprefix("features."): v for k, v in sd.items()})
+        torch.testing.assert_close(direct(x), [f12, f21])
+        with pytest.raises(ValueError, match="missing 0.weight"):
+            VGGFeatures("vgg16", ("conv1_1",), {})
 
     def test_missing_weights(self, tmp_path):
         with pytest.raises(MissingWeightsError, match="downloads nothing"):
-            VGGFeatures("vgg16", weights=None)
+            load_vgg_features("vgg16", ("conv4_3",), None)
         missing = tmp_path / "vgg16-397923af.pth"
         with pytest.raises(MissingWeightsError, match="vgg16-397923af.pth"):
-            VGGFeatures("vgg16", weights=missing)
+            load_vgg_features("vgg16", ("conv4_3",), missing)
 
     def test_wrong_file(self, tmp_path):
         path = tmp_path / "not_vgg.pth"
         torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3)}, path)
         with pytest.raises(CheckpointError, match="features.0.bias|0.bias"):
-            VGGFeatures("vgg16", layers=("conv1_1",), weights=path)
+            load_vgg_features("vgg16", ("conv1_1",), path)
         path.write_bytes(b"not a pickle")
         with pytest.raises(CheckpointError, match="cannot read"):
-            VGGFeatures("vgg16", layers=("conv1_1",), weights=path)
+            load_vgg_features("vgg16", ("conv1_1",), path)
 
 
 class TestSensorResolution:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cv2
@@ -14,7 +15,8 @@ pytest.importorskip("pidng")
 
 from rawcolour.io.dng import write_bayer_dng  # noqa: E402
 from rawcolour.errors import InputError, UnsupportedRawError, UsageError  # noqa: E402
-from rawcolour.io.classic import classic_render, classic_render_packed  # noqa: E402
+from rawcolour.inference.classic import develop_classic  # noqa: E402
+from rawcolour.io.classic import classic_develop  # noqa: E402
 from rawcolour.io.mosaic import PACKED_ORDER, pack_bayer, unpack_bayer  # noqa: E402
 from rawcolour.io.packed_png import read_rawgan_png, read_zurich_png  # noqa: E402
 from rawcolour.io.raw import RawPicture, apply_orientation, is_raw_path, read_raw  # noqa: E402
@@ -187,18 +189,18 @@ def test_apply_orientation_mirrors_and_bad_flip():
         apply_orientation(img, 9)
 
 
-def test_classic_render_orients_and_sizes(tmp_path):
+def test_classic_develops_upright_at_full_size(tmp_path):
     planes = asymmetric_planes(14, 20)
     path = write_bayer_dng(
         tmp_path / "c.dng", mosaic_with_edges(planes, "BGGR", 1, 1), "BGGR", black=64, white=WHITE, orientation=6
     )
-    out16, wb = classic_render(path)
-    assert out16.dtype == np.uint16 and out16.shape == (41, 29, 3)  # 29x41 mosaic turned 90 CW
-    assert wb == "auto"  # the fixture's as-shot neutral is the unset 1, 1, 1
-    out8, _ = classic_render(path, bit_depth=8)
+    out16 = develop_classic(path)
+    assert out16.pixels.dtype == np.uint16 and out16.pixels.shape == (41, 29, 3)  # 29x41 mosaic turned 90 CW
+    assert out16.white_balance == "auto"  # the fixture's as-shot neutral is the unset 1, 1, 1
+    out8 = develop_classic(path, bit_depth=8).pixels
     assert out8.dtype == np.uint8 and out8.shape == (41, 29, 3)
-    with pytest.raises(UsageError):
-        classic_render(path, bit_depth=12)
+    with pytest.raises(ValueError):
+        develop_classic(path, bit_depth=12)
 
 
 # --------------------------------------------------------------------------- refusals
@@ -230,7 +232,7 @@ def write_pidng(path: Path, data: np.ndarray, photometric: int, cfa=None) -> Pat
 
 
 def assert_refused(path: Path, kind, text: str):
-    for fn in (read_raw, classic_render):
+    for fn in (read_raw, classic_develop):  # classic_develop: what develop_classic runs on a camera file
         with pytest.raises(kind) as err:
             fn(path)
         msg = str(err.value)
@@ -371,33 +373,34 @@ def test_rawgan_png_value_rule(tmp_path):
 # --------------------------------------------------------------------------- classic on packed
 
 
-def test_classic_render_packed_range_and_white_balance():
+def test_classic_on_packed_range_and_white_balance():
     rng = np.random.default_rng(5)
     packed = rng.random((4, 9, 11)).astype(np.float32) * 1.2  # some values beyond 1 to exercise clipping
-    out = classic_render_packed(RawPicture(packed=np.clip(packed, 0, 1), cfa="RGGB"))
-    assert out.shape == (3, 9, 11) and out.dtype == np.float32
+    out = develop_classic(RawPicture(packed=np.clip(packed, 0, 1), cfa="RGGB"), bit_depth=None).pixels
+    assert out.shape == (9, 11, 3) and out.dtype == np.float32
     assert out.min() >= 0.0 and out.max() <= 1.0
 
     # a grey card seen through camera gains (2, 1, 4) comes back neutral with camera WB ...
     grey = np.full((9, 11), 0.2, np.float32)
     card = np.stack([grey / 2, grey, grey / 4, grey])
-    out = classic_render_packed(RawPicture(packed=card, camera_whitebalance=(2.0, 1.0, 4.0, 1.0)))
-    np.testing.assert_allclose(out[0], out[1], atol=1e-6)
-    np.testing.assert_allclose(out[2], out[1], atol=1e-6)
+    out = develop_classic(RawPicture(packed=card, camera_whitebalance=(2.0, 1.0, 4.0, 1.0)), bit_depth=None).pixels
+    np.testing.assert_allclose(out[..., 0], out[..., 1], atol=1e-6)
+    np.testing.assert_allclose(out[..., 2], out[..., 1], atol=1e-6)
     srgb_of_02 = 1.055 * 0.2 ** (1 / 2.4) - 0.055
-    np.testing.assert_allclose(out[1], srgb_of_02, atol=1e-6)
+    np.testing.assert_allclose(out[..., 1], srgb_of_02, atol=1e-6)
     # ... and with grey world when the camera gives none
-    out = classic_render_packed(RawPicture(packed=card))
-    np.testing.assert_allclose(out[0], out[1], atol=1e-6)
-    np.testing.assert_allclose(out[2], out[1], atol=1e-6)
+    out = develop_classic(RawPicture(packed=card), bit_depth=None).pixels
+    np.testing.assert_allclose(out[..., 0], out[..., 1], atol=1e-6)
+    np.testing.assert_allclose(out[..., 2], out[..., 1], atol=1e-6)
 
 
-def test_classic_render_packed_on_a_dng(tmp_path):
+def test_classic_on_packed_dng_planes(tmp_path):
     planes = known_planes(12, 16)
     path = write_bayer_dng(tmp_path / "p.dng", unpack_bayer(planes, "GBRG"), "GBRG", black=BLACK, white=WHITE,
                            as_shot_neutral=(0.6, 1.0, 0.7))
-    out = classic_render_packed(read_raw(path))
-    assert out.shape == (3, 12, 16) and 0.0 <= out.min() and out.max() <= 1.0
+    packed_only = dataclasses.replace(read_raw(path), path=None)  # the planes, not LibRaw's development
+    out = develop_classic(packed_only, bit_depth=None).pixels
+    assert out.shape == (12, 16, 3) and 0.0 <= out.min() and out.max() <= 1.0
 
 
 def test_halve_mosaic_bins_quads_and_keeps_the_bayer_layout():

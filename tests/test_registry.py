@@ -133,3 +133,12 @@ def test_what_models_list_and_show_say_comes_from_the_registry() -> None:
     assert tuple(shown["io"]["cfa_order"]) == ("R", "Gr", "B", "Gb")
     assert shown["policy"]["size_multiple"] == registry.get_spec("sgan-isp-tiny").policy.size_multiple
     assert registry.describe("classic")["io"] is None and registry.summary("classic")["weights"] == "not needed"
+
+
+def test_literal_types_name_the_same_values_as_their_tuples():
+    from typing import get_args
+
+    from rawcolour import model_spec
+
+    assert get_args(model_spec.GanLoss) == model_spec.GAN_LOSSES
+    assert get_args(model_spec.Tiling) == model_spec.TILING_MODES

@@ -13,7 +13,7 @@ import typer
 
 from rich.console import Console
 
-from rawcolour.data.samples import LAYOUTS
+from rawcolour.data.names import LAYOUTS
 from rawcolour.errors import OutputError, RawcolourError, UsageError, one_line
 from rawcolour.inference.options import BACKENDS, PRECISIONS, TILE_STATS
 from rawcolour.io.mosaic import BAYER_PATTERNS

@@ -30,7 +30,7 @@ import numpy as np
 from rawcolour.camera_colour import CameraColour, balance_packed, camera_to_srgb_matrix
 from rawcolour.cameras import EVAL_CAMERAS, TRAIN_CAMERAS, Camera
 from rawcolour.data.unprocess import UnprocessParams, camera_rgb, unprocess_to_mosaic
-from rawcolour.io.mosaic import pack_bayer
+from rawcolour.io.mosaic import cfa_offsets, pack_bayer
 
 __all__ = [
     "EVAL_CAMERAS",
@@ -155,10 +155,6 @@ def developer_sample(photo: np.ndarray, shot: Shot, rng: np.random.Generator) ->
     return model_input, colour.develop(clean, clip=False)  # balanced, clipped at 1, in linear sRGB
 
 
-# The 2x2 cell offset of an RGGB mosaic that gives each Bayer phase when cropped there.
-_PHASE_OFFSET = {"RGGB": (0, 0), "GRBG": (0, 1), "GBRG": (1, 0), "BGGR": (1, 1)}
-
-
 def write_shot_dng(path: str | Path, photo: np.ndarray, shot: Shot, cfa: str,
                    rng: np.random.Generator) -> tuple[Path, np.ndarray]:
     """Write a DNG of ``photo`` as ``shot`` would record it, with Bayer phase ``cfa``.
@@ -168,7 +164,7 @@ def write_shot_dng(path: str | Path, photo: np.ndarray, shot: Shot, cfa: str,
     """
     from rawcolour.io.dng import write_bayer_dng
 
-    dy, dx = _PHASE_OFFSET[cfa]
+    dy, dx = cfa_offsets(cfa)[0]  # where R sits in that phase: the RGGB mosaic cropped there has it
     mosaic = _sensor_mosaic(photo, shot, rng)  # RGGB at (0, 0)
     h, w = mosaic.shape
     h2, w2 = (h - dy) // 2 * 2, (w - dx) // 2 * 2

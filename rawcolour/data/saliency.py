@@ -29,8 +29,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rawcolour.io.files import atomic_write_bytes
 from rawcolour.errors import InputError, OutputError, UsageError
+from rawcolour.io.files import atomic_write_bytes
+from rawcolour.io.images import IMAGE_EXTENSIONS, read_image
+from rawcolour.io.pixels import to_float
 
 __all__ = [
     "SALIENCY_VERSION",
@@ -43,8 +45,9 @@ __all__ = [
 # Part of every cache key: change it whenever compute_saliency's output changes.
 SALIENCY_VERSION = "sr-lab64-v1"
 
-# Extensions tried, in this order, for a precomputed map named after a target's stem.
-MAP_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+# Extensions tried, in this order, for a precomputed map named after a target's stem: the files
+# read_image reads, PNG first (lossless: what SalGAN and the cache write), then alphabetically.
+MAP_EXTENSIONS = (".png", *sorted(IMAGE_EXTENSIONS - {".png"}))
 
 _GRID = 64  # spectral residual's analysis size (OpenCV's default too)
 _BLUR_SIGMA = 2.0  # in grid pixels, i.e. ~3% of the picture's size
@@ -62,16 +65,12 @@ def _as_float_image(img: np.ndarray) -> np.ndarray:
     if img.shape[0] < 1 or img.shape[1] < 1:
         raise InputError(f"image of shape {img.shape} is empty")
     img = img[..., :3]  # alpha carries no saliency
-    if img.dtype == np.uint8:
-        return img.astype(np.float32) / np.float32(255.0)
-    if img.dtype == np.uint16:
-        return img.astype(np.float32) / np.float32(65535.0)
     if np.issubdtype(img.dtype, np.floating):
-        out = img.astype(np.float32)
-        if not np.all(np.isfinite(out)):
+        if not np.all(np.isfinite(img.astype(np.float32, copy=False))):  # beyond float32's range counts too
             raise InputError("image contains NaN or infinite values")
-        return np.clip(out, 0.0, 1.0, out=out)
-    raise InputError(f"unsupported image dtype {img.dtype}", hint="use uint8, uint16 or float in [0, 1]")
+    elif img.dtype not in (np.uint8, np.uint16):
+        raise InputError(f"unsupported image dtype {img.dtype}", hint="use uint8, uint16 or float in [0, 1]")
+    return to_float(img)
 
 
 def _resize(img: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -122,20 +121,6 @@ def compute_saliency(rgb: np.ndarray) -> np.ndarray:
     out -= np.float32(lo)
     out *= np.float32(1.0 / (hi - lo))
     return np.clip(out, 0.0, 1.0, out=out)
-
-
-def _read_image_file(path: Path, flags: int) -> np.ndarray:
-    """cv2 decode that also works for non-ASCII paths; raises InputError when it cannot."""
-    try:
-        data = np.fromfile(str(path), dtype=np.uint8)
-    except OSError as e:
-        raise InputError(f"cannot read file ({e.strerror or e})", path=path) from None
-    img = cv2.imdecode(data, flags) if data.size else None
-    if img is None:
-        raise InputError(
-            "not a readable image", path=path, hint="is the file truncated or of another format?"
-        )
-    return img
 
 
 class SaliencyCache:
@@ -200,20 +185,20 @@ class SaliencyCache:
         path = self.path_for(key)
         if path.is_file():
             try:
-                cached = _read_image_file(path, cv2.IMREAD_GRAYSCALE)
+                cached = read_image(path).pixels
             except InputError:
                 cached = None  # damaged entry (e.g. a full disk earlier): recompute over it
-            if cached is not None and (rgb is None or cached.shape == tuple(rgb.shape[:2])):
+            if (cached is not None and cached.ndim == 2 and cached.dtype == np.uint8
+                    and (rgb is None or cached.shape == tuple(rgb.shape[:2]))):
                 self.hits += 1
-                return cached.astype(np.float32) / np.float32(255.0)
+                return to_float(cached)
 
         if rgb is None:
             if not isinstance(source, (str, Path)) or not os.path.isfile(source):
                 raise UsageError(
                     "SaliencyCache.get needs the image when the source is not an image file"
                 )
-            bgr = _read_image_file(Path(source), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            rgb = read_image(source).pixels
         q = np.rint(compute_saliency(rgb) * 255.0).astype(np.uint8)
         self.misses += 1
         ok, buf = cv2.imencode(".png", q)
@@ -228,7 +213,7 @@ class SaliencyCache:
                 path=path,
                 hint="check the cache folder is writable and the disk is not full",
             ) from None
-        return q.astype(np.float32) / np.float32(255.0)
+        return to_float(q)
 
 
 def load_saliency_map(
@@ -236,7 +221,8 @@ def load_saliency_map(
 ) -> np.ndarray | None:
     """Precomputed map ``directory/stem.<ext>`` as (height, width) = ``size`` float32 [0, 1].
 
-    Grey 8-bit maps are divided by 255 (16-bit by 65535); colour maps are converted to grey.
+    Read by read_image (upright, alpha over white). Grey 8-bit maps are divided by 255 (16-bit by
+    65535); colour maps are converted to grey (OpenCV's RGB -> grey).
     Returns None when the folder holds no map for ``stem``.
     """
     d = Path(directory)
@@ -257,13 +243,10 @@ def load_saliency_map(
     if found is None:
         return None
 
-    m = _read_image_file(found, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_ANYDEPTH)
-    if m.dtype == np.uint8:
-        m = m.astype(np.float32) / np.float32(255.0)
-    elif m.dtype == np.uint16:
-        m = m.astype(np.float32) / np.float32(65535.0)
-    else:
-        m = np.nan_to_num(m.astype(np.float32))
+    m = read_image(found).pixels  # upright, alpha over white
+    if m.ndim == 3:
+        m = cv2.cvtColor(m, cv2.COLOR_RGB2GRAY)
+    m = to_float(m)
     if m.shape != (height, width):
         m = _resize(m, height, width)
     return np.clip(m, 0.0, 1.0).astype(np.float32, copy=False)

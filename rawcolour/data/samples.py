@@ -2,7 +2,7 @@
 
 - Photos (colourise data, and the sources of synthetic RAW): :func:`list_photos`, :func:`read_photo`,
   :func:`is_greyscale` (greyscale photos teach a colouriser nothing: callers skip and count them),
-  :func:`fit_crop` (resize the short side, then a random or centre square crop).
+  :func:`resize_short_side`, :func:`fit_crop` (resize the short side, then a random or centre square crop).
 - Paired RAW data: :func:`list_raw_pairs` understands two folder layouts and :func:`load_raw_pair`
   decodes one pair to ``(packed (4, h, w), target (3, h, w))``, both float32 in [0, 1]:
 
@@ -35,6 +35,7 @@ from rawcolour.errors import InputError, UsageError
 from rawcolour.io.images import IMAGE_EXTENSIONS, read_image
 from rawcolour.io.pixels import to_float
 from rawcolour.io.packed_png import ZURICH_WHITE, read_rawgan_png, read_zurich_png
+from rawcolour.data.names import LAYOUTS
 from rawcolour.data.unprocess import UnprocessParams, area_half, synthetic_pair
 
 __all__ = [
@@ -45,12 +46,11 @@ __all__ = [
     "is_greyscale",
     "list_photos",
     "list_raw_pairs",
+    "resize_short_side",
     "load_raw_pair",
     "read_photo",
     "synthetic_raw_sample",
 ]
-
-LAYOUTS = ("auto", "zurich", "rawgan")
 
 # A photo is greyscale when 99% of its pixels have max(R,G,B) - min(R,G,B) at most this (in [0,1]
 # units, ~5/255): JPEG chroma noise of a grey picture stays below it, and a small coloured
@@ -113,6 +113,18 @@ def is_greyscale(rgb: np.ndarray, tol: float = GREY_TOLERANCE) -> bool:
     return bool(np.percentile(spread, _GREY_PERCENTILE) <= tol)
 
 
+def resize_short_side(img: np.ndarray, short: int) -> np.ndarray:
+    """``img`` (H, W[, C]) scaled so its short side is ``short`` pixels, the long side alike (rounded):
+    area resampling down, bilinear up; ``img`` itself when the short side is already ``short``."""
+    h, w = img.shape[:2]
+    if min(h, w) == short:
+        return img
+    f = short / min(h, w)
+    size = (max(short, round(w * f)), max(short, round(h * f)))
+    out = cv2.resize(img, size, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+    return out if out.ndim == img.ndim else out.reshape(size[1], size[0], *img.shape[2:])  # cv2 drops a last 1
+
+
 def fit_crop(
     rgb: np.ndarray, size: int, rng: np.random.Generator | None = None, *, scale_short_side: int | None = None
 ) -> np.ndarray:
@@ -126,12 +138,7 @@ def fit_crop(
     short = scale_short_side or size
     if short < size:
         raise UsageError(f"short side {short} is smaller than the crop {size}")
-    h, w = rgb.shape[:2]
-    if min(h, w) != short:
-        f = short / min(h, w)
-        nh, nw = max(short, round(h * f)), max(short, round(w * f))
-        interp = cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR
-        rgb = cv2.resize(rgb, (nw, nh), interpolation=interp)
+    rgb = resize_short_side(rgb, short)
     h, w = rgb.shape[:2]
     if rng is None:
         y, x = (h - size) // 2, (w - size) // 2

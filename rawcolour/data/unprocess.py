@@ -22,6 +22,7 @@ import numpy as np
 from rawcolour.camera_colour import SRGB_TO_XYZ
 from rawcolour.colour_spaces import apply_matrix
 from rawcolour.cameras import TRAIN_CAMERAS
+from rawcolour.data.names import WB_GAIN_RANGES
 from rawcolour.errors import InputError, UsageError
 from rawcolour.io.pixels import to_float
 from rawcolour.io.mosaic import pack_bayer, packed_rgb
@@ -154,13 +155,6 @@ def _as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
     if rng is None or isinstance(rng, (int, np.integer)):
         return np.random.default_rng(rng)
     raise UsageError(f"rng must be a numpy Generator, an int seed or None, got {type(rng).__name__}")
-
-
-# White-balance gain ranges (red, blue) a synthetic camera is drawn from. "brooks": Brooks et al.'s,
-# fitted to modern cameras (green about twice as sensitive as red). "wide": also cameras whose raw
-# data are nearly balanced already (gains near 1) and strongly blue-starved ones, so a model learns
-# to judge white balance from the picture rather than from one family of sensors.
-WB_GAIN_RANGES = {"brooks": ((1.9, 2.4), (1.5, 1.9)), "wide": ((1.0, 2.8), (1.0, 3.5))}
 
 
 def random_params(rng: np.random.Generator | int | None = None, gains: str = "brooks") -> UnprocessParams:

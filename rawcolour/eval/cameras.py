@@ -33,13 +33,13 @@ import numpy as np
 from rawcolour.errors import InputError, RawcolourError
 from rawcolour.eval import metrics
 from rawcolour.eval.scoring import EvalModel, EvalResult, Progress, Sample, Scoreboard, checked_options, display_name
+from rawcolour.io.mosaic import BAYER_PATTERNS
 
 if TYPE_CHECKING:
     from rawcolour.inference.pipelines import InferenceOptions
 
-__all__ = ["KELVINS", "PHASES", "camera_plan", "evaluate_raw2rgb_cameras"]
+__all__ = ["KELVINS", "camera_plan", "evaluate_raw2rgb_cameras"]
 
-PHASES = ("RGGB", "BGGR", "GRBG", "GBRG")
 KELVINS = (3000.0, 4200.0, 5500.0, 7000.0)
 
 
@@ -48,7 +48,7 @@ def camera_plan(index: int) -> tuple[int, str, float]:
     from rawcolour.cameras import EVAL_CAMERAS
 
     n = len(EVAL_CAMERAS)
-    return index % n, PHASES[(index // n) % len(PHASES)], KELVINS[index % len(KELVINS)]
+    return index % n, BAYER_PATTERNS[(index // n) % len(BAYER_PATTERNS)], KELVINS[index % len(KELVINS)]
 
 
 def _score(out8: np.ndarray, truth8: np.ndarray) -> dict[str, float]:
@@ -96,7 +96,7 @@ def _settings(noise: Sequence[str], shots: int, seed: int, limit: int | None, op
         "images": shots,
         "source": "DNG files shot through held-out real cameras (rawcolour.data.camera_sim)",
         "cameras": [c.name for c in EVAL_CAMERAS],
-        "phases": list(PHASES),
+        "phases": list(BAYER_PATTERNS),
         "noise": {level: f"shot variance {shot_for(EVAL_CAMERAS[0], level).shot_noise:g}" for level in noise},
         "illuminants_K": list(KELVINS),
         "tone_fit": "psnr_gain: one linear-light gain; psnr, ssim, de2000: one curve shared by R, G, B",

@@ -56,6 +56,7 @@ import torch.nn.functional as F
 from rawcolour.camera_colour import srgb_decode, srgb_encode
 from rawcolour.colour import lab_to_rgb, rgb_to_lab
 from rawcolour.data.unprocess import area_half
+from rawcolour.io.pixels import from_float, to_float
 
 __all__ = [
     "AB_BIN_EDGES",
@@ -113,23 +114,23 @@ def _check_pair(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def _unit_float(img: np.ndarray) -> np.ndarray:
-    """uint8 / uint16 -> float64 in [0, 1]; float stays as is (as float64)."""
+    """uint8 / uint16 -> float64 in [0, 1]; float stays as is (as float64, not clipped)."""
     img = np.asarray(img)
-    if img.dtype == np.uint8:
-        return img.astype(np.float64) / 255.0
-    if img.dtype == np.uint16:
-        return img.astype(np.float64) / 65535.0
-    if not np.issubdtype(img.dtype, np.floating):
+    if np.issubdtype(img.dtype, np.floating):
+        return img.astype(np.float64)
+    if img.dtype not in (np.uint8, np.uint16):
         raise TypeError(f"images must be uint8, uint16 or float in [0, 1]. Got {img.dtype}")
-    return img.astype(np.float64)
+    return to_float(img, np.float64)
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:
-    """An image as the 8-bit file a user would get: float [0, 1] -> round(255 x), clipped; uint8 as is."""
+    """An image as the 8-bit file a user would get: float [0, 1] -> round(255 x), clipped; uint8 as is.
+
+    Scaled in float64 (a float32 input is widened first), so ties round as the exact value does."""
     img = np.asarray(img)
     if img.dtype == np.uint8:
         return img
-    return np.clip(np.rint(_unit_float(img) * 255.0), 0, 255).astype(np.uint8)
+    return from_float(_unit_float(img), 8)
 
 
 def half_size(img8: np.ndarray) -> np.ndarray:
@@ -418,11 +419,11 @@ class PerceptualDistance:
 
     def __init__(self, weights: str | Path, device: str | torch.device = "cpu",
                  layers: Sequence[str] = PERCEPTUAL_LAYERS, size: int = PERCEPTUAL_SIZE) -> None:
-        from rawcolour.nets.vgg import VGGFeatures
+        from rawcolour.interop_files import load_vgg_features
 
         self.size = size
         self.device = torch.device(device)
-        self.net = VGGFeatures("vgg19", layers=tuple(layers), weights=weights, pre_relu=False).to(self.device)
+        self.net = load_vgg_features("vgg19", tuple(layers), weights, pre_relu=False).to(self.device)
 
     def _prepare(self, img: np.ndarray) -> torch.Tensor:
         t = _hwc_to_tensor(_unit_float(img)).to(self.device, torch.float32)  # (1, 3, H, W)

@@ -32,7 +32,6 @@ from rawcolour.nets.fold import fold_for_inference
 from rawcolour.nets.inference_graph import inference_copy, rewrite_for_speed
 from rawcolour.nets.norms import has_sample_statistics
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 PRECISIONS: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 # channels_last per device type: on CUDA tensor cores prefer NHWC. On CPUs it depends on the net
@@ -241,7 +240,6 @@ def forget_prepared(net: nn.Module | None = None) -> None:
 
 __all__ = [
     "CHANNELS_LAST_DEFAULT",
-    "DEVICE_CHOICES",
     "MEMORY_FRACTION",
     "PRECISIONS",
     "cpu_available_memory",

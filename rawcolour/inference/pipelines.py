@@ -31,7 +31,7 @@ import torch
 from rawcolour.camera_colour import CameraColour, auto_brightness, balance_packed, picture_colour, srgb_decode
 from rawcolour.checkpoint import LoadedModel
 from rawcolour.colour_spaces import encode_linear_srgb
-from rawcolour.colour import l_to_model, lab_to_rgb, model_to_ab, rgb_to_grey_l
+from rawcolour.colour import AB_SCALE, l_to_model, lab_to_rgb, model_to_ab, rgb_to_grey_l
 from rawcolour.errors import InputError, RawcolourError, UsageError
 from rawcolour.inference.classic import develop_classic, renders_camera_file
 from rawcolour.inference.device import (
@@ -359,7 +359,7 @@ def colourise_image(model: LoadedModel, picture: Picture | np.ndarray,
     res, run = _run_with_fp32_retry(model, options, fn_tiled)
     del l_model
     ab = res.output  # (H, W, 2) model units
-    ab *= np.float32(110.0)  # model_to_ab, in place
+    ab *= np.float32(AB_SCALE)  # model_to_ab, in place
     rgb = _merge(pixels, None, ab)
     return _finish(rgb, res.tile, start, read_notes + run.notes + notes + res.notes, run)
 

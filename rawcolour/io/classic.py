@@ -172,16 +172,6 @@ def _prophoto_to_srgb(wide: np.ndarray, auto_bright: bool) -> np.ndarray:
     return to_srgb
 
 
-def classic_render(path: str | Path, *, bit_depth: int = 16, wb: str | tuple[float, float, float] = "camera",
-                   exposure: float = 0.0) -> tuple[np.ndarray, str]:
-    """The ``classic`` baseline in sRGB: :func:`classic_develop` with the sRGB curve, as (H, W, 3)
-    uint16 or uint8, and the white balance used."""
-    if bit_depth not in (8, 16):
-        raise UsageError(f"bit depth must be 8 or 16, got {bit_depth}")
-    developed = classic_develop(path, wb=wb, exposure=exposure)
-    return developed.encode("srgb", bit_depth), developed.white_balance
-
-
 def classic_linear_packed(raw: RawPicture, colour: CameraColour | None = None,
                           exposure: float = 0.0) -> np.ndarray:
     """A classic pipeline on a packed picture, at packed resolution: (3, h, w) float32 linear light
@@ -199,11 +189,3 @@ def classic_linear_packed(raw: RawPicture, colour: CameraColour | None = None,
         raise UsageError(f"packed planes must have shape (4, h, w), got {p.shape}")
     colour = colour if colour is not None else picture_colour(raw)
     return colour.develop(packed_rgb(p), clip=False) * np.float32(2.0 ** float(exposure))
-
-
-def classic_render_packed(raw: RawPicture, colour: CameraColour | None = None,
-                          exposure: float = 0.0) -> np.ndarray:
-    """:func:`classic_linear_packed` clipped and sRGB-encoded: (3, h, w) float32 in [0, 1]."""
-    from rawcolour.camera_colour import srgb_encode
-
-    return srgb_encode(classic_linear_packed(raw, colour, exposure))

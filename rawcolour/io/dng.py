@@ -11,19 +11,14 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from rawcolour.camera_colour import SRGB_TO_XYZ
 from rawcolour.errors import RawcolourError, UsageError
 from rawcolour.io.files import atomic_write_bytes
 from rawcolour.io.mosaic import PACKED_ORDER, cfa_offsets, check_cfa
 
 # CIE XYZ (D65) -> linear sRGB: the default ColorMatrix1, i.e. "the camera's RGB is linear sRGB",
 # which is what a photo unprocessed without a camera matrix is.
-_XYZ_TO_SRGB = np.linalg.inv(
-    np.array(
-        [[0.4124564, 0.3575761, 0.1804375],
-         [0.2126729, 0.7151522, 0.0721750],
-         [0.0193339, 0.1191920, 0.9503041]]
-    )
-)
+_XYZ_TO_SRGB = np.linalg.inv(SRGB_TO_XYZ)
 
 # LibRaw (like dcraw) treats anything smaller as "not a RAW file".
 MIN_DNG_SIDE = 22

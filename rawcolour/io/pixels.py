@@ -16,17 +16,15 @@ __all__ = ["dtype_for", "from_float", "to_depth", "to_float"]
 _STRIP_ITEMS = 1 << 16
 
 
-def to_float(pixels: np.ndarray) -> np.ndarray:
-    """uint8 / uint16 pixels -> float32 in [0, 1]; float pixels are clipped to [0, 1].
+def to_float(pixels: np.ndarray, dtype: type[np.floating] = np.float32) -> np.ndarray:
+    """uint8 / uint16 pixels -> float in [0, 1] (float32, or ``dtype``); float pixels are clipped to [0, 1].
 
     Always a new array: the input is never modified.
     """
-    if pixels.dtype == np.uint8:
-        return pixels.astype(np.float32) / np.float32(255)
-    if pixels.dtype == np.uint16:
-        return pixels.astype(np.float32) / np.float32(65535)
+    if pixels.dtype in (np.uint8, np.uint16):
+        return pixels.astype(dtype) / np.dtype(dtype).type(np.iinfo(pixels.dtype).max)
     if np.issubdtype(pixels.dtype, np.floating):
-        out = pixels.astype(np.float32)  # a copy
+        out = pixels.astype(dtype)  # a copy
         return np.clip(out, 0.0, 1.0, out=out)
     raise TypeError(f"pixels must be uint8, uint16 or float. Got {pixels.dtype}")
 

@@ -1,19 +1,17 @@
-"""VGG16/19 feature extractor for perceptual losses, with weights from a file the user provides.
+"""VGG16/19 feature extractor for perceptual losses, from a state dict the caller gives.
 
 The layer indices match torchvision's ``vgg16().features`` / ``vgg19().features``, so its
-ImageNet state dict (``vgg16-397923af.pth``, or the same tensors as safetensors) loads as is.
-Nothing is ever downloaded.
+ImageNet state dict (keys without ``features.``) loads as is. The file the user provides
+(``vgg16-397923af.pth``, or the same tensors as safetensors) is read by
+:func:`rawcolour.interop_files.load_vgg_features`; nothing is ever downloaded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn as nn
-
-from ..errors import CheckpointError, MissingWeightsError
 
 # Convs per block; a 2x2 max-pool follows each block.
 _BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
@@ -33,39 +31,18 @@ def conv_indices(arch: str) -> dict[str, int]:
     return names
 
 
-def load_vgg_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Read a torchvision-layout VGG state dict from .pth (weights_only) or .safetensors, keys without 'features.'."""
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            sd = load_file(str(path))
-        else:
-            sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any reader failure means the same to the user
-        hint = "give a torchvision VGG state dict as .pth or .safetensors"
-        raise CheckpointError(f"cannot read VGG weights ({err})", path, hint) from err
-    if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
-        sd = sd["state_dict"]
-    if not isinstance(sd, dict):
-        raise CheckpointError("not a state dict", path, "give a torchvision VGG state dict as .pth or .safetensors")
-    out = {}
-    for key, value in sd.items():
-        for prefix in ("module.", "features."):
-            key = key.removeprefix(prefix)
-        if not key.startswith("classifier.") and isinstance(value, torch.Tensor):
-            out[key] = value
-    return out
-
-
 class VGGFeatures(nn.Module):
-    """Frozen VGG features: RGB (B, 3, H, W) in [0, 1] -> list of the requested layers' maps."""
+    """Frozen VGG features: RGB (B, 3, H, W) in [0, 1] -> list of the requested layers' maps.
+
+    ``state_dict``: torchvision's features tensors, keys without ``features.`` (see `load_weights`);
+    None leaves the convolutions at their random initialisation.
+    """
 
     def __init__(
         self,
         arch: str = "vgg16",
         layers: Sequence[str] = ("conv4_3",),
-        weights: str | Path | None = None,
+        state_dict: Mapping[str, torch.Tensor] | None = None,
         pre_relu: bool = True,
         normalize_input: bool = True,
     ) -> None:
@@ -89,30 +66,23 @@ class VGGFeatures(nn.Module):
         self.features = nn.Sequential(*modules[: max(self.taps) + 1])  # truncated after the last tap
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        self._load(weights)
+        if state_dict is not None:
+            self.load_weights(state_dict)
         self.requires_grad_(False)
         self.eval()
 
-    def _load(self, weights: str | Path | None) -> None:
-        hint = (
-            f"the perceptual loss needs torchvision's ImageNet {self.arch} weights as a local file "
-            f"(e.g. {'vgg16-397923af.pth' if self.arch == 'vgg16' else 'vgg19-dcbb9e9d.pth'}, "
-            ".pth or .safetensors); rawcolour downloads nothing"
-        )
-        if weights is None:
-            raise MissingWeightsError(f"no {self.arch} weights file given", hint=hint)
-        path = Path(weights)
-        if not path.is_file():
-            raise MissingWeightsError(f"{self.arch} weights not found (expected this file)", path, hint)
-        sd = load_vgg_state_dict(path)
+    def load_weights(self, state_dict: Mapping[str, torch.Tensor]) -> None:
+        """Take the used layers' tensors from torchvision's features state dict (keys like ``0.weight``).
+
+        Raises ValueError naming a missing key or a tensor of the wrong shape."""
         own = self.features.state_dict()
-        missing = [k for k in own if k not in sd]
+        missing = [k for k in own if k not in state_dict]
         if missing:
-            raise CheckpointError(f"not a torchvision {self.arch} state dict: missing {', '.join(missing[:4])}", path, hint)
+            raise ValueError(f"not a torchvision {self.arch} state dict: missing {', '.join(missing[:4])}")
         for k, t in own.items():
-            if sd[k].shape != t.shape:
-                raise CheckpointError(f"{k} has shape {tuple(sd[k].shape)}, {self.arch} needs {tuple(t.shape)}", path, hint)
-        self.features.load_state_dict({k: sd[k] for k in own})
+            if state_dict[k].shape != t.shape:
+                raise ValueError(f"{k} has shape {tuple(state_dict[k].shape)}, {self.arch} needs {tuple(t.shape)}")
+        self.features.load_state_dict({k: state_dict[k] for k in own})
 
     def train(self, mode: bool = True) -> "VGGFeatures":
         """Stays in eval mode: a frozen feature extractor (no BN or dropout anyway)."""

@@ -13,10 +13,10 @@ how to show a batch as pictures, and what validation measures. Everything else i
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rawcolour.camera_colour import SRGB_GAMMA, SRGB_LINEAR_KNEE, SRGB_OFFSET, SRGB_SCALE, SRGB_SLOPE
 from rawcolour.colour import AB_SCALE, model_lab_to_rgb, model_to_rgb, rgb_to_model_lab
 from rawcolour.errors import UsageError
 from rawcolour.io.mosaic import packed_preview, packed_rgb
@@ -28,9 +28,10 @@ Batch = dict[str, torch.Tensor]
 
 
 def srgb_encode_t(linear: torch.Tensor) -> torch.Tensor:
-    """The sRGB curve on a tensor, differentiable everywhere (linear below 0.0031308, negatives included)."""
-    return torch.where(linear <= 0.0031308, 12.92 * linear,
-                       1.055 * linear.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
+    """The sRGB curve (camera_colour.srgb_encode's) on a tensor, differentiable everywhere (linear up to
+    the knee, negatives included)."""
+    return torch.where(linear <= SRGB_LINEAR_KNEE, SRGB_SLOPE * linear,
+                       SRGB_SCALE * linear.clamp_min(SRGB_LINEAR_KNEE) ** (1 / SRGB_GAMMA) - SRGB_OFFSET)
 
 
 class TaskAdapter:

@@ -19,18 +19,17 @@ from dataclasses import MISSING, Field, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rawcolour.data.names import LAYOUTS, WB_GAIN_RANGES
 from rawcolour.errors import UsageError
 from rawcolour.io.files import atomic_write_bytes
 from rawcolour.io.packed_png import ZURICH_WHITE
+from rawcolour.model_spec import GAN_LOSSES
 from rawcolour.tasks import TASKS, check_model_task, get_task
 
 if TYPE_CHECKING:
     from rawcolour.registry import ModelSpec, Recipe, Stage
 
-GAN_LOSSES = ("vanilla", "nonsaturating", "lsgan")
 AUGMENTS = ("flip", "rot90", "crop", "resize286")
-LAYOUTS = ("auto", "zurich", "rawgan")  # paired raw layouts (rawcolour.data.samples.list_raw_pairs)
-SYNTHETIC_GAINS = ("brooks", "wide")  # the keys of rawcolour.data.unprocess.WB_GAIN_RANGES
 
 # Fields that may differ between a run and its --resume (they change how long it runs or where,
 # not what it computes).
@@ -83,8 +82,8 @@ class TrainConfig:
                              "default: a held-out split of --data.")
     synthetic_raw: bool = option(False, panel=DATA, help="raw2rgb from ordinary colour photos: unprocess each "
                                  "crop with a random camera.")
-    synthetic_gains: str = option(  # white-balance gain ranges of the synthetic cameras (unprocess.WB_GAIN_RANGES)
-        "brooks", panel=DATA, choices=SYNTHETIC_GAINS,
+    synthetic_gains: str = option(  # white-balance gain ranges of the synthetic cameras (data.names.WB_GAIN_RANGES)
+        "brooks", panel=DATA, choices=tuple(WB_GAIN_RANGES),
         help="White-balance gains of the synthetic cameras: brooks (Brooks et al., modern sensors) or wide "
              "(also nearly balanced and blue-starved sensors).")
     layout: str = option("auto", panel=DATA, choices=LAYOUTS, help="Paired RAW folder layout.")
@@ -320,7 +319,6 @@ def _check_limits(cfg: TrainConfig) -> None:
 
 def _check_options(cfg: TrainConfig, spec: ModelSpec) -> None:
     """Contradictory or unknown options raise UsageError before anything is built."""
-    from rawcolour.data.unprocess import WB_GAIN_RANGES
     from rawcolour.inference.options import check_device
 
     check_device(cfg.device)
@@ -417,5 +415,5 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, text.encode(), what="JSON file")
 
 
-__all__ = ["AUGMENTS", "GAN_LOSSES", "RESUME_MUTABLE", "RUN_IDENTITY", "RunPlan", "StagePlan", "TrainConfig",
+__all__ = ["AUGMENTS", "RESUME_MUTABLE", "RUN_IDENTITY", "RunPlan", "StagePlan", "TrainConfig",
            "merge_resume_config", "resolve", "write_json_atomic"]

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
@@ -121,16 +120,6 @@ def _crop_box(h: int, w: int, size: int, rng: np.random.Generator | None) -> tup
     return int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
 
 
-def _resize_short(img: np.ndarray, short: int) -> np.ndarray:
-    h, w = img.shape[:2]
-    if min(h, w) == short:
-        return img
-    f = short / min(h, w)
-    size = (max(short, round(w * f)), max(short, round(h * f)))
-    out = cv2.resize(img, size, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
-    return out if out.ndim == img.ndim else out.reshape(size[1], size[0], *img.shape[2:])
-
-
 def _chw(a: np.ndarray) -> torch.Tensor:
     a = a[..., None] if a.ndim == 2 else a
     return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1), dtype=np.float32))
@@ -215,7 +204,7 @@ class ColouriseDataset(_PhotoDataset):
         rng, index = self._key_index(item)
         _, rgb = self.photo(index)
         short = round(self.crop * 286 / 256) if self.train and "resize286" in self.augment else self.crop
-        img = data.to_float(_resize_short(rgb, short))
+        img = data.to_float(data.resize_short_side(rgb, short))
         y, x = _crop_box(img.shape[0], img.shape[1], self.crop, rng if self.train else None)
         img = img[y:y + self.crop, x:x + self.crop]
         if self.train:
@@ -225,7 +214,7 @@ class ColouriseDataset(_PhotoDataset):
     def small_photos(self, short: int) -> Iterator[torch.Tensor]:
         """Every photo whole, resized to ``short`` pixels on its short side: (3, h, w) in [0, 1]."""
         for index in range(len(self)):
-            yield _chw(data.to_float(_resize_short(self.photo(index)[1], short)))
+            yield _chw(data.to_float(data.resize_short_side(self.photo(index)[1], short)))
 
 
 class _RawFromPhotoDataset(_PhotoDataset):
@@ -242,7 +231,7 @@ class _RawFromPhotoDataset(_PhotoDataset):
         path, rgb = self.photo(index)
         full = 2 * self.crop
         if min(rgb.shape[:2]) < full:
-            rgb = _resize_short(rgb, full)
+            rgb = data.resize_short_side(rgb, full)
         sal = self.saliency.get(path, rgb) if self.saliency is not None else None
         y, x = _crop_box(rgb.shape[0], rgb.shape[1], full, rng if self.train else None)
         arrays = [rgb[y:y + full, x:x + full]]

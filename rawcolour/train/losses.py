@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rawcolour.nets.vgg import VGGFeatures
+from rawcolour.interop_files import load_vgg_features
+from rawcolour.model_spec import GAN_LOSSES
 
 Logits = Sequence[torch.Tensor]
 
@@ -34,8 +35,8 @@ class GANLoss:
     """Adversarial loss of one kind; ``d_term`` / ``g_term`` take a D output (list of maps)."""
 
     def __init__(self, kind: str):
-        if kind not in ("vanilla", "nonsaturating", "lsgan"):
-            raise ValueError(f"unknown GAN loss {kind!r}; use vanilla, nonsaturating or lsgan")
+        if kind not in GAN_LOSSES:
+            raise ValueError(f"unknown GAN loss {kind!r}; use {', '.join(GAN_LOSSES[:-1])} or {GAN_LOSSES[-1]}")
         self.kind = kind
 
     def _target(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
@@ -91,12 +92,12 @@ def attention_loss(rgb_pred: torch.Tensor, sal_pred: torch.Tensor, rgb_gt: torch
 class PerceptualLoss(nn.Module):
     """L1 between VGG features (default VGG16 conv4_3, pre-ReLU) of two RGB images in [0, 1].
 
-    VGGFeatures ImageNet-normalises its input; it raises MissingWeightsError without a weights file.
+    VGGFeatures ImageNet-normalises its input; load_vgg_features raises MissingWeightsError without a weights file.
     """
 
     def __init__(self, weights: str | None, arch: str = "vgg16", layers: Sequence[str] = ("conv4_3",)):
         super().__init__()
-        self.vgg = VGGFeatures(arch, layers, weights=weights, pre_relu=True, normalize_input=True)
+        self.vgg = load_vgg_features(arch, layers, weights, pre_relu=True, normalize_input=True)
 
     def forward(self, pred01: torch.Tensor, target01: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
