@@ -199,7 +199,7 @@ def test_classic_develops_upright_at_full_size(tmp_path):
     assert out16.white_balance == "auto"  # the fixture's as-shot neutral is the unset 1, 1, 1
     out8 = develop_classic(path, bit_depth=8).pixels
     assert out8.dtype == np.uint8 and out8.shape == (41, 29, 3)
-    with pytest.raises(ValueError):
+    with pytest.raises(UsageError, match="bit depth 12 is not supported"):
         develop_classic(path, bit_depth=12)
 
 

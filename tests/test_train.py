@@ -235,7 +235,7 @@ def test_checkpoint_loads_and_describes_training(photos: Path, tmp_path: Path) -
         Trainer(_raw_cfg(photos, out))
     with pytest.raises(OutputError, match="--out names a file, not a run folder"):
         Trainer(_raw_cfg(photos, out / "config.json"))
-    with pytest.raises(OutputError, match="cannot write the run folder"):
+    with pytest.raises(OutputError, match="config.json/run.*Not a directory"):  # the first folder it makes says so
         Trainer(_raw_cfg(photos, out / "config.json" / "run")).run()
 
 
