@@ -228,6 +228,8 @@ class TestColourise:
         (broken / "c_broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
         res = runner.invoke(app, ["eval", "colourise", "--data", str(broken), "--json", "-q"])
         assert res.exit_code == 1 and "c_broken.png" in res.stderr  # listed, and the exit code says so
+        (line,) = [ln for ln in res.stderr.splitlines() if "c_broken.png" in ln]
+        assert line.startswith("rawcolour: error: ") and line.count("c_broken.png") == 1  # named once
         rec = json.loads(res.stdout)
         assert rec["rows"][0]["images"] == 1 and rec["failed"][0]["image"] == "c_broken.png"
         empty = tmp_path / "empty"

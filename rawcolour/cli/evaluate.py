@@ -237,7 +237,9 @@ def _finish(result: Any, *, as_json: bool, csv_to: str | None, report: Path | No
                           + ", ".join(sorted({d['reason'] for d in result.skipped})), markup=False)
     for d in result.failed:
         who = f" ({d['model']})" if d.get("model") else ""
-        err_console.print(error_line(f"{d['image']}{who}: {d['error']}"), markup=False)
+        named = d["error"].split(": ", 1)[0].endswith(d["image"])  # an input's error names its file already
+        err_console.print(error_line(d["error"] if named and not who else f"{d['image']}{who}: {d['error']}"),
+                          markup=False)
     if result.failed:
         raise typer.Exit(EXIT_FAILED)
 
