@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from rawcolour.checkpoint import load_checkpoint, load_discriminator, read_checkpoint
 from rawcolour.cli.main import app
-from rawcolour.errors import MissingWeightsError, OutputError, TrainingDiverged, UsageError
+from rawcolour.errors import InputError, MissingWeightsError, OutputError, TrainingDiverged, UsageError
 from rawcolour.train.config import TrainConfig, resolve
 from rawcolour.train.losses import GANLoss, attention_loss
 from rawcolour.train.loop import LAST, SIDECAR, Trainer
@@ -156,6 +156,10 @@ def test_greyscale_photos_skipped_and_counted(photos: Path, tmp_path: Path) -> N
     assert t.data.summary["train"]["greyscale_skipped"] == 2  # the one-channel PNG and the 3-equal-channel JPEG
     assert t.data.summary["train"]["photos"] == 5
     assert all(not p.name.startswith("g") for p in t.data.train.photos.paths)
+    grey_only = _photo_dir(tmp_path / "grey", n=0, grey=2)  # 4 files
+    with pytest.raises(InputError, match=r"of the 3 files for training \(the rest are held out for validation\), "
+                                         "3 are greyscale and 0 unreadable"):
+        Trainer(TrainConfig("colourise", "colorgan-tiny", str(grey_only), out=str(tmp_path / "grey-run"), val_split=0.25))
 
 
 def test_resume_continues_exactly(photos: Path, tmp_path: Path) -> None:

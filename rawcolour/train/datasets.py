@@ -407,8 +407,9 @@ def _photo_datasets(cfg: Any, crop: int, augment: tuple[str, ...], need_saliency
     val_ix = scan_photos(val_paths, cache=cfg.cache_photos)
     if not train_ix.paths:
         raise InputError("no colour photos to train on", path=cfg.data,
-                         hint=f"{len(train_ix.grey_skipped)} greyscale and {len(train_ix.unreadable)} "
-                              "unreadable files were skipped")
+                         hint=f"of the {len(train_paths)} files for training"
+                              + (" (the rest are held out for validation)" if len(train_paths) < len(all_paths) else "")
+                              + f", {len(train_ix.grey_skipped)} are greyscale and {len(train_ix.unreadable)} unreadable")
     colourise = not get_task(cfg.task).reads_raw
     kind = "photos" if colourise else "camera-shots" if developer else "synthetic-raw"
     summary = {"kind": kind, **_sources(cfg, val_source), "train": train_ix.summary(), "val_set": val_ix.summary()}
