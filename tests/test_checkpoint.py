@@ -204,6 +204,32 @@ def test_weights_that_are_not_numbers_are_refused(saved, tmp_path):
     expect_error(_rewrite(path, tmp_path / "inf.safetensors", tensors=tensors), "NaN or infinite")
 
 
+@pytest.mark.parametrize("kind", ["bool", "int32", "complex64", "float8_e4m3fn"])
+def test_weights_that_are_not_floating_point_are_refused(saved, tmp_path, kind):
+    # cast weights compute garbage (bool, integers, complex's real part) or crash (float8's isfinite)
+    path, _, _ = saved
+    tensors, _ = checkpoint.read_checkpoint(path)
+    dtype = getattr(torch, kind)
+    if kind == "int32":
+        cast = {k: (v * 1000).to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+    elif kind == "complex64":
+        cast = {k: torch.complex(v, v) if v.is_floating_point() else v for k, v in tensors.items()}
+    else:
+        cast = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+    bad = _rewrite(path, tmp_path / f"{kind}.safetensors", tensors=cast)
+    expect_error(bad, rf"tensor \S+ is {kind}; a network's weights are floating point")
+    with pytest.raises(CheckpointError, match=f"is {kind}"):
+        load_discriminator(bad)
+
+
+def test_load_state_refuses_integer_weights_in_memory(saved):
+    # a resume file's state dict never passes the file header's check
+    path, gen, _ = saved
+    state = {k: v.to(torch.int64) if v.is_floating_point() else v for k, v in gen.state_dict().items()}
+    with pytest.raises(CheckpointError, match=r"is int64; a network's weights are floating point"):
+        checkpoint.load_state(gen, state, path)
+
+
 def test_wrapper_prefixes_are_stripped(tmp_path):
     spec = registry.get_spec("sgan-tiny")
     gen_spec = small(spec.generator)
