@@ -27,6 +27,7 @@ from rawcolour.io.files import atomic_write_bytes, file_sha256
 from rawcolour.nets.fold import fold_for_inference
 from rawcolour.nets.limits import meta_build, state_shapes
 from rawcolour.registry import InferencePolicy, IOSpec, ModelSpec, NetSpec, get_spec, is_model, weights_path
+from rawcolour.tasks import TASKS
 
 FORMAT = "rawcolour.checkpoint/1"
 DISCRIMINATOR_PREFIX = "discriminator."
@@ -320,6 +321,9 @@ def load_checkpoint(path: str | Path, *, for_inference: bool = True,
     gen_shapes = {k: v for k, v in shapes.items() if not k.startswith(DISCRIMINATOR_PREFIX)}
     net_spec = checked_net_spec(metadata, gen_shapes, path)
     io, policy = io_and_policy(metadata, path)
+    if metadata.get("task", "") and metadata["task"] not in TASKS:  # no command could use it
+        raise CheckpointError(f"the checkpoint's metadata names an unknown task {metadata['task']!r:.40}", path=path,
+                              hint=f"its task must be {' or '.join(TASKS)}; {_NOT_OURS}")
     tensors, metadata = read_checkpoint(path)
     net = net_spec.build()
     gen_state = {k: v for k, v in tensors.items() if not k.startswith(DISCRIMINATOR_PREFIX)}

@@ -230,6 +230,26 @@ def test_load_state_refuses_integer_weights_in_memory(saved):
         checkpoint.load_state(gen, state, path)
 
 
+def test_an_unknown_task_in_the_metadata_is_named_as_such(saved, tmp_path):
+    # it said "model 'sgan' is a nonsense model ...; use `rawcolour nonsense`", a command that does not exist
+    path, _, _ = saved
+    expect_error(_rewrite(path, tmp_path / "task.safetensors", task="nonsense"),
+                 "the checkpoint's metadata names an unknown task 'nonsense'; its task must be colourise or raw2rgb")
+
+
+def test_a_checkpoint_of_the_other_task_is_named_by_its_file(tmp_path):
+    import numpy as np
+
+    from rawcolour.errors import UsageError
+    from rawcolour.inference.pipelines import colourise_image
+
+    spec = registry.get_spec("sgan-tiny")
+    path = save_checkpoint(tmp_path / "mine.safetensors", small(spec.generator).build(),
+                           checkpoint_metadata(spec, small(spec.generator)))
+    with pytest.raises(UsageError, match=f"^{path}: model 'sgan-tiny' is a raw2rgb model, not a colourise one"):
+        colourise_image(load_model(path), np.zeros((16, 16), np.uint8))
+
+
 def test_wrapper_prefixes_are_stripped(tmp_path):
     spec = registry.get_spec("sgan-tiny")
     gen_spec = small(spec.generator)
