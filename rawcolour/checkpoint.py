@@ -28,6 +28,7 @@ from rawcolour.model_spec import TILING_MODES
 from rawcolour.nets.fold import fold_for_inference
 from rawcolour.nets.limits import meta_build, state_shapes
 from rawcolour.registry import InferencePolicy, IOSpec, ModelSpec, NetSpec, get_spec, is_model, weights_path
+from rawcolour.tasks import TASKS
 
 FORMAT = "rawcolour.checkpoint/1"
 DISCRIMINATOR_PREFIX = "discriminator."
@@ -110,6 +111,27 @@ def _prepare(t: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
 
 # ---------------------------------------------------------------------------------------- loading
 
+# The floating point types torch computes with here; a weight of any other type (bool, integers,
+# complex, float8) is refused: cast to float32 it computes garbage, or the NaN check cannot run.
+WEIGHT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+# Buffers that count (batch norm's num_batches_tracked) are integers.
+_COUNT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
+# safetensors' dtype names -> torch's; any name not here is refused as it is spelt.
+_SAFETENSORS_DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64,
+                       "I8": torch.int8, "I16": torch.int16, "I32": torch.int32, "I64": torch.int64,
+                       "U8": torch.uint8, "BOOL": torch.bool, "C64": torch.complex64, "C128": torch.complex128,
+                       "F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2}
+
+
+def _dtype_name(dtype: torch.dtype | str) -> str:
+    return dtype if isinstance(dtype, str) else str(dtype).removeprefix("torch.")
+
+
+def _not_weights(key: str, dtype: torch.dtype | str, path: Path | None) -> CheckpointError:
+    return CheckpointError(f"tensor {key} is {_dtype_name(dtype)}; a network's weights are floating point "
+                           "(float16, bfloat16, float32 or float64)", path=path,
+                           hint="export the checkpoint again from the trained network without casting its weights")
+
 
 def read_checkpoint_header(path: str | Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
     """Every tensor's shape and the metadata of a rawcolour safetensors file, without reading the
@@ -131,13 +153,19 @@ def read_checkpoint_header(path: str | Path) -> tuple[dict[str, tuple[int, ...]]
 
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+            slices = {k: f.get_slice(k) for k in f.keys()}
+            shapes = {k: tuple(s.get_shape()) for k, s in slices.items()}
+            dtypes = {k: s.get_dtype() for k, s in slices.items()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         raise CheckpointError(f"not a readable safetensors file ({err})", path=path,
                               hint="the file is corrupt or truncated; download or export it again") from err
     if metadata.get("format") != FORMAT:
         raise CheckpointError("safetensors file without rawcolour metadata", path=path,
                               hint="import foreign weights with `rawcolour models import`")
+    for key, name in dtypes.items():  # no network holds bool, complex or float8 tensors
+        dtype = _SAFETENSORS_DTYPES.get(name, name)
+        if dtype not in WEIGHT_DTYPES + _COUNT_DTYPES:
+            raise _not_weights(key, dtype, path)
     return shapes, metadata
 
 
@@ -213,6 +241,9 @@ def load_state(net: nn.Module, state: dict[str, torch.Tensor], path: Path | None
     state = {strip_wrappers(k): v for k, v in state.items()}
     own = net.state_dict()
     check_shapes({k: tuple(v.shape) for k, v in own.items()}, {k: tuple(v.shape) for k, v in state.items()}, path)
+    for k, v in own.items():  # before the NaN check: isfinite is not implemented for every type
+        if state[k].dtype not in (WEIGHT_DTYPES if v.is_floating_point() else _COUNT_DTYPES):
+            raise _not_weights(k, state[k].dtype, path)
     broken = [k for k in own if state[k].is_floating_point() and not bool(torch.isfinite(state[k]).all())]
     if broken:  # e.g. saved by a run that diverged: every picture would come out black
         raise CheckpointError(f"{len(broken)} of {len(own)} weight tensors hold NaN or infinite values "
@@ -291,6 +322,9 @@ def load_checkpoint(path: str | Path, *, for_inference: bool = True,
     gen_shapes = {k: v for k, v in shapes.items() if not k.startswith(DISCRIMINATOR_PREFIX)}
     net_spec = checked_net_spec(metadata, gen_shapes, path)
     io, policy = io_and_policy(metadata, path)
+    if metadata.get("task", "") and metadata["task"] not in TASKS:  # no command could use it
+        raise CheckpointError(f"the checkpoint's metadata names an unknown task {metadata['task']!r:.40}", path=path,
+                              hint=f"its task must be {' or '.join(TASKS)}; {_NOT_OURS}")
     tensors, metadata = read_checkpoint(path)
     net = net_spec.build()
     gen_state = {k: v for k, v in tensors.items() if not k.startswith(DISCRIMINATOR_PREFIX)}

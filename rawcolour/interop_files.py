@@ -207,6 +207,8 @@ def read_foreign_checkpoint(path: str | Path) -> ForeignWeights:
         raise CheckpointError("file is empty", path=path)
     if _is_safetensors(head):
         return _read_safetensors(path)
+    if path.suffix.lower() == ".safetensors":  # torch.load would hand it to safetensors by its name alone
+        raise _not_safetensors(path, head)
     if head[:2] == b"PK" and _looks_torchscript(path):
         raise CheckpointError("this is a TorchScript archive (it contains code); it is not imported", path=path,
                               hint="save the generator's state_dict with torch.save instead")
@@ -224,13 +226,29 @@ def read_foreign_checkpoint(path: str | Path) -> ForeignWeights:
             except _Refused as err:
                 raise _refusal(path, err) from None
             except Exception as err:  # truncated or corrupt data, odd pickles
-                raise CheckpointError(f"not a readable PyTorch checkpoint ({type(err).__name__}: {err})",
-                                      path=path) from None
+                raise _unreadable(path, err) from None
             fmt = "pickled_module"
         except Exception as err:
-            raise CheckpointError(f"not a readable PyTorch checkpoint ({type(err).__name__}: {err})",
-                                  path=path) from None
+            raise _unreadable(path, err) from None
     return _weights_from_object(obj, fmt, path)
+
+
+def _unreadable(path: Path, err: Exception) -> CheckpointError:
+    if isinstance(err, MemoryError):  # e.g. a pickle opcode claiming a terabyte of bytes
+        return CheckpointError("not a readable PyTorch checkpoint (it claims more data than there is memory for: "
+                               "damaged or not a checkpoint)", path=path,
+                               hint="re-save the weights with torch.save(model.state_dict(), FILE)")
+    return CheckpointError(f"not a readable PyTorch checkpoint ({type(err).__name__}: {err})", path=path)
+
+
+def _not_safetensors(path: Path, head: bytes) -> CheckpointError:
+    """A file named .safetensors without a safetensors header, with what it looks like."""
+    if head[:4] == b"PK\x03\x04" or (head[:1] == b"\x80" and head[1:2] in b"\x02\x03\x04\x05"):
+        looks = "a zip archive, as torch.save writes" if head[:2] == b"PK" else "a pickle, as old torch.save writes"
+        return CheckpointError(f"not a safetensors file, whatever its name: it looks like {looks}", path=path,
+                               hint="if it is a PyTorch checkpoint, rename it to .pth and import that")
+    return CheckpointError("not a safetensors file, whatever its name: it does not start with a safetensors header",
+                           path=path, hint="the file is corrupt or not a checkpoint; download or export it again")
 
 
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "generator", "netG", "G", "net")

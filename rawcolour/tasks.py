@@ -51,12 +51,15 @@ def get_task(task: str | TaskSpec) -> TaskSpec:
     return spec
 
 
-def check_model_task(name: str, model_task: str | None, task: str | TaskSpec, *, hint: str) -> None:
+def check_model_task(name: str, model_task: str | None, task: str | TaskSpec, *, hint: str,
+                     path: object = None) -> None:
     """UsageError unless the model ``name`` (whose file or entry says ``model_task``; None: it does not
-    say) can do ``task``; ``hint`` says what to do instead, in the words of the command at hand."""
+    say) can do ``task``; ``hint`` says what to do instead, in the words of the command at hand.
+    ``path``: the checkpoint file the model was read from (the message names it)."""
     want = get_task(task).name
     if model_task is not None and model_task != want:
-        raise UsageError(f"model {name!r} is a {model_task} model, not a {want} one", hint=hint)
+        raise UsageError(f"model {name!r} is a {model_task} model, not a {want} one", hint=hint,
+                         path=None if path is None else str(path))
 
 
 __all__ = ["COLOURISE", "RAW2RGB", "TASKS", "TASK_SPECS", "TaskSpec", "check_model_task", "get_task"]

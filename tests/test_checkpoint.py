@@ -204,6 +204,52 @@ def test_weights_that_are_not_numbers_are_refused(saved, tmp_path):
     expect_error(_rewrite(path, tmp_path / "inf.safetensors", tensors=tensors), "NaN or infinite")
 
 
+@pytest.mark.parametrize("kind", ["bool", "int32", "complex64", "float8_e4m3fn"])
+def test_weights_that_are_not_floating_point_are_refused(saved, tmp_path, kind):
+    # cast weights compute garbage (bool, integers, complex's real part) or crash (float8's isfinite)
+    path, _, _ = saved
+    tensors, _ = checkpoint.read_checkpoint(path)
+    dtype = getattr(torch, kind)
+    if kind == "int32":
+        cast = {k: (v * 1000).to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+    elif kind == "complex64":
+        cast = {k: torch.complex(v, v) if v.is_floating_point() else v for k, v in tensors.items()}
+    else:
+        cast = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+    bad = _rewrite(path, tmp_path / f"{kind}.safetensors", tensors=cast)
+    expect_error(bad, rf"tensor \S+ is {kind}; a network's weights are floating point")
+    with pytest.raises(CheckpointError, match=f"is {kind}"):
+        load_discriminator(bad)
+
+
+def test_load_state_refuses_integer_weights_in_memory(saved):
+    # a resume file's state dict never passes the file header's check
+    path, gen, _ = saved
+    state = {k: v.to(torch.int64) if v.is_floating_point() else v for k, v in gen.state_dict().items()}
+    with pytest.raises(CheckpointError, match=r"is int64; a network's weights are floating point"):
+        checkpoint.load_state(gen, state, path)
+
+
+def test_an_unknown_task_in_the_metadata_is_named_as_such(saved, tmp_path):
+    # it said "model 'sgan' is a nonsense model ...; use `rawcolour nonsense`", a command that does not exist
+    path, _, _ = saved
+    expect_error(_rewrite(path, tmp_path / "task.safetensors", task="nonsense"),
+                 "the checkpoint's metadata names an unknown task 'nonsense'; its task must be colourise or raw2rgb")
+
+
+def test_a_checkpoint_of_the_other_task_is_named_by_its_file(tmp_path):
+    import numpy as np
+
+    from rawcolour.errors import UsageError
+    from rawcolour.inference.pipelines import colourise_image
+
+    spec = registry.get_spec("sgan-tiny")
+    path = save_checkpoint(tmp_path / "mine.safetensors", small(spec.generator).build(),
+                           checkpoint_metadata(spec, small(spec.generator)))
+    with pytest.raises(UsageError, match=f"^{path}: model 'sgan-tiny' is a raw2rgb model, not a colourise one"):
+        colourise_image(load_model(path), np.zeros((16, 16), np.uint8))
+
+
 def test_wrapper_prefixes_are_stripped(tmp_path):
     spec = registry.get_spec("sgan-tiny")
     gen_spec = small(spec.generator)

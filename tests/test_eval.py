@@ -356,6 +356,45 @@ class TestCameraProtocol:
         assert by["low"] > by["high"]
 
 
+@pytest.fixture()
+def with_tiny_photos(small_photos, tmp_path) -> Path:
+    """One usable colour photo, a 1x1 one and a 3x500 one: too small for SSIM's 11x11 window."""
+    d = tmp_path / "tiny"
+    d.mkdir()
+    shutil.copy(small_photos / "a_astronaut.png", d / "a_astronaut.png")
+    rng = np.random.default_rng(0)
+    write_image(d / "b_one.png", rng.integers(0, 256, (1, 1, 3), dtype=np.uint8))
+    write_image(d / "c_thin.png", rng.integers(0, 256, (3, 500, 3), dtype=np.uint8))
+    return d
+
+
+@pytest.mark.parametrize("mode, reason", [
+    (["colourise"], "smaller than 11 x 11, SSIM's window"),
+    (["raw2rgb", "--synthetic-raw", "--model", "sgan-tiny", "--allow-random", "--tile", "0"],
+     "smaller than 22 x 22, SSIM's 11 x 11 window at half size"),
+    (["raw2rgb", "--cameras", "--model", "sgan-tiny", "--allow-random"],
+     "smaller than 22 x 22, SSIM's 11 x 11 window at half size"),
+], ids=["colourise", "synthetic-raw", "cameras"])
+def test_pictures_too_small_for_ssim_are_skipped_and_counted(with_tiny_photos, no_shipped_weights, mode, reason):
+    # they crashed the whole eval with ValueError (SSIM) or ended it naming no file (--cameras)
+    res = runner.invoke(app, ["eval", *mode, "--data", str(with_tiny_photos), "--json"])
+    rec = _json(res)
+    assert rec["skipped"] == [{"image": "b_one.png", "reason": reason}, {"image": "c_thin.png", "reason": reason}]
+    assert rec["failed"] == [] and all(r["images"] >= 1 for r in rec["rows"])
+    assert f"skipped 2 picture(s): {reason}" in res.stderr
+
+
+def test_a_folder_of_pictures_too_small_for_ssim_is_one_line(tmp_path, no_shipped_weights):
+    write_image(tmp_path / "one.png", np.full((1, 1, 3), (200, 30, 30), np.uint8))
+    res = runner.invoke(app, ["eval", "colourise", "--data", str(tmp_path)])
+    assert res.exit_code == 1 and "no colour photos to evaluate (0 greyscale, 1 smaller than 11 x 11" in res.stderr
+    res = runner.invoke(app, ["eval", "raw2rgb", "--data", str(tmp_path), "--synthetic-raw"])
+    assert res.exit_code == 1 and "no sample to evaluate (1 smaller than 22 x 22" in res.stderr
+    res = runner.invoke(app, ["eval", "raw2rgb", "--data", str(tmp_path), "--cameras"])
+    assert res.exit_code == 1 and "no photo to evaluate (1 smaller than 22 x 22" in res.stderr
+    assert all("Traceback" not in line for line in res.output.splitlines())
+
+
 def test_the_csv_has_every_model_row_then_the_truth_and_leaves_non_finite_figures_empty() -> None:
     from rawcolour.eval.scoring import EvalResult
 

@@ -732,3 +732,29 @@ def test_a_tiff_in_a_compression_we_cannot_decode_names_the_compression(tmp_path
         pass
     with pytest.raises(InputError, match="TIFF with JPEG2000 compression is not supported; re-save it"):
         images.read_image(path)
+
+
+def test_a_12_bit_tiff_is_scaled_to_the_full_16_bit_range(tmp_path):
+    # Pillow unpacks 12-bit samples to uint16 values below 4096; read as 16-bit they were almost black
+    values = np.arange(4096, dtype=np.uint16).reshape(64, 64)
+    path = tmp_path / "g12.tif"
+    tifffile.imwrite(path, values, bitspersample=12)
+    assert tifffile.imread(path).max() == 4095  # what the file holds
+    picture = images.read_image(path)
+    assert picture.bit_depth == 16 and picture.pixels.dtype == np.uint16
+    expected = np.round(values.astype(np.float64) * 65535 / 4095).astype(np.uint16)
+    assert np.array_equal(picture.pixels, expected)
+    assert picture.pixels.min() == 0 and picture.pixels.max() == 65535  # the ends are exact
+
+
+@pytest.mark.parametrize("bits, shape", [(10, (32, 32)), (14, (32, 32)), (12, (32, 32, 3))], ids=["10", "14", "rgb12"])
+def test_a_tiff_of_other_bit_depths_is_refused_by_its_depth_not_its_compression(tmp_path, bits, shape):
+    # these Pillow cannot open; they are uncompressed, so "re-save it uncompressed" was no advice
+    path = tmp_path / f"g{bits}.tif"
+    tifffile.imwrite(path, np.zeros(shape, np.uint16), bitspersample=bits,
+                     photometric="rgb" if len(shape) == 3 else "minisblack")
+    samples = shape[2] if len(shape) == 3 else 1
+    with pytest.raises(InputError, match=f"TIFF with {bits}-bit unsigned integer samples, {samples} per pixel is "
+                                         "not supported; export it as 8- or 16-bit") as err:
+        images.read_image(path)
+    assert "compression" not in str(err.value)

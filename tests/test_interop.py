@@ -512,3 +512,27 @@ def test_cli_import_json_and_refusal(tmp_path, monkeypatch):
     assert "Traceback" not in refused.output and not side_effect.exists()
     bad_arch = runner.invoke(models_app, ["import", str(tmp_path / "evil.pth"), "--arch", "cyclegan"])
     assert bad_arch.exit_code == 2
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda p: torch.save({"w": torch.zeros(2)}, p), "it looks like a zip archive, as torch.save writes"),
+    (lambda p: torch.save({"w": torch.zeros(2)}, p, _use_new_zipfile_serialization=False),
+     "it looks like a pickle, as old torch.save writes"),
+    (lambda p: p.write_bytes(b"\x12\x34" * 50), "it does not start with a safetensors header"),
+], ids=["zip", "pickle", "garbage"])
+def test_a_file_named_safetensors_that_is_not_says_so(tmp_path, make, words):
+    # torch.load hands any *.safetensors to safetensors: it said "PyTorch checkpoint (SafetensorError: header too large)"
+    path = tmp_path / "renamed.safetensors"
+    make(path)
+    with pytest.raises(CheckpointError, match=f"^{path}: not a safetensors file, whatever its name: {words}; ") as err:
+        read_foreign_checkpoint(path)
+    assert "SafetensorError" not in str(err.value)
+
+
+def test_a_pickle_claiming_a_terabyte_is_one_clear_line(tmp_path):
+    path = tmp_path / "big.pth"
+    path.write_bytes(b"\x80\x04\x8e" + (2**40).to_bytes(8, "little") + b"abc")  # BINBYTES8 of 1 TiB
+    with pytest.raises(CheckpointError, match=f"^{path}: not a readable PyTorch checkpoint \\(it claims more data "
+                                              "than there is memory for") as err:
+        read_foreign_checkpoint(path)
+    assert "MemoryError" not in str(err.value) and "\n" not in str(err.value)

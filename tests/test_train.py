@@ -388,3 +388,97 @@ def test_developer_refuses_what_it_cannot_learn_from(photos: Path, tmp_path: Pat
     with pytest.raises(UsageError, match="stage 1 only"):
         Trainer(TrainConfig("raw2rgb", "sgan-isp-tiny", str(photos), out=str(tmp_path / "b"), synthetic_raw=True,
                             stage="2", lambda_perc=0.0))
+
+
+# ------------------------------------------------------------------------ tampered resume files
+
+
+def _resume_file(path: Path) -> dict:
+    """A resume file as rawcolour writes it (a small network, the RNG states of now); its dict."""
+    from rawcolour.train.resume import ResumeState, RunPosition, rng_state
+
+    net = torch.nn.Linear(2, 2)
+    opt = torch.optim.Adam(net.parameters())
+    ResumeState(config={"task": "colourise", "out": str(path.parent)}, position=RunPosition(step=3), world_size=1,
+                generator=net.state_dict(), opt_stage_index=0, opt_g=opt.state_dict(), rng=[rng_state()]).save(path)
+    return torch.load(path, weights_only=True)
+
+
+def _tampered(state: dict, key: str, value: object) -> dict:
+    state = dict(state)
+    if value is KeyError:
+        state.pop(key)
+    else:
+        state[key] = value
+    return state
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("config", "{not json", "config is not JSON"),
+    ("config", "[1, 2]", "config is a JSON list"),
+    ("config", KeyError, "no config"),
+    ("config", 7, "config is int"),
+    ("config", '{"batch_size": "x"}', "config batch_size is 'x'"),
+    ("config", '{"augment": [1]}', "config augment is [1]"),
+    ("step", "abc", "step is 'abc'"),
+    ("step", -5, "step is -5"),
+    ("step", 10**30, "step is 1000000000000000000000000000000"),
+    ("stage_index", True, "stage_index is True"),
+    ("wall_seconds", float("nan"), "wall_seconds is nan"),
+    ("last_val", [1], "last_val is [1]"),
+    ("world_size", "1", "world_size is '1'"),
+    ("world_size", 0, "world_size is 0"),
+    ("opt_stage_index", "x", "opt_stage_index is 'x'"),
+    ("generator", [], "generator is not a state dict"),
+    ("generator", {"w": 1}, "generator is not a state dict"),
+    ("discriminator", {1: torch.zeros(1)}, "discriminator is not a state dict"),
+    ("opt_g", {"foo": 1}, "opt_g is not an optimiser state"),
+    ("opt_g", {"state": {}, "param_groups": []}, "opt_g is not an optimiser state"),
+    ("opt_d", [], "opt_d is not an optimiser state"),
+    ("scaler_g", [1], "scaler_g is not a gradient scaler state"),
+    ("rng", [{}], "rng state 0 cannot be restored"),
+    ("rng", [{"torch": torch.zeros(3, dtype=torch.uint8), "numpy": [1, 2], "python": (1,)}],
+     "rng state 0 cannot be restored"),
+    ("rng", {"torch": 1}, "rng is not a list"),
+], ids=lambda v: v if isinstance(v, str) and len(v) < 20 else None)
+def test_a_tampered_resume_file_is_one_line(tmp_path: Path, key, value, words) -> None:
+    from rawcolour.errors import CheckpointError
+    from rawcolour.train.resume import ResumeState
+
+    path = tmp_path / SIDECAR
+    torch.save(_tampered(_resume_file(path), key, value), path)
+    with pytest.raises(CheckpointError) as err:
+        ResumeState.load(path, world_size=1)
+    text = str(err.value)
+    assert text.startswith(f"{path}: not a rawcolour resume file, or damaged: {words}"), text
+    assert text.endswith("; start the run again without --resume") and "\n" not in text
+
+
+def test_a_sound_resume_file_still_loads_and_restores_its_rng(tmp_path: Path) -> None:
+    import random
+
+    from rawcolour.train.resume import ResumeState
+
+    path = tmp_path / SIDECAR
+    _resume_file(path)
+    expected = random.random()
+    state = ResumeState.load(path, world_size=1)
+    random.random()
+    state.restore_rng(0)
+    assert random.random() == expected  # loading checks the RNG states without leaving them set
+    assert state.position.step == 3 and state.opt_stage_index == 0 and state.source == path
+
+
+def test_resume_weights_that_do_not_fit_name_the_resume_file(photos: Path, tmp_path: Path) -> None:
+    from rawcolour.errors import CheckpointError
+
+    cfg = _raw_cfg(photos, tmp_path / "run", max_steps=1)
+    Trainer(cfg).run()
+    path = tmp_path / "run" / SIDECAR
+    state = torch.load(path, weights_only=True)
+    torch.save({**state, "generator": {"w": torch.zeros(7)}}, path)
+    with pytest.raises(CheckpointError, match=f"^{path}: weights do not match the architecture"):
+        Trainer(dataclasses.replace(cfg, max_steps=2, resume=True))
+    torch.save({**state, "stage_index": 99}, path)
+    with pytest.raises(CheckpointError, match=f"^{path}: not a rawcolour resume file, or damaged: stage_index 99"):
+        Trainer(dataclasses.replace(cfg, max_steps=2, resume=True))

@@ -124,6 +124,7 @@ def evaluate_raw2rgb_cameras(data: str | Path, models: Sequence[EvalModel], *, o
     sizes: dict[str, str] = {}  # label -> "sensor" | "half sensor": what size it writes
     total = len(photos) * len(noise)
     done = 0
+    skipped: list[dict[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="rawcolour-eval-") as tmp:
         for index, path in enumerate(photos):
             name = display_name(path, data)
@@ -131,6 +132,10 @@ def evaluate_raw2rgb_cameras(data: str | Path, models: Sequence[EvalModel], *, o
                 photo = datasets.read_photo(path)
             except RawcolourError as err:
                 board.fail(name, "", str(err))
+                continue
+            too_small = metrics.too_small_for_ssim(*photo.shape[:2], 2)  # a developer may write half size
+            if too_small:
+                skipped.append({"image": name, "reason": too_small})
                 continue
             cam_index, phase, kelvin = camera_plan(index)
             camera = EVAL_CAMERAS[cam_index]
@@ -147,5 +152,8 @@ def evaluate_raw2rgb_cameras(data: str | Path, models: Sequence[EvalModel], *, o
                 about = {"camera": camera.name, "phase": phase, "noise": level, "kelvin": kelvin}
                 _score_shot(board, models, dng, truth8, shot_name, sample, opts, about, sizes)
                 board.keep(sample)
+    if done == 0 and skipped:
+        raise InputError(f"no photo to evaluate ({len(skipped)} {skipped[0]['reason']}, {len(board.failed)} unreadable)",
+                         path=data, hint="point --data at larger photos")
     rows = [{**board.row(m), "output": sizes.get(m.label)} for m in models]
-    return board.result("raw2rgb-cameras", data, rows, _settings(noise, done, seed, limit, opts))
+    return board.result("raw2rgb-cameras", data, rows, _settings(noise, done, seed, limit, opts), skipped=skipped)

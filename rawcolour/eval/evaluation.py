@@ -257,6 +257,10 @@ def evaluate_colourise(data: str | Path, models: Sequence[EvalModel], *, options
         if is_greyscale(photo):
             skipped.append({"image": name, "reason": "greyscale"})
             continue
+        too_small = metrics.too_small_for_ssim(*photo.shape[:2])
+        if too_small:
+            skipped.append({"image": name, "reason": too_small})
+            continue
         truth8 = metrics.to_uint8(photo)
         lab_truth = metrics.rgb_to_lab_8bit(truth8)
         truth_colourfulness.append(metrics.colourfulness(truth8))
@@ -274,7 +278,9 @@ def evaluate_colourise(data: str | Path, models: Sequence[EvalModel], *, options
         board.keep(sample)
     used = len(truth_colourfulness)
     if used == 0:
-        raise InputError(f"no colour photos to evaluate ({len(skipped)} greyscale, {len(board.failed)} unreadable)",
+        grey = sum(d["reason"] == "greyscale" for d in skipped)
+        small = f", {len(skipped) - grey} {metrics.too_small_for_ssim(1, 1)}" if len(skipped) > grey else ""
+        raise InputError(f"no colour photos to evaluate ({grey} greyscale{small}, {len(board.failed)} unreadable)",
                          path=data, hint="colourisation is scored against colour originals")
     reference = {"model": "ground truth", "images": used, "colourfulness": mean(truth_colourfulness),
                  "colourfulness_ratio": 1.0, "hue_accuracy": 1.0, "overlap_a": 1.0, "overlap_b": 1.0}
@@ -298,6 +304,17 @@ def _packed_view(packed: np.ndarray) -> np.ndarray:
     return metrics.to_uint8(packed_preview(packed, auto_gain=False).transpose(1, 2, 0))
 
 
+class _Skip(Exception):
+    """A sample left out on purpose; the text is the reason."""
+
+
+def _check_size(height: int, width: int) -> None:
+    """_Skip for a raw2rgb sample (of this size at full resolution) too small to score at packed size."""
+    too_small = metrics.too_small_for_ssim(height, width, 2)
+    if too_small:
+        raise _Skip(too_small)
+
+
 def _raw2rgb_inputs(data: str | Path, *, synthetic: bool, layout: str, seed: int, cfa: str, black: float,
                     white: float) -> tuple[list[tuple[str, Callable[[], tuple[RawPicture, np.ndarray]]]], str]:
     """(name, loader) per sample; a loader returns (RawPicture, target (h, w, 3) float [0, 1])."""
@@ -310,7 +327,9 @@ def _raw2rgb_inputs(data: str | Path, *, synthetic: bool, layout: str, seed: int
             name = display_name(path, data)
 
             def load(path: Path = path, name: str = name) -> tuple[RawPicture, np.ndarray]:
-                packed, target, params = datasets.synthetic_raw_sample(path, np.random.default_rng(
+                photo = datasets.read_photo(path)
+                _check_size(*photo.shape[:2])
+                packed, target, params = datasets.synthetic_raw_sample(photo, np.random.default_rng(
                     synthetic_seed(seed, name)))
                 wb = (params.red_gain, 1.0, params.blue_gain, 1.0)  # as-shot multipliers, green = 1
                 raw = RawPicture(packed=packed, cfa="RGGB", white_level=1.0, camera_whitebalance=wb,
@@ -324,6 +343,7 @@ def _raw2rgb_inputs(data: str | Path, *, synthetic: bool, layout: str, seed: int
     for pair in pairs:
         def load_pair(pair: Any = pair) -> tuple[RawPicture, np.ndarray]:
             packed, target = datasets.load_raw_pair(pair, cfa=cfa, black=black, white=white)
+            _check_size(2 * target.shape[1], 2 * target.shape[2])  # packed: half the sensor's size
             raw = RawPicture(packed=packed, cfa="RGGB", white_level=1.0, path=pair.raw)
             return raw, target.transpose(1, 2, 0)
 
@@ -373,6 +393,7 @@ def evaluate_raw2rgb(data: str | Path, models: Sequence[EvalModel], *, options: 
                          hint="paired folders need raw and target subfolders; photos need --synthetic-raw")
     board = Scoreboard(models, ("psnr", "ssim", "seconds"), samples)
     used = 0
+    skipped: list[dict[str, str]] = []
     for index, (name, load) in enumerate(items, start=1):
         if progress:
             progress(index, len(items), name)
@@ -380,6 +401,9 @@ def evaluate_raw2rgb(data: str | Path, models: Sequence[EvalModel], *, options: 
             raw, target = load()
         except RawcolourError as err:
             board.fail(name, "", str(err))
+            continue
+        except _Skip as why:
+            skipped.append({"image": name, "reason": str(why)})
             continue
         used += 1
         truth8 = metrics.to_uint8(target)
@@ -396,8 +420,11 @@ def evaluate_raw2rgb(data: str | Path, models: Sequence[EvalModel], *, options: 
             if sample is not None:
                 sample.outputs[m.label] = out8
         board.keep(sample)
+    if used == 0 and skipped:
+        raise InputError(f"no sample to evaluate ({len(skipped)} {skipped[0]['reason']}, {len(board.failed)} unreadable)",
+                         path=data, hint="point --data at larger photos")
     if used == 0:
         raise InputError("no sample could be read", path=data, hint=board.failed[0]["error"] if board.failed else None)
     settings = _raw2rgb_settings(opts, used, synthetic=synthetic, layout=found_layout, seed=seed, cfa=cfa,
                                  black=black, white=white, limit=limit)
-    return board.result("raw2rgb", data, [board.row(m) for m in models], settings)
+    return board.result("raw2rgb", data, [board.row(m) for m in models], settings, skipped=skipped)

@@ -171,6 +171,18 @@ def _gaussian_taps(window: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> np.n
     return g / g.sum()
 
 
+def too_small_for_ssim(height: int, width: int, scale: int = 1) -> str | None:
+    """Why a picture of ``height`` x ``width`` cannot be scored when scored at 1/``scale`` of its
+    size (SSIM's window does not fit), as an eval's reason to skip it; None when it can."""
+    if min(height, width) // scale >= SSIM_WINDOW:
+        return None
+    need = SSIM_WINDOW * scale
+    if scale == 1:
+        return f"smaller than {need} x {need}, SSIM's window"
+    return f"smaller than {need} x {need}, SSIM's {SSIM_WINDOW} x {SSIM_WINDOW} window at " + (
+        "half size" if scale == 2 else f"1/{scale} size")
+
+
 def ssim(pred: np.ndarray, target: np.ndarray) -> float:
     """Mean SSIM (Wang et al. 2004 settings; see the module docstring) of two images in [0, 1].
 

@@ -74,7 +74,8 @@ __all__ = [
 
 
 def _check_task(model: LoadedModel, task: str) -> None:
-    check_model_task(model.name, model.task or None, task, hint=f"pick a {task} model (`rawcolour models list`)")
+    check_model_task(model.name, model.task or None, task, hint=f"pick a {task} model (`rawcolour models list`)",
+                     path=model.source)
 
 
 @dataclass

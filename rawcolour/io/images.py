@@ -232,7 +232,9 @@ def _tiff_pillow_cannot_read(fh: BinaryIO) -> tuple[str, str] | None:
         fh.seek(0)
         with tifffile.TiffFile(fh, name="picture.tif") as tif:  # fh.name is a descriptor
             page = tif.pages.first
-            dtype, samples = page.dtype, page.samplesperpixel
+            dtype, samples, bits = page.dtype, page.samplesperpixel, page.bitspersample
+            if dtype.kind == "u" and 8 < bits < 16:  # 10-bit grey, 12-bit colour, 14-bit grey, ...
+                return f"{bits}-bit unsigned integer samples, {samples} per pixel", "export it as 8- or 16-bit"
             if dtype.kind == "u" and dtype.itemsize in (1, 2) and samples in (1, 2, 3, 4):
                 return (f"{page.compression.name} compression",
                         "re-save it uncompressed or with LZW, deflate or JPEG compression")
@@ -322,6 +324,8 @@ def _decode(im: Image.Image, fh: BinaryIO, head: bytes, path: Path) -> Picture:
         pixels, icc = _pillow_pixels(im, icc, path)
     if pixels.dtype not in (np.uint8, np.uint16):
         raise InputError(f"unsupported sample type {pixels.dtype}", path=path, hint="export it as 8- or 16-bit")
+    if pixels.dtype == np.uint16 and 8 < bits < 16:
+        pixels = _to_16_bits(pixels, bits, path)
     pixels = _orient(_flatten_alpha(pixels), orientation)
     bit_depth = 8 if pixels.dtype == np.uint8 else 16
     frames = _pictures_in_file(im)
@@ -349,6 +353,16 @@ def _pictures_in_file(im: Image.Image) -> int:
     except (OSError, EOFError, ValueError, TypeError):  # only a note depends on it
         return frames
     return full
+
+
+def _to_16_bits(pixels: np.ndarray, bits: int, path: Path) -> np.ndarray:
+    """Samples of a 9- to 15-bit file (a 12-bit TIFF: Pillow unpacks them to uint16 values below
+    2**bits) on the full 16-bit range, rounded, 0 and the file's white exactly 0 and 65535."""
+    top = (1 << bits) - 1
+    if pixels.size and int(pixels.max()) > top:  # not what the file says it holds: no sound scale
+        raise InputError(f"{bits}-bit samples with values above {top}", path=path,
+                         hint="export it as 8- or 16-bit")
+    return ((pixels.astype(np.uint32) * 65535 + top // 2) // top).astype(np.uint16)
 
 
 def _stored_bits(im: Image.Image, head: bytes) -> int:

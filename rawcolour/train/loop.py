@@ -44,7 +44,7 @@ from rawcolour.train.datasets import DataBundle, ResumableSampler, build_dataset
 from rawcolour.train.losses import GANLoss, attention_loss, l1, weighted_l1
 from rawcolour.train.networks import build_networks, has_saliency_decoder
 from rawcolour.train.rebalance import PRIOR_SHORT_SIDE, ABRebalance, ab_prior
-from rawcolour.train.resume import ResumeState, RunPosition, rng_state
+from rawcolour.train.resume import ResumeState, RunPosition, damaged, rng_state
 from rawcolour.train.run_folder import (CONFIG_NAME, LAST, LOG_NAME, SIDECAR, append_record, read_log, rewrite_log,
                                         write_checkpoints, write_samples)
 from rawcolour.train.validation import Validation
@@ -124,6 +124,9 @@ class Trainer:
         # -- what a resume continues from (wall_seconds: of the earlier invocations); the rest of the
         #    trainer's state is rebuilt from the run
         self.pos: RunPosition = self.resume_state.position if self.resume_state is not None else RunPosition()
+        if self.pos.stage_index > len(self.plan.stages):  # len: every stage done
+            raise damaged(self.out / SIDECAR, f"stage_index {self.pos.stage_index}, the run has "
+                                              f"{len(self.plan.stages)} stages")
 
         # -- the current stage (see _begin_stage): its losses, optimisers, scalers, and G or D as the
         #    step runs them (DDP-wrapped under torchrun)
@@ -188,11 +191,15 @@ class Trainer:
         self.scaler_d = torch.amp.GradScaler("cuda", enabled=self.scaler_enabled)
         rs = self.resume_state
         if rs is not None and rs.opt_stage_index == index:
-            self.opt_g.load_state_dict(rs.opt_g)
-            if self.opt_d is not None and rs.opt_d is not None:
-                self.opt_d.load_state_dict(rs.opt_d)
-            self.scaler_g.load_state_dict(rs.scaler_g)
-            self.scaler_d.load_state_dict(rs.scaler_d)
+            try:
+                self.opt_g.load_state_dict(rs.opt_g)
+                if self.opt_d is not None and rs.opt_d is not None:
+                    self.opt_d.load_state_dict(rs.opt_d)
+                self.scaler_g.load_state_dict(rs.scaler_g)
+                self.scaler_d.load_state_dict(rs.scaler_d)
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as err:
+                raise damaged(rs.source, f"the optimiser or gradient scaler state does not fit the run "
+                                         f"({type(err).__name__}: {str(err)[:120]})") from None
         # DDP: the saliency decoder is unused in stages without a saliency loss
         unused = has_saliency_decoder(self.G) and not self.need_sal
         if self.dist.enabled:

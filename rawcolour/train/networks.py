@@ -44,9 +44,9 @@ def build_networks(plan: RunPlan, device: torch.device, *, vgg_weights: str | No
         if net is not None:
             net.to(device)
     if resume is not None:
-        load_state(G, resume.generator)
+        load_state(G, resume.generator, resume.source)
         if D is not None and resume.discriminator is not None:
-            load_state(D, resume.discriminator)
+            load_state(D, resume.discriminator, resume.source)
     return G, D, perceptual
 
 

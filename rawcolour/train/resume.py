@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import random
 import re
+import types
+import typing
 import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -67,10 +70,12 @@ class ResumeState:
     scaler_g: dict[str, Any] | None = None
     scaler_d: dict[str, Any] | None = None
     rng: list[dict[str, Any]] = field(default_factory=list)  # torch / CUDA / numpy / Python, one per rank
+    source: Path | None = None  # the file it was read from (not saved): errors name it
 
     def save(self, path: Path) -> None:
         """Write the file atomically (a crash never leaves half a resume state)."""
-        state: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "position"}
+        state: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)
+                                 if f.name not in ("position", "source")}
         state.update({name: getattr(self.position, name) for name in _POSITION})
         state["format"] = RESUME_FORMAT
         state["config"] = json.dumps(self.config)
@@ -93,14 +98,15 @@ class ResumeState:
             raise _refusal(err, path) from None
         if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
             raise CheckpointError("not a rawcolour resume file", path=path)
+        _check_contents(state, path)
         if state.get("world_size", 1) != world_size:
             raise UsageError(f"the run was trained with {state.get('world_size')} processes, now {world_size}",
                              hint="resume with the same --nproc_per_node (data order depends on it)")
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} - {"source"}
         values = {k: v for k, v in state.items() if k in known and v is not None}
         values["config"] = json.loads(state["config"])
         values["position"] = RunPosition(**{k: state[k] for k in _POSITION if state.get(k) is not None})
-        return cls(**values)
+        return cls(**values, source=path)
 
     def restore_rng(self, rank: int) -> None:
         """This rank's RNG states (rank 0's when the run had fewer ranks saved)."""
@@ -132,6 +138,101 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 __all__ = ["RESUME_FORMAT", "ResumeState", "RunPosition", "rng_state", "set_rng_state"]
+
+
+def damaged(path: Path | None, what: str) -> CheckpointError:
+    """The one line for a resume file that reads but holds what rawcolour never writes."""
+    return CheckpointError(f"not a rawcolour resume file, or damaged: {what}", path=path,
+                           hint="start the run again without --resume")
+
+
+_MAX_COUNT = 2**53  # steps, epochs, batches: far beyond any run, and exact as a float
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """``value`` (read from JSON) is of the type hint of a TrainConfig field."""
+    args = typing.get_args(hint)
+    if hint is type(None):
+        return value is None
+    if isinstance(hint, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if typing.get_origin(hint) is tuple:
+        return isinstance(value, (list, tuple)) and all(_fits(v, args[0]) for v in value)
+    if hint is float:
+        return type(value) in (int, float)
+    return type(value) is hint  # bool is not an int here, nor an int a bool
+
+
+def _config_problem(config: dict[str, Any]) -> str | None:
+    """What is wrong with the run's config as read (a field of the wrong type), or None."""
+    from rawcolour.train.config import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig)
+    for key, value in config.items():
+        if key in hints and not _fits(value, hints[key]):
+            return f"config {key} is {value!r:.40}"
+    return None
+
+
+def _check_contents(state: dict[str, Any], path: Path) -> None:
+    """Every field a resume reads, of the type and range rawcolour writes, before anything uses it."""
+    def count(key: str, lowest: int) -> None:
+        value = state.get(key)
+        if value is not None and (type(value) is not int or not lowest <= value <= _MAX_COUNT):
+            raise damaged(path, f"{key} is {value!r:.40}")
+
+    text = state.get("config")
+    if text is None:
+        raise damaged(path, "no config")
+    if not isinstance(text, str):
+        raise damaged(path, f"config is {type(text).__name__}, not JSON text")
+    try:
+        config = json.loads(text)
+    except (ValueError, RecursionError):
+        raise damaged(path, "config is not JSON") from None
+    if not isinstance(config, dict):
+        raise damaged(path, f"config is a JSON {type(config).__name__}, not an object")
+    wrong = _config_problem(config)
+    if wrong:
+        raise damaged(path, wrong)
+    for key in ("step", "stage_index", "epoch", "batch_in_epoch"):
+        count(key, 0)
+    count("world_size", 1)
+    count("opt_stage_index", -1)
+    seconds = state.get("wall_seconds")
+    if seconds is not None and (type(seconds) not in (int, float) or not math.isfinite(seconds) or seconds < 0):
+        raise damaged(path, f"wall_seconds is {seconds!r:.40}")
+    last_val = state.get("last_val")
+    if last_val is not None and not (isinstance(last_val, dict) and all(
+            isinstance(k, str) and (v is None or type(v) in (int, float)) for k, v in last_val.items())):
+        raise damaged(path, f"last_val is {last_val!r:.40}")
+    for key in ("generator", "discriminator"):
+        value = state.get(key)
+        if (value is not None or key == "generator") and not (isinstance(value, dict) and all(
+                isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())):
+            raise damaged(path, f"{key} is not a state dict of named tensors")
+    for key in ("opt_g", "opt_d"):
+        value = state.get(key)
+        if value is not None and not (isinstance(value, dict) and isinstance(value.get("state"), dict)
+                                      and isinstance(value.get("param_groups"), list) and value["param_groups"]
+                                      and all(isinstance(g, dict) for g in value["param_groups"])):
+            raise damaged(path, f"{key} is not an optimiser state")
+    for key in ("scaler_g", "scaler_d"):
+        if state.get(key) is not None and not isinstance(state[key], dict):
+            raise damaged(path, f"{key} is not a gradient scaler state")
+    rng = state.get("rng")
+    if rng is not None and not isinstance(rng, list):
+        raise damaged(path, "rng is not a list of RNG states")
+    now = rng_state() if rng else None
+    try:
+        for index, one in enumerate(rng or []):
+            try:  # the one sure check of an RNG state is to set it (the states of now are put back)
+                set_rng_state(one)
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError, OverflowError) as err:
+                raise damaged(path, f"rng state {index} cannot be restored ({type(err).__name__})") from None
+    finally:
+        if now is not None:
+            set_rng_state(now)
 
 
 def _refusal(err: BaseException, path: Path) -> CheckpointError:
