@@ -569,3 +569,11 @@ def test_json_records_with_stdout_closed_are_one_line_before_any_work(tmp_path, 
     assert not (tmp_path / "out").exists()
     listed = cli("models", "list", "--json", prelude=closed)
     assert listed.returncode == 1 and "stdout is closed" in one_error(listed)
+
+
+def test_a_checkpoint_of_the_other_task_is_named_by_its_file(tmp_path, models):
+    src = grey_png(tmp_path / "a.png")
+    run = cli("colourise", str(src), "-o", str(tmp_path / "out"), "--model", str(models["sgan-tiny"]))
+    assert run.returncode == 2
+    assert one_error(run).startswith(f"rawcolour: error: {models['sgan-tiny']}: model 'sgan-tiny' is a raw2rgb model")
+    assert not (tmp_path / "out").exists()

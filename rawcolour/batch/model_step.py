@@ -109,7 +109,8 @@ class ModelConverter:
         device = resolve_device(self.options.device)
         dtype, _notes = resolve_precision(self.options.precision, device)
         model = load_model(self.model_ref, device=device)
-        check_model_task(model.name, model.task or None, self.task,
+        named_file = None if is_model(self.model_ref) else model.source  # a file given by its path is named
+        check_model_task(model.name, model.task or None, self.task, path=named_file,
                          hint=f"use `rawcolour {model.task}`, or pick one from `rawcolour models list --task {self.task}`")
         if model.net is not None:  # --backend onnxruntime where it cannot run
             choose_backend(self.options.backend, model, device, dtype)
