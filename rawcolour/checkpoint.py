@@ -133,6 +133,13 @@ def _not_weights(key: str, dtype: torch.dtype | str, path: Path | None) -> Check
                            hint="export the checkpoint again from the trained network without casting its weights")
 
 
+def check_tensor_type(key: str, tensor: torch.Tensor, own: torch.Tensor, path: Path | None) -> None:
+    """Refuse ``tensor`` as the value of the network's ``own`` tensor ``key`` unless it is of a type
+    that holds it: floating point (WEIGHT_DTYPES) for weights, integers for counters."""
+    if tensor.dtype not in (WEIGHT_DTYPES if own.is_floating_point() else _COUNT_DTYPES):
+        raise _not_weights(key, tensor.dtype, path)
+
+
 def read_checkpoint_header(path: str | Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
     """Every tensor's shape and the metadata of a rawcolour safetensors file, without reading the
     tensors; anything else raises CheckpointError."""
@@ -242,8 +249,7 @@ def load_state(net: nn.Module, state: dict[str, torch.Tensor], path: Path | None
     own = net.state_dict()
     check_shapes({k: tuple(v.shape) for k, v in own.items()}, {k: tuple(v.shape) for k, v in state.items()}, path)
     for k, v in own.items():  # before the NaN check: isfinite is not implemented for every type
-        if state[k].dtype not in (WEIGHT_DTYPES if v.is_floating_point() else _COUNT_DTYPES):
-            raise _not_weights(k, state[k].dtype, path)
+        check_tensor_type(k, state[k], v, path)
     broken = [k for k in own if state[k].is_floating_point() and not bool(torch.isfinite(state[k]).all())]
     if broken:  # e.g. saved by a run that diverged: every picture would come out black
         raise CheckpointError(f"{len(broken)} of {len(own)} weight tensors hold NaN or infinite values "

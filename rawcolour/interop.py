@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rawcolour.checkpoint import strip_wrappers
+from rawcolour.checkpoint import check_tensor_type, strip_wrappers
 from rawcolour.errors import CheckpointError, OutputError
 from rawcolour.interop_files import read_foreign_checkpoint
 from rawcolour.interop_layouts import (
@@ -60,6 +60,8 @@ def convert_state(arch: str, foreign: dict[str, torch.Tensor], path: Path | None
     netspec, meta_net, notes = _buildable_netspec(arch, state, path)
     own = meta_net.state_dict()
     new = _our_tensors(arch, state, reference_key_map(meta_net, arch), own, path)
+    for k, v in own.items():  # a bool or integer weight cast to float would run, and give garbage
+        check_tensor_type(k, new[k], v, path)
     net = netspec.build()  # every shape fits: now build it for real
     net.load_state_dict({k: new[k].to(own[k].dtype) for k in own}, strict=True)
     net.eval()

@@ -283,6 +283,19 @@ def test_pix2pix_old_file_without_num_batches_tracked_imports(tmp_path):
     import_checkpoint(tmp_path / "old.pth", "pix2pix")
 
 
+def test_weights_that_are_not_floating_point_are_refused(tmp_path):
+    state = _pix2pix_reference().state_dict()
+    for dtype in (torch.bool, torch.int32):
+        cast = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in state.items()}
+        torch.save(cast, tmp_path / "cast.pth")
+        with pytest.raises(CheckpointError, match=f"is {str(dtype).removeprefix('torch.')}; a network's weights are "
+                                                  "floating point"):
+            import_checkpoint(tmp_path / "cast.pth", "pix2pix")
+        assert not (tmp_path / "cast.safetensors").exists()
+    torch.save({k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}, tmp_path / "half.pth")
+    import_checkpoint(tmp_path / "half.pth", "pix2pix")  # half precision is weights too
+
+
 def test_pix2pix_three_channel_generator_is_refused(tmp_path):
     torch.save(_pix2pix_reference(cin=3, cout=3).state_dict(), tmp_path / "facades.pth")
     with pytest.raises(CheckpointError, match=r"3 -> 3 channels"):
