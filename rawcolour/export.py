@@ -114,14 +114,14 @@ def export_onnx(model: str | Path | LoadedModel, output: str | Path, *, force: b
     start = time.perf_counter()
     out = Path(output)
     _check_output(out, force)
-    loaded = model if isinstance(model, LoadedModel) else load_model(model, for_inference=True, device="cpu")
-    if loaded.source is not None and out.exists() and same_file(out, loaded.source):
-        raise OutputError("the ONNX file would overwrite the model's own checkpoint", path=out,
-                          hint="choose another --onnx")
     _need("onnxscript", "ONNX export")
     _need("onnx", "ONNX export")
     if check:
         _need("onnxruntime", "checking the exported graph")
+    loaded = model if isinstance(model, LoadedModel) else load_model(model, for_inference=True, device="cpu")
+    if loaded.source is not None and out.exists() and same_file(out, loaded.source):
+        raise OutputError("the ONNX file would overwrite the model's own checkpoint", path=out,
+                          hint="choose another --onnx")
     if loaded.net is None:
         raise UsageError(f"{loaded.name!r} is a baseline without a network; there is nothing to export",
                          hint="export a learned model (see `rawcolour models list`)")

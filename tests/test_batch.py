@@ -525,3 +525,9 @@ def test_an_existing_output_of_another_input_is_a_conflict() -> None:
     assert conflict(made, same) is None
     assert conflict(made, {**same, "input": "scan.jpg"}) == "exists, made from another input (scan.png)"
     assert conflict({k: v for k, v in made.items() if k != "input"}, {**same, "input": "scan.jpg"}) is None  # not recorded
+
+
+def test_an_output_plan_checks_its_bit_depth_when_made() -> None:
+    with pytest.raises(UsageError, match="bit depth 12 is not supported; use 8 or 16"):
+        batch.OutputPlan(bit_depth=12)
+    assert batch.OutputPlan(bit_depth=16).bit_depth == 16

@@ -172,13 +172,15 @@ def test_a_bad_option_is_one_line_naming_the_page():
     (("raw2rgb", "x.png", "--black", "2000", "--white", "1000"), "--white 1000 must be above --black 2000"),
     (("models", "list", "--task", "nonsense"), "unknown task 'nonsense'; use colourise or raw2rgb"),
     # checked by the library (InferenceOptions, OutputPlan, LoadSettings), before any file is read
-    (("raw2rgb", "x.dng", "--tile", "big"), "tile must be 'auto', 0 or a number of pixels, got 'big'"),
-    (("colourise", "x.png", "--device", "gpu"), "unknown device 'gpu'; use auto, cpu, cuda, cuda:N or mps"),
-    (("eval", "raw2rgb", "--data", ".", "--device", "cuda:x"), "unknown device 'cuda:x'"),
-    (("train", "colourise", "--model", "colorgan-tiny", "--data", ".", "--device", "tpu"), "unknown device 'tpu'"),
+    (("raw2rgb", "x.dng", "--tile", "big"), "--tile must be auto, 0 or a number of pixels, got 'big'"),
+    (("colourise", "x.png", "--device", "gpu"), "unknown --device 'gpu'; use auto, cpu, cuda, cuda:N or mps"),
+    (("eval", "raw2rgb", "--data", ".", "--device", "cuda:x"), "unknown --device 'cuda:x'"),
+    (("train", "colourise", "--model", "colorgan-tiny", "--data", ".", "--device", "tpu"), "unknown --device 'tpu'"),
     (("raw2rgb", "x.dng", "--wb", "1,2"), "white balance '1,2'"),
     (("raw2rgb", "x.dng", "--bit-depth", "12"), "bit depth 12 is not supported"),
-    (("eval", "colourise", "--data", ".", "--csv", "rows.csv"), "--csv rows.csv is inside --data ."),
+    (("eval", "colourise", "--data", ".", "--csv", "rows.png"), "--csv rows.png is inside --data ."),
+    (("eval", "raw2rgb", "--data", ".", "--black", "5", "--white", "2"), "--white 2 must be above --black 5"),
+    (("train", "raw2rgb", "--model", "sgan-tiny", "--data", ".", "--cfa", "RGBG"), "'RGBG' is not one of 'RGGB'"),
     (("eval", "raw2rgb", "--data", ".", "--report", "sub/report"), "--report sub/report is inside --data ."),
 ])
 def test_checks_of_option_values_are_one_line_and_exit_2(args, words):

@@ -283,10 +283,11 @@ def test_devices_and_precisions() -> None:
     with pytest.raises(UsageError):
         resolve_device("gpu")
     for name in ("gpu", "cuda:", "cuda:x", "cuda0", "", "cpu cpu"):  # refused when the options are made
-        with pytest.raises(UsageError, match="unknown device"):
+        with pytest.raises(UsageError, match="unknown --device"):
             InferenceOptions(device=name)
     for name in ("auto", "cpu", "CPU", "cuda", "cuda:3", "mps"):  # whether it is there is said when it runs
         assert InferenceOptions(device=name).device == name
+    assert InferenceOptions(device=None).device == "auto" and InferenceOptions(device=CPU).device == "cpu"
     with pytest.raises(UsageError):
         resolve_precision("fp8", CPU)
     assert resolve_precision("fp32", CPU) == (torch.float32, [])
@@ -447,7 +448,7 @@ def test_inference_options_normalise_tiles_and_refuse_bad_values_once():
     # the tiler's own entry point asks the same rules
     from rawcolour.inference.tiling import run_tiled
 
-    with pytest.raises(UsageError, match="tile must be 'auto', 0 or a number of pixels"):
+    with pytest.raises(UsageError, match="--tile must be auto, 0 or a number of pixels"):
         run_tiled(nn.Identity(), torch.zeros(3, 8, 8), out_channels=3, tile="big")
     with pytest.raises(UsageError, match="unknown tile statistics source"):
         run_tiled(nn.Identity(), torch.zeros(3, 8, 8), out_channels=3, tile=0, stats="median")

@@ -94,8 +94,12 @@ class TestRecipe:
     def test_the_run_folder_defaults_to_runs_model_and_the_device_is_checked(self, tmp_path: Path) -> None:
         assert TrainConfig("colourise", "colorgan-tiny", str(tmp_path)).out == str(Path("runs") / "colorgan-tiny")
         assert TrainConfig("colourise", "colorgan-tiny", str(tmp_path), out="elsewhere").out == "elsewhere"
-        with pytest.raises(UsageError, match="unknown device 'tpu'"):
+        with pytest.raises(UsageError, match="unknown --device 'tpu'"):
             resolve(TrainConfig("colourise", "colorgan-tiny", str(tmp_path), device="tpu"))
+        with pytest.raises(UsageError, match="--white 2 must be above --black 5"):  # before any sample is read
+            resolve(TrainConfig("raw2rgb", "sgan-tiny", str(tmp_path), black=5, white=2, lambda_perc=0))
+        with pytest.raises(UsageError, match="unknown Bayer pattern 'RGBG'"):
+            resolve(TrainConfig("raw2rgb", "sgan-tiny", str(tmp_path), cfa="RGBG", lambda_perc=0))
 
     def test_sgan_stages_and_ttur(self, tmp_path: Path) -> None:
         plan = resolve(TrainConfig("raw2rgb", "sgan-tiny", str(tmp_path), lambda_perc=0))
@@ -196,6 +200,13 @@ def test_a_moved_run_resumes_from_another_working_folder(photos: Path, tmp_path:
     assert [r["step"] for r in _steps(tmp_path / "moved")] == [1, 2]
     with pytest.raises(UsageError, match="the run was trained with data"):  # another folder is another run
         Trainer(dataclasses.replace(again, data=str(photos), max_steps=3))
+    # the whole project moved (another disk, another mount): the same relative spellings still match
+    (tmp_path / "project" / "first").mkdir(parents=True)
+    (tmp_path / "moved").rename(tmp_path / "project" / "moved")
+    (tmp_path / "first" / "photos").rename(tmp_path / "project" / "first" / "photos")
+    monkeypatch.chdir(tmp_path / "project")
+    Trainer(dataclasses.replace(again, max_steps=3)).run()
+    assert [r["step"] for r in _steps(tmp_path / "project" / "moved")] == [1, 2, 3]
 
 
 def test_discriminator_really_trains(photos: Path, tmp_path: Path) -> None:

@@ -35,6 +35,10 @@ class OutputPlan:
     quality: int | None = None  # JPEG quality 1..100 (None: DEFAULT_QUALITY); only for JPEG output
     min_bits: int = 8  # the fewest bits per channel the pixels bear (16 for linear light)
 
+    def __post_init__(self) -> None:  # before any input is collected
+        if self.bit_depth is not None:
+            dtype_for(self.bit_depth)  # 8 or 16
+
 
 @dataclass
 class Job:
@@ -125,8 +129,6 @@ def _output_format(plan: OutputPlan, kind: str) -> tuple[str, int]:
             )
         fmt = from_name
     fmt = fmt or "png"
-    if plan.bit_depth is not None:
-        dtype_for(plan.bit_depth)  # 8 or 16
     if fmt == "jpg" and plan.bit_depth == 16:
         raise UsageError("JPEG holds only 8 bits per channel", hint="use --bit-depth 8, or --format png or tiff")
     if plan.quality is not None and (fmt != "jpg" or not 1 <= plan.quality <= 100):

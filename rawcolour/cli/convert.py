@@ -312,9 +312,10 @@ def _convert(task: str, inputs: list[str], options: InferenceOptions, load: batc
             warnings.simplefilter("ignore")
             library_logs_off()
             display.ranks, display.shown = distributed.Ranks.from_env(), shown
+            plan = asked.plan()  # its checks come before any input is read
             stdin_paths = _stdin_paths(inputs, asked, display.ranks)
             try:
-                batch.run_batch(task, inputs, options=options, plan=asked.plan(), model=asked.model, load=load,
+                batch.run_batch(task, inputs, options=options, plan=plan, model=asked.model, load=load,
                                 on_exist=asked.on_exist.value, strip_metadata=asked.strip_metadata,
                                 only_grey=asked.only_grey, stdin_paths=stdin_paths,
                                 stdout=sys.stdout.buffer if asked.output == "-" else None, ranks=display.ranks,

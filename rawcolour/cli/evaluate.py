@@ -37,7 +37,7 @@ from rawcolour.cli.common import (
 )
 from rawcolour.cli.help import Command, Example, Group, with_examples
 from rawcolour.errors import UsageError
-from rawcolour.io.packed_png import ZURICH_WHITE
+from rawcolour.io.packed_png import ZURICH_WHITE, check_levels
 
 app = typer.Typer()
 eval_app = typer.Typer(
@@ -143,7 +143,12 @@ def _check_outputs(data: Path, as_json: bool, csv_to: str | None, report: Path |
         raise UsageError("--json and --csv - both want stdout", hint="write the CSV to a file")
     if run is not None and report is None:
         raise UsageError("--run only adds training curves to a report", hint="add --report DIR")
-    for option, given in (("--csv", None if csv_to == "-" else csv_to), ("--report", report)):
+    from rawcolour.io.images import IMAGE_EXTENSIONS
+    from rawcolour.io.raw import RAW_EXTENSIONS
+
+    # A report's pictures inside --data would become data; a CSV only matters named like a picture.
+    csv_as_data = csv_to not in (None, "-") and Path(csv_to).suffix.lower() in IMAGE_EXTENSIONS | RAW_EXTENSIONS
+    for option, given in (("--csv", csv_to if csv_as_data else None), ("--report", report)):
         if given is not None and Path(given).resolve().is_relative_to(data.resolve()):
             raise UsageError(f"{option} {given} is inside --data {data}: it would become part of the data, or "
                              "replace a picture of it", hint=f"write {option} outside the data folder")
@@ -339,6 +344,7 @@ def raw2rgb_command(
         if synthetic_raw and cameras:
             raise UsageError("--synthetic-raw and --cameras are two protocols", hint="pass one of them")
         options = _inference_options(device, precision, tile=tile)
+        check_levels(black, white)
         models = _load_models("raw2rgb", model, no_baseline, allow_random, quiet)
         common = {"options": options, "seed": seed,
                   "limit": limit, "samples": samples if report else 0, "progress": _progress(quiet)}

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
-__all__ = ["LAYOUTS", "WB_GAIN_RANGES"]
+__all__ = ["LAYOUTS", "WB_GAIN_RANGES", "ZURICH_WHITE"]
 
 # Paired raw2rgb folder layouts (rawcolour.data.samples.list_raw_pairs); "auto" tells them apart.
 LAYOUTS = ("auto", "zurich", "rawgan")
+
+# The Zurich RAW-to-RGB mosaics' white level: 10-bit data that PyNET scales by 4 x 255
+# (rawcolour.io.packed_png reads them; --white's default everywhere).
+ZURICH_WHITE = 4.0 * 255
 
 # White-balance gain ranges (red, blue) a synthetic camera is drawn from (rawcolour.data.unprocess).
 # "brooks": Brooks et al.'s, fitted to modern cameras (green about twice as sensitive as red).

@@ -44,7 +44,7 @@ def check_device(name: str) -> str:
     """``name`` if it names a device (auto, cpu, cuda, cuda:N, mps), else a UsageError; whether the
     device is there is device.resolve_device's to say, when the network runs."""
     if not (isinstance(name, str) and _DEVICE.fullmatch(name.strip().lower())):
-        raise UsageError(f"unknown device {name!r}", hint="use auto, cpu, cuda, cuda:N or mps")
+        raise UsageError(f"unknown --device {name!r}", hint="use auto, cpu, cuda, cuda:N or mps")
     return name
 
 
@@ -60,7 +60,7 @@ def tile_option(tile: int | str | None) -> int | str:
             return int(text)
     elif not isinstance(tile, bool) and isinstance(tile, (int, np.integer)) and tile >= 0:
         return int(tile)
-    raise UsageError(f"tile must be 'auto', 0 or a number of pixels, got {tile!r}")
+    raise UsageError(f"--tile must be auto, 0 or a number of pixels, got {tile!r}")
 
 
 def check_tile_stats(name: str) -> str:
@@ -142,6 +142,8 @@ class InferenceOptions:
         self.exposure = float(self.exposure)
 
     def _check_running(self) -> None:
+        if self.device is None or not isinstance(self.device, str):  # None: auto; a torch.device: its name
+            self.device = "auto" if self.device is None else str(self.device)
         check_device(self.device)
         self.tile = tile_option(self.tile)
         if self.overlap is not None:

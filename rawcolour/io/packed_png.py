@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rawcolour.data.names import ZURICH_WHITE
 from rawcolour.errors import InputError, UsageError
 from rawcolour.io.files import check_input_file
 from rawcolour.io.images import DEFAULT_MAX_PIXELS, open_picture, verify_png
@@ -33,8 +34,6 @@ def _read_png(path: str | Path, max_pixels: int | None = None) -> tuple[np.ndarr
     return arr, mode, p
 
 
-# The Zurich RAW-to-RGB mosaics' white level: 10-bit data that PyNET scales by 4 x 255.
-ZURICH_WHITE = 4.0 * 255
 
 
 def check_levels(black: float, white: float) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from rawcolour.data.names import LAYOUTS, WB_GAIN_RANGES
 from rawcolour.errors import UsageError
 from rawcolour.io.files import atomic_write_bytes
-from rawcolour.io.packed_png import ZURICH_WHITE
+from rawcolour.data.names import ZURICH_WHITE
 from rawcolour.model_spec import GAN_LOSSES
 from rawcolour.tasks import TASKS, check_model_task, get_task
 
@@ -173,16 +173,19 @@ class TrainConfig:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                 if f.metadata["override"] and getattr(self, f.name) != f.default}
 
-    def to_dict(self, absolute_paths: bool = False) -> dict[str, Any]:
-        """The options as JSON values; ``absolute_paths``: folders and files as absolute paths (what a
-        resume state keeps: the run may be resumed from another working folder)."""
+    def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         if d["augment"] is not None:
             d["augment"] = list(d["augment"])
-        if absolute_paths:
-            for f in dataclasses.fields(self):
-                if f.metadata.get("path") and d[f.name] is not None:
-                    d[f.name] = str(Path(d[f.name]).absolute())
+        return d
+
+    def resume_record(self) -> dict[str, Any]:
+        """What a resume state keeps of the options: :meth:`to_dict` plus ``absolute_paths``, each path
+        option as an absolute path too, so that a resume matches the run's folders whether it is
+        started from another working folder or after the project folder moved."""
+        d = self.to_dict()
+        d["absolute_paths"] = {f.name: str(Path(d[f.name]).absolute()) for f in dataclasses.fields(self)
+                               if f.metadata.get("path") and d[f.name] is not None}
         return d
 
     @classmethod
@@ -194,9 +197,14 @@ class TrainConfig:
         return cls(**d)
 
 
-def merge_resume_config(given: TrainConfig, saved: TrainConfig) -> TrainConfig:
+def merge_resume_config(given: TrainConfig, saved: TrainConfig,
+                        absolute_paths: dict[str, str] | None = None) -> TrainConfig:
     """The saved options of a run, plus the run-length ones from the command line (RESUME_MUTABLE);
-    an option given on the command line that differs from the saved one raises."""
+    an option given on the command line that differs from the saved one raises. A path option is
+    the same when its spelling, its folder, or the folder it named when saved
+    (``absolute_paths``, :meth:`TrainConfig.resume_record`) matches; the command line's spelling
+    is kept."""
+    absolute_paths = absolute_paths or {}
     defaults = TrainConfig(task=given.task, model=given.model, data=given.data)
     merged = dataclasses.replace(saved)
     for f in dataclasses.fields(TrainConfig):
@@ -204,10 +212,16 @@ def merge_resume_config(given: TrainConfig, saved: TrainConfig) -> TrainConfig:
         if f.name in RESUME_MUTABLE or f.name == "out":  # about this invocation: always the command line's
             setattr(merged, f.name, new)
             continue
-        if f.metadata.get("path") and new is not None and old is not None:
-            same = str(Path(new)) == str(Path(old)) or Path(new).resolve() == Path(old).resolve()
+        path = f.metadata.get("path")
+        if path and new is not None and old is not None:
+            same = str(Path(new)) == str(Path(old)) or Path(new).resolve() in (
+                Path(old).resolve(), Path(absolute_paths.get(f.name, old)).resolve())
+            if same:
+                setattr(merged, f.name, new)  # as spelt here, where the run goes on
         else:
             same = new == old
+        if path and new is None and old is not None and not Path(old).exists() and f.name in absolute_paths:
+            setattr(merged, f.name, absolute_paths[f.name])  # relative to the folder the run was started in
         if f.name in RUN_IDENTITY:
             if not same:
                 raise UsageError(f"--resume: the run was trained with {f.name} {old!r}, not {new!r}")
@@ -320,8 +334,12 @@ def _check_limits(cfg: TrainConfig) -> None:
 def _check_options(cfg: TrainConfig, spec: ModelSpec) -> None:
     """Contradictory or unknown options raise UsageError before anything is built."""
     from rawcolour.inference.options import check_device
+    from rawcolour.io.mosaic import check_cfa
+    from rawcolour.io.packed_png import check_levels
 
-    check_device(cfg.device)
+    check_device("auto" if cfg.device is None else str(cfg.device))
+    check_cfa(cfg.cfa)
+    check_levels(cfg.black, cfg.white)
     task = get_task(cfg.task)
     check_model_task(spec.name, spec.task, cfg.task,
                      hint=f"use `rawcolour train {spec.task}` or pick a {cfg.task} model")

@@ -92,7 +92,8 @@ class Trainer:
         # -- resume state (the run's own options win over defaults on the command line)
         self.resume_state: ResumeState | None = self._read_resume_state(cfg)
         if self.resume_state is not None:
-            cfg = merge_resume_config(cfg, TrainConfig.from_dict(self.resume_state.config))
+            cfg = merge_resume_config(cfg, TrainConfig.from_dict(self.resume_state.config),
+                                      self.resume_state.config.get("absolute_paths"))
         self.cfg = cfg
         self.plan: RunPlan = resolve(cfg)
         self.spec = self.plan.spec
@@ -360,7 +361,7 @@ class Trainer:
             return
         have_opt = self.opt_g is not None
         state = ResumeState(
-            config=self.cfg.to_dict(absolute_paths=True), position=dataclasses.replace(self.pos, wall_seconds=self._wall()),
+            config=self.cfg.resume_record(), position=dataclasses.replace(self.pos, wall_seconds=self._wall()),
             world_size=self.dist.world, generator=self.G.state_dict(),
             discriminator=self.D.state_dict() if self.D is not None else None,
             opt_stage_index=self._active_stage, opt_g=self.opt_g.state_dict() if have_opt else None,
