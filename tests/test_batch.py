@@ -477,6 +477,11 @@ def test_a_batch_whose_every_output_is_blocked_stops_before_converting(tmp_path,
     a_file.write_text("mine")
     with pytest.raises(OutputError, match=r"notes: cannot write to the output folder \(it is a file, not a folder\)"):
         batch_run._refuse_unwritable_outputs([Job(tmp_path / "a.dng", a_file / "a.png", "png", None)], "skip")
+    if hasattr(os, "mkfifo"):  # -o a FIFO (or /dev/null): said as what it is
+        os.mkfifo(tmp_path / "pipe")
+        with pytest.raises(OutputError, match=r"pipe: cannot write to the output folder \(it is a FIFO, not a folder\)"):
+            batch_run._refuse_unwritable_outputs([Job(tmp_path / "a.dng", tmp_path / "pipe" / "a.png", "png", None)],
+                                                 "skip")
 
 
 def test_a_named_link_loop_is_reported_as_what_it_is(tmp_path) -> None:

@@ -58,7 +58,7 @@ from rawcolour.errors import (
 from rawcolour.inference.options import InferenceOptions
 from rawcolour.inference.result import Result
 from rawcolour.io import images
-from rawcolour.io.files import WriteAbandoned, clean_stale_temporaries
+from rawcolour.io.files import WriteAbandoned, clean_stale_temporaries, special_file
 from rawcolour.io.c_stderr import c_stderr_silenced
 from rawcolour.tasks import get_task
 
@@ -479,7 +479,7 @@ def _refuse_unwritable_outputs(jobs: Sequence[Job], on_exist: str) -> None:
             return
     folder = next(iter(writable))
     if not folder.is_dir():
-        reason = "it is a file, not a folder"
+        reason = f"it is {special_file(folder) or 'a file'}, not a folder"
     elif hasattr(os, "statvfs") and os.statvfs(folder).f_flag & getattr(os, "ST_RDONLY", 1):
         reason = "a read-only file system"
     else:

@@ -176,7 +176,7 @@ _SPECIAL_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block 
                   (stat.S_ISSOCK, "a socket"))
 
 
-def _special_file(path: Path) -> str | None:
+def special_file(path: Path) -> str | None:
     """What ``path`` is when it exists and is neither a regular file nor a link to one (followed: a
     link to /proc/self/fd/1 is a pipe or a terminal), e.g. "a character device"; else None."""
     try:
@@ -199,7 +199,7 @@ def atomic_write_bytes(path: str | Path, data: bytes | Iterable[bytes], what: st
     path = Path(path)
     if path.is_dir():
         raise output_error(path, IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR)), what)
-    special = _special_file(path)
+    special = special_file(path)
     if special:  # renaming onto it would replace a device node, a pipe or a link to one with a file
         raise OutputError(f"cannot write the {what}: it is {special}, not a regular file; nothing was written",
                           path=path, hint="give the name of a regular file")
