@@ -408,3 +408,17 @@ def test_the_csv_has_every_model_row_then_the_truth_and_leaves_non_finite_figure
     assert (rows[0]["psnr"], rows[0]["ab_psnr"], rows[1]["psnr"], rows[1]["ab_psnr"]) == ("20.5", "", "", "24.0")
     assert rows[2]["colourfulness"] == "39.5" and rows[2]["weights"] == "" and rows[2]["psnr"] == ""
     assert result.table_rows()[-1]["model"] == "ground truth" and len(result.table_rows()) == 3
+
+
+def test_an_unwritable_csv_or_report_is_said_before_the_evaluation_runs(tmp_path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    a_file = tmp_path / "a_file"
+    a_file.write_text("mine")
+    for option, target in (("--csv", a_file / "rows.csv"), ("--report", a_file / "report")):
+        res = runner.invoke(app, ["eval", "colourise", "--data", str(photos), option, str(target)])
+        assert res.exit_code == 1 and "no colour photos" not in res.stderr  # the data was not looked at
+        (line,) = res.stderr.strip().splitlines()
+        assert line == (f"rawcolour: error: {a_file}: cannot write {option} there (it is a file, not a folder); "
+                        f"choose a folder you can write to for {option}")
+    assert a_file.read_text() == "mine"

@@ -58,7 +58,7 @@ from rawcolour.errors import (
 from rawcolour.inference.options import InferenceOptions
 from rawcolour.inference.result import Result
 from rawcolour.io import images
-from rawcolour.io.files import WriteAbandoned, clean_stale_temporaries, special_file
+from rawcolour.io.files import WriteAbandoned, clean_stale_temporaries, nearest_folder, why_unwritable
 from rawcolour.io.c_stderr import c_stderr_silenced
 from rawcolour.tasks import get_task
 
@@ -454,13 +454,6 @@ def _output_depth(task: str, jobs: Sequence[Job]) -> int | None:
     return depths.pop() if len(depths) == 1 else None
 
 
-def _nearest_folder(path: Path) -> Path:
-    """``path`` or its nearest ancestor that exists (the folder an output's missing folders go into)."""
-    while not path.exists() and path.parent != path:
-        path = path.parent
-    return path
-
-
 def _refuse_unwritable_outputs(jobs: Sequence[Job], on_exist: str) -> None:
     """When every output would fail at its write (a read-only or foreign -o folder), say so once, before
     anything is converted, instead of once per file after converting it. Root may write anywhere, and
@@ -469,21 +462,14 @@ def _refuse_unwritable_outputs(jobs: Sequence[Job], on_exist: str) -> None:
                 and not (on_exist == "skip" and j.output.exists())]
     if not to_write:
         return
-    effective = os.access in os.supports_effective_ids
-    writable: dict[Path, bool] = {}
+    blocked: dict[Path, str | None] = {}
     for job in to_write:
-        folder = _nearest_folder(job.output.parent)  # type: ignore[union-attr]
-        if folder not in writable:
-            writable[folder] = folder.is_dir() and os.access(folder, os.W_OK | os.X_OK, effective_ids=effective)
-        if writable[folder]:
+        folder = nearest_folder(job.output.parent)  # type: ignore[union-attr]
+        if folder not in blocked:
+            blocked[folder] = why_unwritable(folder)
+        if blocked[folder] is None:
             return
-    folder = next(iter(writable))
-    if not folder.is_dir():
-        reason = f"it is {special_file(folder) or 'a file'}, not a folder"
-    elif hasattr(os, "statvfs") and os.statvfs(folder).f_flag & getattr(os, "ST_RDONLY", 1):
-        reason = "a read-only file system"
-    else:
-        reason = "permission denied"
+    folder, reason = next(iter(blocked.items()))
     raise OutputError(f"cannot write to the output folder ({reason}); nothing was converted", path=folder,
                       hint="choose a folder you can write to (-o)")
 

@@ -36,7 +36,8 @@ from rawcolour.cli.common import (
     print_json,
 )
 from rawcolour.cli.help import Command, Example, Group, with_examples
-from rawcolour.errors import UsageError
+from rawcolour.errors import OutputError, UsageError
+from rawcolour.io.files import nearest_folder, why_unwritable
 from rawcolour.io.packed_png import ZURICH_WHITE, check_levels
 
 app = typer.Typer()
@@ -152,6 +153,14 @@ def _check_outputs(data: Path, as_json: bool, csv_to: str | None, report: Path |
         if given is not None and Path(given).resolve().is_relative_to(data.resolve()):
             raise UsageError(f"{option} {given} is inside --data {data}: it would become part of the data, or "
                              "replace a picture of it", hint=f"write {option} outside the data folder")
+    for option, given in (("--csv", None if csv_to == "-" else csv_to), ("--report", report)):
+        if given is None:
+            continue
+        folder = nearest_folder(Path(given) if option == "--report" else Path(given).parent)
+        reason = why_unwritable(folder)
+        if reason:  # said now, not after the whole evaluation has run
+            raise OutputError(f"cannot write {option} there ({reason})", path=folder,
+                              hint=f"choose a folder you can write to for {option}")
 
 
 LONG_BELOW = 100  # a terminal narrower than this, or than the table, gets one row per model and metric

@@ -189,6 +189,27 @@ def special_file(path: Path) -> str | None:
     return kind
 
 
+def nearest_folder(path: str | Path) -> Path:
+    """``path`` or its nearest ancestor that exists (the folder a new file's missing folders go into)."""
+    path = Path(path)
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def why_unwritable(folder: str | Path) -> str | None:
+    """Why no file can be made in the existing ``folder`` ("permission denied", "a read-only file
+    system", "it is a file, not a folder", ...), or None when one can (root may write anywhere)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return f"it is {special_file(folder) or 'a file'}, not a folder"
+    if os.access(folder, os.W_OK | os.X_OK, effective_ids=os.access in os.supports_effective_ids):
+        return None
+    if hasattr(os, "statvfs") and os.statvfs(folder).f_flag & getattr(os, "ST_RDONLY", 1):
+        return "a read-only file system"
+    return "permission denied"
+
+
 def atomic_write_bytes(path: str | Path, data: bytes | Iterable[bytes], what: str = "file") -> Path:
     """Write ``data`` (bytes, or an iterable of pieces made as they are written) to ``path`` all or
     nothing: a temporary file in the same folder, fsync, rename.
