@@ -147,16 +147,20 @@ def _check_outputs(data: Path, as_json: bool, csv_to: str | None, report: Path |
     from rawcolour.io.images import IMAGE_EXTENSIONS
     from rawcolour.io.raw import RAW_EXTENSIONS
 
-    # A report's pictures inside --data would become data; a CSV only matters named like a picture.
-    csv_as_data = csv_to not in (None, "-") and Path(csv_to).suffix.lower() in IMAGE_EXTENSIONS | RAW_EXTENSIONS
-    for option, given in (("--csv", csv_to if csv_as_data else None), ("--report", report)):
-        if given is not None and Path(given).resolve().is_relative_to(data.resolve()):
-            raise UsageError(f"{option} {given} is inside --data {data}: it would become part of the data, or "
+    # (option, its path, the folder it is made in, whether inside --data it would be taken for data):
+    # a report's pictures would; a CSV only when named like a picture.
+    outputs: list[tuple[str, Path, Path, bool]] = []
+    if csv_to not in (None, "-"):
+        csv = Path(csv_to)
+        outputs.append(("--csv", csv, csv.parent, csv.suffix.lower() in IMAGE_EXTENSIONS | RAW_EXTENSIONS))
+    if report is not None:
+        outputs.append(("--report", report, report, True))
+    for option, path, _, as_data in outputs:
+        if as_data and path.resolve().is_relative_to(data.resolve()):
+            raise UsageError(f"{option} {path} is inside --data {data}: it would become part of the data, or "
                              "replace a picture of it", hint=f"write {option} outside the data folder")
-    for option, given in (("--csv", None if csv_to == "-" else csv_to), ("--report", report)):
-        if given is None:
-            continue
-        folder = nearest_folder(Path(given) if option == "--report" else Path(given).parent)
+    for option, _, made_in, _ in outputs:
+        folder = nearest_folder(made_in)
         reason = why_unwritable(folder)
         if reason:  # said now, not after the whole evaluation has run
             raise OutputError(f"cannot write {option} there ({reason})", path=folder,

@@ -20,6 +20,7 @@ from rawcolour.cli.common import (
     DeviceOpt,
     QuietOpt,
     WhiteOpt,
+    choice,
     err_console,
     library_errors,
     print_json,
@@ -98,10 +99,6 @@ class _Progress:
             self.bar = None
 
 
-def _choice(name: str, values: tuple[str, ...]) -> type[Enum]:
-    return Enum(name, {v: v for v in values}, type=str)  # type: ignore[return-value]
-
-
 # Options every command that has them declares once (rawcolour.cli.common), with the same words.
 _SHARED = {"device": DeviceOpt, "cfa": CfaOpt, "black": BlackOpt, "white": WhiteOpt}
 
@@ -118,7 +115,7 @@ def _parameter(f: Field) -> inspect.Parameter:
     if meta["path"]:
         kind = Path
     elif meta["choices"]:
-        kind = _choice(f.name, meta["choices"])
+        kind = choice(f.name, meta["choices"])
         default = default if default in (None, MISSING) else kind(default)
     elif f.name == "augment":
         kind = str  # a comma list on the command line (_augment)

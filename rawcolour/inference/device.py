@@ -54,8 +54,6 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
 
     'auto' picks CUDA, then Apple MPS, then the CPU.
     """
-    if isinstance(name, torch.device):
-        name = str(name)
     text = check_device(name or "auto").strip().lower()
     if text == "auto":
         if torch.cuda.is_available():

@@ -40,12 +40,14 @@ PRECISION_NAMES = {
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
-def check_device(name: str) -> str:
-    """``name`` if it names a device (auto, cpu, cuda, cuda:N, mps), else a UsageError; whether the
-    device is there is device.resolve_device's to say, when the network runs."""
-    if not (isinstance(name, str) and _DEVICE.fullmatch(name.strip().lower())):
+def check_device(name: Any) -> str:
+    """The device's name (None: "auto"; a torch.device: its own name) if it names one (auto, cpu,
+    cuda, cuda:N, mps), else a UsageError; whether the device is there is device.resolve_device's to
+    say, when the network runs."""
+    text = "auto" if name is None else name if isinstance(name, str) else str(name)
+    if not _DEVICE.fullmatch(text.strip().lower()):
         raise UsageError(f"unknown --device {name!r}", hint="use auto, cpu, cuda, cuda:N or mps")
-    return name
+    return text
 
 
 def tile_option(tile: int | str | None) -> int | str:
@@ -142,9 +144,7 @@ class InferenceOptions:
         self.exposure = float(self.exposure)
 
     def _check_running(self) -> None:
-        if self.device is None or not isinstance(self.device, str):  # None: auto; a torch.device: its name
-            self.device = "auto" if self.device is None else str(self.device)
-        check_device(self.device)
+        self.device = check_device(self.device)
         self.tile = tile_option(self.tile)
         if self.overlap is not None:
             if isinstance(self.overlap, bool) or not isinstance(self.overlap, (int, np.integer)) or self.overlap < 0:

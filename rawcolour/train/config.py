@@ -19,10 +19,9 @@ from dataclasses import MISSING, Field, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rawcolour.data.names import LAYOUTS, WB_GAIN_RANGES
+from rawcolour.data.names import LAYOUTS, WB_GAIN_RANGES, ZURICH_WHITE
 from rawcolour.errors import UsageError
 from rawcolour.io.files import atomic_write_bytes
-from rawcolour.data.names import ZURICH_WHITE
 from rawcolour.model_spec import GAN_LOSSES
 from rawcolour.tasks import TASKS, check_model_task, get_task
 
@@ -337,7 +336,7 @@ def _check_options(cfg: TrainConfig, spec: ModelSpec) -> None:
     from rawcolour.io.mosaic import check_cfa
     from rawcolour.io.packed_png import check_levels
 
-    check_device("auto" if cfg.device is None else str(cfg.device))
+    check_device(cfg.device)
     check_cfa(cfg.cfa)
     check_levels(cfg.black, cfg.white)
     task = get_task(cfg.task)
